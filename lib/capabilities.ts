@@ -1,0 +1,113 @@
+/**
+ * What each call maps to on this OS, and whether it works here. The JS layer asks this table
+ * instead of branching on process.platform.
+ * @module
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import { native } from './native';
+import { dioAlignment, dioAlignmentSync, open, openSync, fullFsync, fullFsyncSync } from './primitives';
+import type { Capabilities, Capability, CapabilityName, Constants, PathLike } from './types';
+import { toPath } from './validate';
+
+/** The O_* and SYNC_FILE_RANGE_* values of this platform (0 where absent). */
+export const constants: Constants = Object.freeze({ ...native.constants });
+
+/** The platform family the addon was built for ("linux", "darwin", "win32", "freebsd"). */
+export const platform: string = native.platform;
+
+function osTable(): Record<CapabilityName, Capability> {
+  const calls = {} as Record<CapabilityName, Capability>;
+  for (const row of native.capabilities()) {
+    calls[row.name as CapabilityName] = { supported: row.supported, syscall: row.syscall };
+  }
+  return calls;
+}
+
+/** The directory to probe in: the path itself if it is a directory, else its parent. */
+function probeDirectory(path: string): string {
+  try {
+    if (fs.statSync(path).isDirectory()) return path;
+  } catch {
+    // a file that does not exist yet: probe where it would be created
+  }
+  return nodePath.dirname(path);
+}
+
+function probeName(directory: string): string {
+  return nodePath.join(directory, `.hardsync-probe-${crypto.randomBytes(6).toString('hex')}`);
+}
+
+/** Marks `name` unsupported on this filesystem when the probe's error says so. */
+function refuse(calls: Record<CapabilityName, Capability>, name: CapabilityName, error: unknown): void {
+  const code = (error as { code?: string }).code;
+  // EINVAL: O_DIRECT refused (tmpfs before Linux 6.6, some FUSE); ENOTSUP/EOPNOTSUPP: F_FULLFSYNC refused.
+  if (code === 'EINVAL' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
+    calls[name] = { ...calls[name], supported: false, reason: `${(error as Error).message} (probed)` };
+  }
+}
+
+/**
+ * Which calls work here, and the syscall each name maps to on this OS.
+ *
+ * Without a path: what the OS offers. With a path (a directory, or a file whose directory is
+ * used): also what that filesystem accepts, found by creating, probing and removing a small
+ * temporary file there: direct I/O (refused by some filesystems) and `fullFsync` (F_FULLFSYNC
+ * is refused by some macOS filesystems); plus that path's direct-I/O alignment.
+ * @param path Optional directory or file to probe.
+ */
+export async function capabilities(path?: PathLike): Promise<Capabilities> {
+  const calls = osTable();
+  if (path === undefined) return { platform, calls };
+  const where = toPath(path);
+  const probe = probeName(probeDirectory(where));
+  if (calls.openDirect.supported) {
+    try {
+      fs.closeSync(await open(probe, { write: true, create: true, exclusive: true, direct: true, mode: 0o600 }));
+    } catch (error) {
+      refuse(calls, 'openDirect', error);
+    }
+  }
+  try {
+    const fd = await open(probe, { write: true, create: true, mode: 0o600 });
+    try {
+      await fullFsync(fd);
+    } catch (error) {
+      refuse(calls, 'fullFsync', error);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return { platform, calls, path: where, dioAlignment: await dioAlignment(probe) };
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
+}
+
+/** Synchronous {@link capabilities}. */
+export function capabilitiesSync(path?: PathLike): Capabilities {
+  const calls = osTable();
+  if (path === undefined) return { platform, calls };
+  const where = toPath(path);
+  const probe = probeName(probeDirectory(where));
+  if (calls.openDirect.supported) {
+    try {
+      fs.closeSync(openSync(probe, { write: true, create: true, exclusive: true, direct: true, mode: 0o600 }));
+    } catch (error) {
+      refuse(calls, 'openDirect', error);
+    }
+  }
+  try {
+    const fd = openSync(probe, { write: true, create: true, mode: 0o600 });
+    try {
+      fullFsyncSync(fd);
+    } catch (error) {
+      refuse(calls, 'fullFsync', error);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return { platform, calls, path: where, dioAlignment: dioAlignmentSync(probe) };
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The compiled addon (prebuild if one matches, else build/Release), and its raw signatures.
+ * Only lib/ talks to it; every argument has been validated before a call reaches it.
+ * @module
+ */
+import path from 'node:path';
+import type { Constants } from './types';
+
+/** Raw capability row from native/platform/*.cc. */
+export interface NativeCapability {
+  name: string;
+  supported: boolean;
+  syscall: string;
+}
+
+/** The addon's exports (see native/binding.cc). */
+export interface NativeBinding {
+  fsync(fd: number): Promise<void>;
+  fsyncSync(fd: number): void;
+  fdatasync(fd: number): Promise<void>;
+  fdatasyncSync(fd: number): void;
+  fullFsync(fd: number): Promise<void>;
+  fullFsyncSync(fd: number): void;
+  barrierFsync(fd: number): Promise<void>;
+  barrierFsyncSync(fd: number): void;
+  syncfs(fd: number): Promise<void>;
+  syncfsSync(fd: number): void;
+  syncFileRange(fd: number, offset: number, nbytes: number, flags: number): Promise<void>;
+  syncFileRangeSync(fd: number, offset: number, nbytes: number, flags: number): void;
+  fsyncDir(path: string): Promise<void>;
+  fsyncDirSync(path: string): void;
+  open(path: string, flags: number, mode: number): Promise<number>;
+  openSync(path: string, flags: number, mode: number): number;
+  preallocate(fd: number, offset: number, length: number): Promise<void>;
+  preallocateSync(fd: number, offset: number, length: number): void;
+  writeDurable(fd: number, data: ArrayBufferView, position: number, flush: number): Promise<number>;
+  writeDurableSync(fd: number, data: ArrayBufferView, position: number, flush: number): number;
+  replaceFile(from: string, to: string): Promise<void>;
+  replaceFileSync(from: string, to: string): void;
+  dioAlignment(pathOrFd: string | number): Promise<{ memory: number; offset: number; source: string }>;
+  dioAlignmentSync(pathOrFd: string | number): { memory: number; offset: number; source: string };
+  alignmentOffset(view: ArrayBufferView, alignment: number): number;
+  capabilities(): NativeCapability[];
+  constants: Constants;
+  platform: string;
+  defaultDioAlignment: number;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+/** The loaded addon. */
+export const native = load(path.join(__dirname, '..')) as NativeBinding;

@@ -1,0 +1,97 @@
+/**
+ * Argument validation, run before any I/O. Every public function validates through these, so
+ * a wrong argument always fails the same way: TypeError / RangeError with node's codes.
+ * @module
+ */
+import { fileURLToPath } from 'node:url';
+import { invalidArgType, invalidArgValue, outOfRange } from './errors';
+import type { FlushMode } from './types';
+
+/** The flush names and the numbers native/platform.h gives them (enum class Flush). */
+export const FLUSH_CODES: Readonly<Record<FlushMode, number>> = Object.freeze({
+  none: 0,
+  data: 1,
+  full: 2,
+  fsync: 3,
+  barrier: 4,
+});
+
+const INT32_MAX = 2147483647;
+
+/** A file descriptor: an integer in [0, 2^31-1], as node:fs requires. */
+export function validateFd(fd: unknown): asserts fd is number {
+  if (typeof fd !== 'number') throw invalidArgType('fd', 'of type number', fd);
+  if (!Number.isInteger(fd)) throw outOfRange('fd', 'an integer', fd);
+  if (fd < 0 || fd > INT32_MAX) throw outOfRange('fd', `>= 0 && <= ${INT32_MAX}`, fd);
+}
+
+/** A non-negative safe integer (offsets, lengths, sizes), optionally bounded above. */
+export function validateUint(value: unknown, name: string, max: number = Number.MAX_SAFE_INTEGER): asserts value is number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+  if (value < 0 || value > max) throw outOfRange(name, `>= 0 && <= ${max}`, value);
+}
+
+/** An integer in [min, max]: bit flags and the like. */
+export function validateIntRange(value: unknown, name: string, min: number, max: number): asserts value is number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+  if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
+}
+
+/** A power of two in [1, max]. */
+export function validateAlignment(value: unknown, name: string, max: number): asserts value is number {
+  validateIntRange(value, name, 1, max);
+  if ((value & (value - 1)) !== 0) throw outOfRange(name, 'a power of two', value);
+}
+
+/** `undefined` or a boolean. */
+export function validateOptionalBoolean(value: unknown, name: string): asserts value is boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
+}
+
+/** `undefined` or a plain options object. */
+export function validateOptions(value: unknown, name = 'options'): asserts value is Record<string, unknown> | undefined {
+  if (value !== undefined && (value === null || typeof value !== 'object')) {
+    throw invalidArgType(name, 'of type object', value);
+  }
+}
+
+/** Returns the flush code for a FlushMode name (default `fallback`). */
+export function flushCode(value: unknown, fallback: FlushMode, allowed: readonly FlushMode[] = ALL_FLUSH_MODES): number {
+  const mode = value === undefined ? fallback : value;
+  if (typeof mode !== 'string' || !allowed.includes(mode as FlushMode)) {
+    throw invalidArgValue('flush', `must be one of ${allowed.map((m) => `'${m}'`).join(', ')}`, mode);
+  }
+  return FLUSH_CODES[mode as FlushMode];
+}
+
+const ALL_FLUSH_MODES: readonly FlushMode[] = Object.freeze(Object.keys(FLUSH_CODES) as FlushMode[]);
+
+/** The bytes of a Buffer, TypedArray or DataView; anything else is a TypeError. */
+export function validateBytes(value: unknown, name = 'data'): asserts value is ArrayBufferView {
+  if (!ArrayBuffer.isView(value)) throw invalidArgType(name, 'an instance of Buffer, TypedArray, or DataView', value);
+}
+
+/** A path as node:fs takes it (string, Buffer/Uint8Array as UTF-8, or file: URL), as a string. */
+export function toPath(value: unknown, name = 'path'): string {
+  let path: string;
+  if (typeof value === 'string') path = value;
+  else if (value instanceof Uint8Array) path = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+  else if (value instanceof URL) {
+    if (value.protocol !== 'file:') throw invalidArgType(name, 'of type string or an instance of Buffer or URL', value);
+    path = fileURLToPath(value);
+  } else {
+    throw invalidArgType(name, 'of type string or an instance of Buffer or URL', value);
+  }
+  if (path.length === 0) throw invalidArgValue(name, 'must be a non-empty path', path);
+  if (path.includes('\0')) throw invalidArgValue(name, 'must be a string, Uint8Array, or URL without null bytes', path);
+  return path;
+}
+
+/** A file position: a non-negative safe integer, or null/undefined for "the current position" (-1). */
+export function toPosition(value: unknown, name = 'position'): number {
+  if (value === null || value === undefined) return -1;
+  validateUint(value, name);
+  return value;
+}

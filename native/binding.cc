@@ -1,0 +1,370 @@
+// The only file that speaks Node-API: argument unpacking, the ops, the export table.
+// lib/ validates every argument first and throws node-style errors; the checks here are a
+// second line so that no call from JavaScript, however wrong, can crash the process.
+#include <napi.h>
+
+#include <cstring>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "errors.h"
+#include "platform.h"
+#include "workers.h"
+
+namespace hs {
+namespace {
+
+bool ThrowArgType(Napi::Env env, const char* name, const char* expected) {
+  Napi::TypeError error = Napi::TypeError::New(
+      env, std::string("The \"") + name + "\" argument must be " + expected);
+  error.Set("code", "ERR_INVALID_ARG_TYPE");
+  error.ThrowAsJavaScriptException();
+  return false;
+}
+
+bool ArgInt32(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t* out) {
+  Napi::Value value = info[i];
+  if (!value.IsNumber()) return ThrowArgType(info.Env(), name, "of type number");
+  double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= -2147483648.0 && number <= 2147483647.0) || number != static_cast<int32_t>(number)) {
+    return ThrowArgType(info.Env(), name, "a 32-bit integer");
+  }
+  *out = static_cast<int32_t>(number);
+  return true;
+}
+
+bool ArgFd(const Napi::CallbackInfo& info, size_t i, int* fd) {
+  int32_t value = -1;
+  if (!ArgInt32(info, i, "fd", &value)) return false;
+  if (value < 0) return ThrowArgType(info.Env(), "fd", "a non-negative integer");
+  *fd = value;
+  return true;
+}
+
+bool ArgInt64(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t* out) {
+  Napi::Value value = info[i];
+  if (!value.IsNumber()) return ThrowArgType(info.Env(), name, "of type number");
+  double number = value.As<Napi::Number>().DoubleValue();
+  constexpr double kMaxSafe = 9007199254740991.0;
+  if (!(number >= -kMaxSafe && number <= kMaxSafe) || number != static_cast<double>(static_cast<int64_t>(number))) {
+    return ThrowArgType(info.Env(), name, "a safe integer");
+  }
+  *out = static_cast<int64_t>(number);
+  return true;
+}
+
+bool ArgPath(const Napi::CallbackInfo& info, size_t i, const char* name, std::string* out) {
+  Napi::Value value = info[i];
+  if (!value.IsString()) return ThrowArgType(info.Env(), name, "of type string");
+  *out = value.As<Napi::String>().Utf8Value();
+  if (out->empty() || std::memchr(out->data(), '\0', out->size()) != nullptr) {
+    return ThrowArgType(info.Env(), name, "a non-empty string without null bytes");
+  }
+  return true;
+}
+
+// The bytes of a TypedArray or DataView (a Buffer is a Uint8Array). A detached buffer
+// reads as zero length, which is what it is.
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, size_t* length) {
+  napi_env env = info.Env();
+  napi_value value = info[i];
+  bool is_typed_array = false;
+  bool is_data_view = false;
+  napi_is_typedarray(env, value, &is_typed_array);
+  if (!is_typed_array) napi_is_dataview(env, value, &is_data_view);
+  void* raw = nullptr;
+  size_t byte_length = 0;
+  if (is_typed_array) {
+    napi_typedarray_type type;
+    size_t element_count;
+    if (napi_get_typedarray_info(env, value, &type, &element_count, &raw, nullptr, nullptr) != napi_ok) {
+      return ThrowArgType(env, "data", "a Buffer, TypedArray or DataView");
+    }
+    size_t element_size = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: element_size = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: element_size = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: element_size = 8; break;
+      default: element_size = 1; break;
+    }
+    byte_length = element_count * element_size;
+  } else if (is_data_view) {
+    if (napi_get_dataview_info(env, value, &byte_length, &raw, nullptr, nullptr) != napi_ok) {
+      return ThrowArgType(env, "data", "a Buffer, TypedArray or DataView");
+    }
+  } else {
+    return ThrowArgType(env, "data", "an instance of Buffer, TypedArray, or DataView");
+  }
+  *data = static_cast<const uint8_t*>(raw);
+  *length = raw == nullptr ? 0 : byte_length;
+  return true;
+}
+
+// A private copy of bytes for a write that runs on the threadpool, so the caller may reuse,
+// transfer or resize its buffer at once. The copy keeps the source address's alignment (up
+// to 4096), so an allocAligned buffer stays usable with O_DIRECT.
+class OwnedBytes {
+ public:
+  OwnedBytes() = default;
+  OwnedBytes(const OwnedBytes&) = delete;
+  OwnedBytes& operator=(const OwnedBytes&) = delete;
+  OwnedBytes(OwnedBytes&& other) noexcept { *this = std::move(other); }
+  OwnedBytes& operator=(OwnedBytes&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(alignment_, other.alignment_);
+    return *this;
+  }
+  ~OwnedBytes() {
+    if (data_ != nullptr) ::operator delete(data_, std::align_val_t(alignment_));
+  }
+
+  bool CopyFrom(const uint8_t* source, size_t size) {
+    uintptr_t address = reinterpret_cast<uintptr_t>(source);
+    size_t alignment = 4096;
+    while (alignment > alignof(std::max_align_t) && (address % alignment) != 0) alignment /= 2;
+    if (alignment < alignof(std::max_align_t)) alignment = alignof(std::max_align_t);
+    data_ = static_cast<uint8_t*>(
+        ::operator new(size == 0 ? 1 : size, std::align_val_t(alignment), std::nothrow));
+    if (data_ == nullptr) return false;
+    alignment_ = alignment;
+    size_ = size;
+    if (size != 0) std::memcpy(data_, source, size);
+    return true;
+  }
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  size_t alignment_ = alignof(std::max_align_t);
+};
+
+// Defaults shared by the ops: no path, nothing to add to the error, resolves to undefined.
+struct OpBase {
+  const char* Path() const { return nullptr; }
+  const char* Dest() const { return nullptr; }
+  void Annotate(Napi::Error&) const {}
+  Napi::Value Result(Napi::Env env) const { return env.Undefined(); }
+};
+
+using FdCall = Status (*)(int);
+
+template <FdCall kCall>
+struct FdOp : OpBase {
+  int fd = -1;
+  bool Parse(const Napi::CallbackInfo& info, bool) { return ArgFd(info, 0, &fd); }
+  Status Run() { return kCall(fd); }
+};
+
+struct SyncFileRangeOp : OpBase {
+  int fd = -1;
+  int64_t offset = 0;
+  int64_t nbytes = 0;
+  int32_t flags = 0;
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    return ArgFd(info, 0, &fd) && ArgInt64(info, 1, "offset", &offset) &&
+           ArgInt64(info, 2, "nbytes", &nbytes) && ArgInt32(info, 3, "flags", &flags);
+  }
+  Status Run() { return SyncFileRange(fd, offset, nbytes, static_cast<unsigned>(flags)); }
+};
+
+struct FsyncDirOp : OpBase {
+  std::string path;
+  bool Parse(const Napi::CallbackInfo& info, bool) { return ArgPath(info, 0, "path", &path); }
+  Status Run() { return FsyncDir(path.c_str()); }
+  const char* Path() const { return path.c_str(); }
+};
+
+// Bits of the packed open request built by lib/open.ts.
+enum OpenBits : int32_t {
+  kRead = 1, kWrite = 2, kCreate = 4, kExclusive = 8, kTruncate = 16, kAppend = 32,
+  kDsync = 64, kSync = 128, kDirect = 256, kNofollow = 512,
+};
+
+struct OpenOp : OpBase {
+  std::string path;
+  OpenRequest request;
+  int fd = -1;
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    int32_t bits = 0;
+    int32_t mode = 0;
+    if (!ArgPath(info, 0, "path", &path) || !ArgInt32(info, 1, "flags", &bits) ||
+        !ArgInt32(info, 2, "mode", &mode)) {
+      return false;
+    }
+    request.read = bits & kRead;
+    request.write = bits & kWrite;
+    request.create = bits & kCreate;
+    request.exclusive = bits & kExclusive;
+    request.truncate = bits & kTruncate;
+    request.append = bits & kAppend;
+    request.dsync = bits & kDsync;
+    request.sync = bits & kSync;
+    request.direct = bits & kDirect;
+    request.nofollow = bits & kNofollow;
+    request.mode = mode;
+    return true;
+  }
+  Status Run() { return Open(path.c_str(), request, &fd); }
+  const char* Path() const { return path.c_str(); }
+  Napi::Value Result(Napi::Env env) const { return Napi::Number::New(env, fd); }
+};
+
+struct PreallocateOp : OpBase {
+  int fd = -1;
+  int64_t offset = 0;
+  int64_t length = 0;
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    return ArgFd(info, 0, &fd) && ArgInt64(info, 1, "offset", &offset) &&
+           ArgInt64(info, 2, "length", &length);
+  }
+  Status Run() { return Preallocate(fd, offset, length); }
+};
+
+struct WriteDurableOp : OpBase {
+  int fd = -1;
+  const uint8_t* data = nullptr;  // borrowed in the sync form, owned.data() in the async one
+  size_t length = 0;
+  OwnedBytes owned;
+  int64_t position = -1;
+  int32_t flush = 0;
+  size_t written = 0;
+  bool Parse(const Napi::CallbackInfo& info, bool async) {
+    if (!ArgFd(info, 0, &fd) || !ArgBytes(info, 1, &data, &length) ||
+        !ArgInt64(info, 2, "position", &position) || !ArgInt32(info, 3, "flush", &flush)) {
+      return false;
+    }
+    if (flush < static_cast<int32_t>(Flush::kNone) || flush > static_cast<int32_t>(Flush::kBarrier)) {
+      return ThrowArgType(info.Env(), "flush", "one of 'none', 'data', 'full', 'fsync', 'barrier'");
+    }
+    if (async) {
+      if (!owned.CopyFrom(data, length)) {
+        Napi::RangeError::New(info.Env(), "hardsync: cannot allocate the write's copy")
+            .ThrowAsJavaScriptException();
+        return false;
+      }
+      data = owned.data();
+    }
+    return true;
+  }
+  Status Run() {
+    Status status = WriteAll(fd, data, length, position, &written);
+    if (!status.ok()) return status;
+    return RunFlush(fd, static_cast<Flush>(flush));
+  }
+  void Annotate(Napi::Error& error) const {
+    error.Set("bytesWritten", Napi::Number::New(error.Env(), static_cast<double>(written)));
+  }
+  Napi::Value Result(Napi::Env env) const { return Napi::Number::New(env, static_cast<double>(written)); }
+};
+
+struct ReplaceOp : OpBase {
+  std::string from;
+  std::string to;
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    return ArgPath(info, 0, "from", &from) && ArgPath(info, 1, "to", &to);
+  }
+  Status Run() { return Replace(from.c_str(), to.c_str()); }
+  const char* Path() const { return from.c_str(); }
+  const char* Dest() const { return to.c_str(); }
+};
+
+struct DioAlignmentOp : OpBase {
+  int fd = -1;
+  std::string path;
+  DioAlignment result;
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    if (info[0].IsNumber()) return ArgFd(info, 0, &fd);
+    return ArgPath(info, 0, "path", &path);
+  }
+  Status Run() { return GetDioAlignment(fd, fd >= 0 ? nullptr : path.c_str(), &result); }
+  const char* Path() const { return fd >= 0 ? nullptr : path.c_str(); }
+  Napi::Value Result(Napi::Env env) const {
+    Napi::Object object = Napi::Object::New(env);
+    object.Set("memory", Napi::Number::New(env, result.memory));
+    object.Set("offset", Napi::Number::New(env, result.offset));
+    object.Set("source", Napi::String::New(env, result.source));
+    return object;
+  }
+};
+
+// How many bytes past the start of a view its first `alignment`-aligned address lies.
+Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
+  const uint8_t* data = nullptr;
+  size_t length = 0;
+  int64_t alignment = 0;
+  if (!ArgBytes(info, 0, &data, &length) || !ArgInt64(info, 1, "alignment", &alignment)) {
+    return info.Env().Undefined();
+  }
+  if (alignment <= 0 || (alignment & (alignment - 1)) != 0) {
+    ThrowArgType(info.Env(), "alignment", "a power of two");
+    return info.Env().Undefined();
+  }
+  uintptr_t address = reinterpret_cast<uintptr_t>(data);
+  uintptr_t mask = static_cast<uintptr_t>(alignment) - 1;
+  return Napi::Number::New(info.Env(), static_cast<double>((alignment - (address & mask)) & mask));
+}
+
+Napi::Value CapabilityTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t count = 0;
+  const Capability* table = Capabilities(&count);
+  Napi::Array array = Napi::Array::New(env, count);
+  for (size_t i = 0; i < count; i++) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("name", table[i].name);
+    entry.Set("supported", table[i].supported);
+    entry.Set("syscall", table[i].syscall);
+    array.Set(static_cast<uint32_t>(i), entry);
+  }
+  return array;
+}
+
+Napi::Object ConstantTable(Napi::Env env) {
+  size_t count = 0;
+  const NamedConstant* table = Constants(&count);
+  Napi::Object object = Napi::Object::New(env);
+  for (size_t i = 0; i < count; i++) {
+    object.Set(table[i].name, Napi::Number::New(env, static_cast<double>(table[i].value)));
+  }
+  return object;
+}
+
+template <typename Op>
+void ExportPair(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, Dispatch<Op, true>, name));
+  std::string sync_name = std::string(name) + "Sync";
+  exports.Set(sync_name, Napi::Function::New(env, Dispatch<Op, false>, sync_name));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ExportPair<FdOp<Fsync>>(env, exports, "fsync");
+  ExportPair<FdOp<Fdatasync>>(env, exports, "fdatasync");
+  ExportPair<FdOp<FullFsync>>(env, exports, "fullFsync");
+  ExportPair<FdOp<BarrierFsync>>(env, exports, "barrierFsync");
+  ExportPair<FdOp<Syncfs>>(env, exports, "syncfs");
+  ExportPair<SyncFileRangeOp>(env, exports, "syncFileRange");
+  ExportPair<FsyncDirOp>(env, exports, "fsyncDir");
+  ExportPair<OpenOp>(env, exports, "open");
+  ExportPair<PreallocateOp>(env, exports, "preallocate");
+  ExportPair<WriteDurableOp>(env, exports, "writeDurable");
+  ExportPair<ReplaceOp>(env, exports, "replaceFile");
+  ExportPair<DioAlignmentOp>(env, exports, "dioAlignment");
+  exports.Set("alignmentOffset", Napi::Function::New(env, AlignmentOffset, "alignmentOffset"));
+  exports.Set("capabilities", Napi::Function::New(env, CapabilityTable, "capabilities"));
+  exports.Set("constants", ConstantTable(env));
+  exports.Set("platform", Napi::String::New(env, PlatformName()));
+  exports.Set("defaultDioAlignment", Napi::Number::New(env, DefaultDioAlignment()));
+  return exports;
+}
+
+}  // namespace
+}  // namespace hs
+
+static Napi::Object InitHardsync(Napi::Env env, Napi::Object exports) { return hs::Init(env, exports); }
+
+NODE_API_MODULE(hardsync, InitHardsync)

@@ -1,0 +1,107 @@
+// Platform-neutral durability calls. Each OS family implements them in one file under
+// native/platform/ (picked by binding.gyp). Nothing here knows about Node-API: the functions
+// run on the libuv threadpool or the main thread alike and report failure as a Status.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hs {
+
+// Sentinel error: the call does not exist on this OS or filesystem. Distinct from every uv
+// error code so it can never be mistaken for a real errno.
+constexpr int kUnsupported = -0x7fff0001;
+
+// A failed call reports a negative libuv error code (on POSIX that is -errno) and the name
+// of the syscall that actually failed ("fcntl", "sync_file_range", "open", ...). On success
+// err is 0. For kUnsupported, syscall names what is missing.
+struct Status {
+  int err = 0;
+  const char* syscall = nullptr;
+  bool ok() const { return err == 0; }
+};
+
+inline Status Ok() { return Status{}; }
+inline Status Fail(int err, const char* syscall) { return Status{err, syscall}; }
+
+// Which flush writeDurable runs after its writes. Order and values match lib/types.ts.
+enum class Flush : int { kNone = 0, kData = 1, kFull = 2, kFsync = 3, kBarrier = 4 };
+
+struct OpenRequest {
+  bool read = false;
+  bool write = false;
+  bool create = false;
+  bool exclusive = false;
+  bool truncate = false;
+  bool append = false;
+  bool dsync = false;
+  bool sync = false;
+  bool direct = false;
+  bool nofollow = false;
+  int mode = 0666;
+};
+
+struct DioAlignment {
+  uint32_t memory = 0;   // required alignment of the buffer address
+  uint32_t offset = 0;   // required alignment of file offset and length
+  const char* source = "";  // where the figures came from, e.g. "statx(STATX_DIOALIGN)"
+};
+
+// One entry of capabilities(): whether an export works on this OS and what it maps to.
+struct Capability {
+  const char* name;     // the export's name in lib/, e.g. "fullFsync"
+  bool supported;
+  const char* syscall;  // what it calls here, e.g. "fcntl(F_FULLFSYNC)"
+};
+
+// Flushes. None of them is ever retried after a failure (see DESIGN.md, "fsyncgate").
+Status Fsync(int fd);
+Status Fdatasync(int fd);
+Status FullFsync(int fd);
+Status BarrierFsync(int fd);
+Status SyncFileRange(int fd, int64_t offset, int64_t nbytes, unsigned flags);
+Status Syncfs(int fd);
+Status FsyncDir(const char* path);
+
+inline Status RunFlush(int fd, Flush flush) {
+  switch (flush) {
+    case Flush::kNone: return Ok();
+    case Flush::kData: return Fdatasync(fd);
+    case Flush::kFull: return FullFsync(fd);
+    case Flush::kFsync: return Fsync(fd);
+    case Flush::kBarrier: return BarrierFsync(fd);
+  }
+  return Fail(kUnsupported, "unknown flush kind");  // unreachable: lib/ validates
+}
+
+// Opens path as asked; *fd receives a descriptor node:fs understands. O_CLOEXEC always.
+Status Open(const char* path, const OpenRequest& request, int* fd);
+Status Preallocate(int fd, int64_t offset, int64_t length);
+
+// Writes every byte (looping over short writes and EINTR). position < 0 writes at the
+// current file position. *written is how many bytes went in before any failure.
+Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, size_t* written);
+
+// Replaces `to` by `from` in one step (rename(2); MoveFileEx on Windows).
+Status Replace(const char* from, const char* to);
+
+// Direct-I/O alignment of an open file (fd >= 0) or else of path.
+Status GetDioAlignment(int fd, const char* path, DioAlignment* out);
+
+// The direct-I/O alignment to use when nothing better is known (page size or sector).
+uint32_t DefaultDioAlignment();
+
+// The table behind capabilities(): a static array, *count entries.
+const Capability* Capabilities(size_t* count);
+
+// Platform constants (0 where absent) exposed as `constants`.
+struct NamedConstant {
+  const char* name;
+  int64_t value;
+};
+const NamedConstant* Constants(size_t* count);
+
+// Name of this platform family, for diagnostics ("linux", "darwin", "win32", "freebsd").
+const char* PlatformName();
+
+}  // namespace hs

@@ -1,0 +1,220 @@
+// Windows. The facts this file is built on (see DESIGN.md):
+// - Every flush is FlushFileBuffers: it writes the file's data and metadata and asks the
+//   device to flush its cache. It needs a handle with write access, so a directory cannot be
+//   flushed: fsyncDir reports ERR_HARDSYNC_UNSUPPORTED, and a rename is made durable by
+//   MoveFileEx's MOVEFILE_WRITE_THROUGH instead.
+// - node:fs's fds are libuv's: CRT descriptors of node's own C runtime. An addon must use
+//   uv_get_osfhandle and uv_fs_open (not _get_osfhandle/_open of its own CRT) or its fds would
+//   mean nothing to node:fs.
+// - libuv maps UV_FS_O_DSYNC / UV_FS_O_SYNC to FILE_FLAG_WRITE_THROUGH and UV_FS_O_DIRECT to
+//   FILE_FLAG_NO_BUFFERING (which also needs sector-aligned buffers, offsets and lengths).
+//   WRITE_THROUGH alone still goes through the cache; with NO_BUFFERING it also asks the disk
+//   to write through. O_SYNC|O_DSYNC together is EINVAL there.
+// - Errors are Win32 codes, turned into libuv's codes by uv_translate_sys_error, so they get
+//   the same names node:fs gives them.
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#include <uv.h>
+
+#include <string>
+
+#include "../platform.h"
+
+namespace hs {
+
+static Status LastError(const char* syscall) {
+  return Fail(uv_translate_sys_error(static_cast<int>(GetLastError())), syscall);
+}
+
+static HANDLE HandleOf(int fd) {
+  return reinterpret_cast<HANDLE>(uv_get_osfhandle(fd));
+}
+
+static bool Widen(const char* utf8, std::wstring* out) {
+  int length = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, nullptr, 0);
+  if (length <= 0) return false;
+  out->resize(static_cast<size_t>(length));
+  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, &(*out)[0], length);
+  out->resize(static_cast<size_t>(length - 1));
+  return true;
+}
+
+static Status Flush(int fd) {
+  HANDLE handle = HandleOf(fd);
+  if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "FlushFileBuffers");
+  return FlushFileBuffers(handle) ? Ok() : LastError("FlushFileBuffers");
+}
+
+Status Fsync(int fd) { return Flush(fd); }
+Status Fdatasync(int fd) { return Flush(fd); }
+Status FullFsync(int fd) { return Flush(fd); }
+Status BarrierFsync(int fd) { return Flush(fd); }
+
+Status SyncFileRange(int, int64_t, int64_t, unsigned) {
+  return Fail(kUnsupported, "sync_file_range");
+}
+Status Syncfs(int) { return Fail(kUnsupported, "syncfs"); }
+Status FsyncDir(const char*) {
+  return Fail(kUnsupported, "fsync of a directory (FlushFileBuffers needs write access)");
+}
+
+Status Open(const char* path, const OpenRequest& request, int* fd_out) {
+  int flags = 0;
+  if (request.read && request.write) flags |= UV_FS_O_RDWR;
+  else if (request.write) flags |= UV_FS_O_WRONLY;
+  else flags |= UV_FS_O_RDONLY;
+  if (request.create) flags |= UV_FS_O_CREAT;
+  if (request.exclusive) flags |= UV_FS_O_EXCL;
+  if (request.truncate) flags |= UV_FS_O_TRUNC;
+  if (request.append) flags |= UV_FS_O_APPEND;
+  if (request.dsync) flags |= UV_FS_O_DSYNC;
+  if (request.sync) flags |= UV_FS_O_SYNC;
+  if (request.direct) flags |= UV_FS_O_DIRECT;
+  // Handles libuv opens are not inheritable (the O_CLOEXEC of Windows); there is no
+  // O_NOFOLLOW: CreateFile follows symlinks and reparse points.
+  uv_fs_t req;
+  int result = uv_fs_open(nullptr, &req, path, flags, request.mode, nullptr);
+  uv_fs_req_cleanup(&req);
+  if (result < 0) return Fail(result, "open");
+  *fd_out = result;
+  return Ok();
+}
+
+Status Preallocate(int fd, int64_t offset, int64_t length) {
+  HANDLE handle = HandleOf(fd);
+  if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "SetFileInformationByHandle");
+  LARGE_INTEGER size;
+  if (!GetFileSizeEx(handle, &size)) return LastError("GetFileSizeEx");
+  int64_t end = offset + length;
+  if (end <= size.QuadPart) return Ok();
+  FILE_ALLOCATION_INFO allocation;
+  allocation.AllocationSize.QuadPart = end;
+  if (!SetFileInformationByHandle(handle, FileAllocationInfo, &allocation, sizeof allocation)) {
+    return LastError("SetFileInformationByHandle");
+  }
+  FILE_END_OF_FILE_INFO end_of_file;
+  end_of_file.EndOfFile.QuadPart = end;
+  if (!SetFileInformationByHandle(handle, FileEndOfFileInfo, &end_of_file, sizeof end_of_file)) {
+    return LastError("SetFileInformationByHandle");
+  }
+  return Ok();
+}
+
+Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, size_t* written) {
+  *written = 0;
+  HANDLE handle = HandleOf(fd);
+  if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "WriteFile");
+  size_t done = 0;
+  while (done < length) {
+    DWORD chunk = static_cast<DWORD>(length - done > 0x40000000 ? 0x40000000 : length - done);
+    DWORD count = 0;
+    BOOL ok;
+    if (position >= 0) {
+      OVERLAPPED overlapped = {};
+      uint64_t at = static_cast<uint64_t>(position) + done;
+      overlapped.Offset = static_cast<DWORD>(at & 0xFFFFFFFFu);
+      overlapped.OffsetHigh = static_cast<DWORD>(at >> 32);
+      ok = WriteFile(handle, data + done, chunk, &count, &overlapped);
+    } else {
+      ok = WriteFile(handle, data + done, chunk, &count, nullptr);
+    }
+    if (!ok) {
+      *written = done;
+      return LastError("WriteFile");
+    }
+    if (count == 0) {
+      *written = done;
+      return Fail(UV_EIO, "WriteFile");
+    }
+    done += count;
+  }
+  *written = done;
+  return Ok();
+}
+
+Status Replace(const char* from, const char* to) {
+  std::wstring wide_from;
+  std::wstring wide_to;
+  if (!Widen(from, &wide_from) || !Widen(to, &wide_to)) return Fail(UV_EINVAL, "MoveFileExW");
+  // WRITE_THROUGH: the call returns only after the move is flushed to disk, which is what a
+  // directory fsync after rename gives on POSIX.
+  BOOL ok = MoveFileExW(wide_from.c_str(), wide_to.c_str(),
+                        MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+  return ok ? Ok() : LastError("MoveFileExW");
+}
+
+uint32_t DefaultDioAlignment() { return 4096; }
+
+Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
+  HANDLE handle = INVALID_HANDLE_VALUE;
+  bool owned = false;
+  if (fd >= 0) {
+    handle = HandleOf(fd);
+    if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "GetFileInformationByHandleEx");
+  } else {
+    std::wstring wide;
+    if (!Widen(path, &wide)) return Fail(UV_EINVAL, "CreateFileW");
+    handle = CreateFileW(wide.c_str(), 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                         nullptr, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr);
+    if (handle == INVALID_HANDLE_VALUE) return LastError("CreateFileW");
+    owned = true;
+  }
+  FILE_STORAGE_INFO storage = {};
+  bool known = GetFileInformationByHandleEx(handle, FileStorageInfo, &storage, sizeof storage);
+  if (owned) CloseHandle(handle);
+  if (known && storage.LogicalBytesPerSector > 0) {
+    // NO_BUFFERING needs buffer, offset and length aligned to the sector size.
+    out->memory = storage.LogicalBytesPerSector;
+    out->offset = storage.LogicalBytesPerSector;
+    out->source = "GetFileInformationByHandleEx(FileStorageInfo)";
+  } else {
+    out->memory = DefaultDioAlignment();
+    out->offset = DefaultDioAlignment();
+    out->source = "default 4096 (FileStorageInfo unavailable)";
+  }
+  return Ok();
+}
+
+static const Capability kCapabilities[] = {
+    {"fsync", true, "FlushFileBuffers"},
+    {"fdatasync", true, "FlushFileBuffers"},
+    {"fullFsync", true, "FlushFileBuffers"},
+    {"barrierFsync", true, "FlushFileBuffers (no ordering-only flush)"},
+    {"syncFileRange", false, "none"},
+    {"syncfs", false, "none"},
+    {"fsyncDir", false, "none (FlushFileBuffers needs write access; a directory has none)"},
+    {"open", true, "uv_fs_open (CreateFileW)"},
+    {"openDsync", true, "uv_fs_open with UV_FS_O_DSYNC (FILE_FLAG_WRITE_THROUGH)"},
+    {"openSync", true, "uv_fs_open with UV_FS_O_SYNC (FILE_FLAG_WRITE_THROUGH)"},
+    {"openDirect", true, "uv_fs_open with UV_FS_O_DIRECT (FILE_FLAG_NO_BUFFERING)"},
+    {"preallocate", true, "SetFileInformationByHandle(FileAllocationInfo, FileEndOfFileInfo)"},
+    {"writeDurable", true, "WriteFile loop + FlushFileBuffers"},
+    {"replaceFile", true, "MoveFileExW(MOVEFILE_REPLACE_EXISTING|MOVEFILE_WRITE_THROUGH)"},
+    {"dioAlignment", true, "GetFileInformationByHandleEx(FileStorageInfo)"},
+};
+
+const Capability* Capabilities(size_t* count) {
+  *count = sizeof kCapabilities / sizeof kCapabilities[0];
+  return kCapabilities;
+}
+
+static const NamedConstant kConstants[] = {
+    {"O_RDONLY", UV_FS_O_RDONLY}, {"O_WRONLY", UV_FS_O_WRONLY}, {"O_RDWR", UV_FS_O_RDWR},
+    {"O_CREAT", UV_FS_O_CREAT}, {"O_EXCL", UV_FS_O_EXCL}, {"O_TRUNC", UV_FS_O_TRUNC},
+    {"O_APPEND", UV_FS_O_APPEND}, {"O_CLOEXEC", 0}, {"O_NOFOLLOW", 0}, {"O_DIRECTORY", 0},
+    {"O_DSYNC", UV_FS_O_DSYNC}, {"O_SYNC", UV_FS_O_SYNC}, {"O_DIRECT", UV_FS_O_DIRECT},
+    {"SYNC_FILE_RANGE_WAIT_BEFORE", 0}, {"SYNC_FILE_RANGE_WRITE", 0},
+    {"SYNC_FILE_RANGE_WAIT_AFTER", 0},
+    {"F_FULLFSYNC", 0}, {"F_BARRIERFSYNC", 0}, {"F_NOCACHE", 0},
+};
+
+const NamedConstant* Constants(size_t* count) {
+  *count = sizeof kConstants / sizeof kConstants[0];
+  return kConstants;
+}
+
+const char* PlatformName() { return "win32"; }
+
+}  // namespace hs
