@@ -35,6 +35,10 @@ export interface NativeBinding {
   preallocateSync(fd: number, offset: number, length: number): void;
   writeDurable(fd: number, data: ArrayBufferView, position: number, flush: number): Promise<number>;
   writeDurableSync(fd: number, data: ArrayBufferView, position: number, flush: number): number;
+  lockFile(fd: number, shared: boolean, wait: boolean): Promise<void>;
+  lockFileSync(fd: number, shared: boolean, wait: boolean): void;
+  unlockFile(fd: number): Promise<void>;
+  unlockFileSync(fd: number): void;
   replaceFile(from: string, to: string): Promise<void>;
   replaceFileSync(from: string, to: string): void;
   dioAlignment(pathOrFd: string | number): Promise<{ memory: number; offset: number; source: string }>;
@@ -50,4 +54,4 @@ export interface NativeBinding {
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
 /** The loaded addon. */
-export const native = load(path.join(__dirname, '..')) as NativeBinding;
+export const native = load(path.join(__dirname, '..', '..')) as NativeBinding;

@@ -5,7 +5,7 @@
  * @module
  */
 import { native } from './native';
-import type { BinaryData, DioAlignment, OpenOptions, PathLike, WriteDurableOptions } from './types';
+import type { BinaryData, DioAlignment, LockOptions, OpenOptions, PathLike, WriteDurableOptions } from './types';
 import {
   flushCode,
   toPath,
@@ -317,6 +317,52 @@ export function replaceFile(from: PathLike, to: PathLike): Promise<void> {
 /** Synchronous {@link replaceFile}. */
 export function replaceFileSync(from: PathLike, to: PathLike): void {
   native.replaceFileSync(toPath(from, 'from'), toPath(to, 'to'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Advisory locks
+
+function lockArguments(fd: unknown, options: unknown): [number, boolean, boolean] {
+  validateFd(fd);
+  validateOptions(options);
+  const { shared, wait } = (options ?? {}) as LockOptions;
+  validateOptionalBoolean(shared, 'options.shared');
+  validateOptionalBoolean(wait, 'options.wait');
+  return [fd, shared === true, wait === true];
+}
+
+/**
+ * Takes an advisory lock on the whole file, which other processes, and other opens of the
+ * same file in this process, respect: flock(2) on POSIX, LockFileEx on Windows. It is released
+ * by {@link unlockFile} or when the fd is closed (or the process dies). Without `wait`, a lock
+ * held elsewhere fails at once with EAGAIN (POSIX) or EBUSY (Windows).
+ * @param fd An open file descriptor.
+ * @param options `shared` for a shared lock; `wait` to block until it is free.
+ */
+export function lockFile(fd: number, options?: LockOptions): Promise<void> {
+  return promise(() => native.lockFile(...lockArguments(fd, options)));
+}
+
+/** Synchronous {@link lockFile}. */
+export function lockFileSync(fd: number, options?: LockOptions): void {
+  native.lockFileSync(...lockArguments(fd, options));
+}
+
+/**
+ * Releases a lock taken with {@link lockFile}.
+ * @param fd The descriptor that holds the lock.
+ */
+export function unlockFile(fd: number): Promise<void> {
+  return promise(() => {
+    validateFd(fd);
+    return native.unlockFile(fd);
+  });
+}
+
+/** Synchronous {@link unlockFile}. */
+export function unlockFileSync(fd: number): void {
+  validateFd(fd);
+  native.unlockFileSync(fd);
 }
 
 // ---------------------------------------------------------------------------------------------

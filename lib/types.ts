@@ -68,6 +68,14 @@ export interface WriteDurableOptions {
   flush?: FlushMode;
 }
 
+/** Options of {@link lockFile}. */
+export interface LockOptions {
+  /** A shared (read) lock instead of an exclusive one. */
+  shared?: boolean;
+  /** Wait until the lock is free (the Promise form waits on the threadpool). Default false: fail at once. */
+  wait?: boolean;
+}
+
 /** Direct-I/O alignment rules of a file or filesystem. */
 export interface DioAlignment {
   /** The buffer's memory address must be a multiple of this (0: direct I/O not supported). */
@@ -94,7 +102,8 @@ export type CapabilityName =
   | 'preallocate'
   | 'writeDurable'
   | 'replaceFile'
-  | 'dioAlignment';
+  | 'dioAlignment'
+  | 'lockFile';
 
 /** One entry of {@link capabilities}. */
 export interface Capability {

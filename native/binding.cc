@@ -262,6 +262,25 @@ struct WriteDurableOp : OpBase {
   Napi::Value Result(Napi::Env env) const { return Napi::Number::New(env, static_cast<double>(written)); }
 };
 
+struct LockOp : OpBase {
+  int fd = -1;
+  bool shared = false;
+  bool wait = false;
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    if (!ArgFd(info, 0, &fd)) return false;
+    shared = info[1].ToBoolean();
+    wait = info[2].ToBoolean();
+    return true;
+  }
+  Status Run() { return Lock(fd, shared, wait); }
+};
+
+struct UnlockOp : OpBase {
+  int fd = -1;
+  bool Parse(const Napi::CallbackInfo& info, bool) { return ArgFd(info, 0, &fd); }
+  Status Run() { return Unlock(fd); }
+};
+
 struct ReplaceOp : OpBase {
   std::string from;
   std::string to;
@@ -353,6 +372,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportPair<PreallocateOp>(env, exports, "preallocate");
   ExportPair<WriteDurableOp>(env, exports, "writeDurable");
   ExportPair<ReplaceOp>(env, exports, "replaceFile");
+  ExportPair<LockOp>(env, exports, "lockFile");
+  ExportPair<UnlockOp>(env, exports, "unlockFile");
   ExportPair<DioAlignmentOp>(env, exports, "dioAlignment");
   exports.Set("alignmentOffset", Napi::Function::New(env, AlignmentOffset, "alignmentOffset"));
   exports.Set("capabilities", Napi::Function::New(env, CapabilityTable, "capabilities"));

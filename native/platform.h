@@ -82,6 +82,12 @@ Status Preallocate(int fd, int64_t offset, int64_t length);
 // current file position. *written is how many bytes went in before any failure.
 Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, size_t* written);
 
+// An advisory whole-file lock that other processes (and other opens in this one) respect:
+// flock(2) on POSIX, LockFileEx on Windows. Released by Unlock or when the fd is closed.
+// With wait = false a held lock fails at once (EAGAIN on POSIX, EBUSY on Windows).
+Status Lock(int fd, bool shared, bool wait);
+Status Unlock(int fd);
+
 // Replaces `to` by `from` in one step (rename(2); MoveFileEx on Windows).
 Status Replace(const char* from, const char* to);
 

@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const dist = path.join(__dirname, '..', 'dist');
+const dist = path.join(__dirname, '..', 'dist', 'lib');
 const api = require(path.join(dist, 'index.js'));
 const names = Object.keys(api).filter((name) => name !== 'default' && name !== '__esModule');
 const lines = [

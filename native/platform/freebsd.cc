@@ -59,6 +59,7 @@ static const Capability kCapabilities[] = {
     {"writeDurable", true, "pwrite(2) loop + the chosen flush"},
     {"replaceFile", true, "rename(2)"},
     {"dioAlignment", true, "st_blksize"},
+    {"lockFile", true, "flock(2)"},
 };
 
 const Capability* Capabilities(size_t* count) {

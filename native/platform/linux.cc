@@ -114,6 +114,7 @@ static const Capability kCapabilities[] = {
     {"writeDurable", true, "pwrite(2) loop + the chosen flush"},
     {"replaceFile", true, "rename(2)"},
     {"dioAlignment", true, "statx(STATX_DIOALIGN), else sysfs logical_block_size"},
+    {"lockFile", true, "flock(2)"},
 };
 
 const Capability* Capabilities(size_t* count) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,6 +74,17 @@ Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, si
   }
   *written = done;
   return Ok();
+}
+
+Status Lock(int fd, bool shared, bool wait) {
+  int operation = (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB);
+  int rc;
+  do rc = ::flock(fd, operation); while (rc == -1 && errno == EINTR);
+  return rc == 0 ? Ok() : Fail(-errno, "flock");
+}
+
+Status Unlock(int fd) {
+  return ::flock(fd, LOCK_UN) == 0 ? Ok() : Fail(-errno, "flock");
 }
 
 Status Replace(const char* from, const char* to) {

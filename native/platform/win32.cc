@@ -134,6 +134,22 @@ Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, si
   return Ok();
 }
 
+Status Lock(int fd, bool shared, bool wait) {
+  HANDLE handle = HandleOf(fd);
+  if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "LockFileEx");
+  DWORD flags = (shared ? 0 : LOCKFILE_EXCLUSIVE_LOCK) | (wait ? 0 : LOCKFILE_FAIL_IMMEDIATELY);
+  OVERLAPPED overlapped = {};
+  // The whole file, now and as it grows: the largest range LockFileEx takes.
+  return LockFileEx(handle, flags, 0, MAXDWORD, MAXDWORD, &overlapped) ? Ok() : LastError("LockFileEx");
+}
+
+Status Unlock(int fd) {
+  HANDLE handle = HandleOf(fd);
+  if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "UnlockFileEx");
+  OVERLAPPED overlapped = {};
+  return UnlockFileEx(handle, 0, MAXDWORD, MAXDWORD, &overlapped) ? Ok() : LastError("UnlockFileEx");
+}
+
 Status Replace(const char* from, const char* to) {
   std::wstring wide_from;
   std::wstring wide_to;
@@ -193,6 +209,7 @@ static const Capability kCapabilities[] = {
     {"writeDurable", true, "WriteFile loop + FlushFileBuffers"},
     {"replaceFile", true, "MoveFileExW(MOVEFILE_REPLACE_EXISTING|MOVEFILE_WRITE_THROUGH)"},
     {"dioAlignment", true, "GetFileInformationByHandleEx(FileStorageInfo)"},
+    {"lockFile", true, "LockFileEx / UnlockFileEx"},
 };
 
 const Capability* Capabilities(size_t* count) {
