@@ -53,5 +53,10 @@ export interface NativeBinding {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
-/** The loaded addon. */
-export const native = load(path.join(__dirname, '..', '..')) as NativeBinding;
+/**
+ * The loaded addon. HARDSYNC_NATIVE=/path/to/hardsync.node loads that file instead (the
+ * sanitizer build and the cross-platform test runs use it).
+ */
+export const native = (
+  process.env.HARDSYNC_NATIVE ? require(path.resolve(process.env.HARDSYNC_NATIVE)) : load(path.join(__dirname, '..', '..'))
+) as NativeBinding;
