@@ -1,0 +1,214 @@
+/**
+ * The core issue's speed goals, measured side by side in one run (rounds interleaved, medians
+ * and ratios reported; never a single absolute time):
+ *
+ * 1. Call overhead on tmpfs: `fdatasyncSync` vs node:fs `fdatasyncSync`; the Promise
+ *    `fdatasync` vs `FileHandle.datasync()`.
+ * 2. 8 KiB sequential overwrites of a preallocated file with a data flush after each:
+ *    `await writeDurable(fd, buf, pos, { flush: 'data' })` vs `await fh.write(); await
+ *    fh.datasync()`, and its p50 latency vs the same pwrite+fdatasync in a plain C loop
+ *    (bench/c/write_fdatasync.c, compiled here with cc).
+ *
+ * Usage: node dist/bench/core.js [--dir DIR] [--overhead-dir DIR] [--rounds N] [--json FILE]
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fdatasync, fdatasyncSync, writeDurable } from '../lib/index';
+
+interface Options {
+  dir: string;
+  overheadDir: string;
+  rounds: number;
+  json?: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { dir: os.tmpdir(), overheadDir: '/dev/shm', rounds: 7 };
+  for (let i = 0; i < argv.length; i++) {
+    const value = argv[i + 1];
+    switch (argv[i]) {
+      case '--dir': options.dir = value; i++; break;
+      case '--overhead-dir': options.overheadDir = value; i++; break;
+      case '--rounds': options.rounds = Number(value); i++; break;
+      case '--json': options.json = value; i++; break;
+      case '--help':
+        process.stdout.write('usage: node dist/bench/core.js [--dir DIR] [--overhead-dir DIR] [--rounds N] [--json FILE]\n');
+        process.exit(0);
+        break;
+      default:
+        process.stderr.write(`unknown argument ${argv[i]}\n`);
+        process.exit(2);
+    }
+  }
+  return options;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** ns per call of a synchronous loop of `calls` calls. */
+function timeSync(calls: number, body: () => void): number {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) body();
+  return Number(process.hrtime.bigint() - start) / calls;
+}
+
+/** ns per call of `calls` sequentially awaited calls. */
+async function timeAsync(calls: number, body: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) await body();
+  return Number(process.hrtime.bigint() - start) / calls;
+}
+
+/** Latencies (us) of `ops` sequentially awaited operations. */
+async function latencies(ops: number, body: (i: number) => Promise<unknown>): Promise<number[]> {
+  const samples = new Array<number>(ops);
+  for (let i = 0; i < ops; i++) {
+    const start = process.hrtime.bigint();
+    await body(i);
+    samples[i] = Number(process.hrtime.bigint() - start) / 1000;
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+const WRITE_SIZE = 8192;
+const FILE_SLOTS = 2048; // 16 MiB file, overwritten in a cycle
+
+function preallocatedFile(dir: string, name: string): string {
+  const file = path.join(dir, name);
+  // Written with real zeros and flushed, so the timed overwrites change no size and convert
+  // no unwritten extents: only the data flush is measured, as pg_test_fsync does.
+  fs.writeFileSync(file, Buffer.alloc(WRITE_SIZE * FILE_SLOTS));
+  const fd = fs.openSync(file, 'r+');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  return file;
+}
+
+function buildCReference(): string {
+  const source = path.join(__dirname, '..', '..', 'bench', 'c', 'write_fdatasync.c');
+  const binary = path.join(__dirname, '..', '..', 'build', 'bench-write-fdatasync');
+  fs.mkdirSync(path.dirname(binary), { recursive: true });
+  execFileSync('cc', ['-O2', '-o', binary, source]);
+  return binary;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const report: Record<string, unknown> = { node: process.version, kernel: os.release(), rounds: options.rounds };
+
+  // 1. Call overhead on tmpfs.
+  const shmFile = path.join(options.overheadDir, `hardsync-overhead-${process.pid}`);
+  fs.writeFileSync(shmFile, 'x');
+  const shmFd = fs.openSync(shmFile, 'r+');
+  const shmHandle = await fs.promises.open(shmFile, 'r+');
+  const syncCalls = 200_000;
+  const asyncCalls = 20_000;
+  const overhead = { hardsyncSync: [] as number[], nodeSync: [] as number[], hardsyncAsync: [] as number[], fileHandle: [] as number[] };
+  timeSync(20_000, () => fdatasyncSync(shmFd)); // warm-up
+  timeSync(20_000, () => fs.fdatasyncSync(shmFd));
+  await timeAsync(2_000, () => fdatasync(shmFd));
+  await timeAsync(2_000, () => shmHandle.datasync());
+  for (let round = 0; round < options.rounds; round++) {
+    overhead.hardsyncSync.push(timeSync(syncCalls, () => fdatasyncSync(shmFd)));
+    overhead.nodeSync.push(timeSync(syncCalls, () => fs.fdatasyncSync(shmFd)));
+    overhead.hardsyncAsync.push(await timeAsync(asyncCalls, () => fdatasync(shmFd)));
+    overhead.fileHandle.push(await timeAsync(asyncCalls, () => shmHandle.datasync()));
+  }
+  await shmHandle.close();
+  fs.closeSync(shmFd);
+  fs.rmSync(shmFile);
+  const syncRatio = median(overhead.hardsyncSync) / median(overhead.nodeSync);
+  const asyncRatio = median(overhead.hardsyncAsync) / median(overhead.fileHandle);
+  report.overhead = {
+    dir: options.overheadDir,
+    nsPerCall: {
+      hardsyncFdatasyncSync: median(overhead.hardsyncSync),
+      nodeFsFdatasyncSync: median(overhead.nodeSync),
+      hardsyncFdatasyncPromise: median(overhead.hardsyncAsync),
+      fileHandleDatasync: median(overhead.fileHandle),
+    },
+    syncRatio,
+    asyncRatio,
+  };
+
+  // 2. 8 KiB write + data flush on a real filesystem.
+  const durableFile = preallocatedFile(options.dir, `hardsync-wd-${process.pid}`);
+  const cBinary = buildCReference();
+  const fd = fs.openSync(durableFile, 'r+');
+  const handle = await fs.promises.open(durableFile, 'r+');
+  const buffer = Buffer.alloc(WRITE_SIZE, 0x5a);
+  const opsPerRound = 1000;
+  const results = { writeDurable: [] as number[][], fileHandle: [] as number[][], c: [] as number[][] };
+  let slot = 0;
+  const nextPosition = (): number => (slot++ % FILE_SLOTS) * WRITE_SIZE;
+  for (let round = 0; round < options.rounds; round++) {
+    results.writeDurable.push(await latencies(opsPerRound, () => writeDurable(fd, buffer, nextPosition(), { flush: 'data' })));
+    results.fileHandle.push(await latencies(opsPerRound, async () => {
+      await handle.write(buffer, 0, WRITE_SIZE, nextPosition());
+      await handle.datasync();
+    }));
+    const cOut = execFileSync(cBinary, [durableFile, String(opsPerRound), String(WRITE_SIZE), String(FILE_SLOTS)], { encoding: 'utf8' });
+    results.c.push(cOut.trim().split('\n').map(Number).sort((a, b) => a - b));
+  }
+  await handle.close();
+  fs.closeSync(fd);
+  fs.rmSync(durableFile);
+
+  const summarize = (rounds: number[][]) => {
+    const p50 = median(rounds.map((r) => percentile(r, 50)));
+    const p99 = median(rounds.map((r) => percentile(r, 99)));
+    const opsPerSec = median(rounds.map((r) => (r.length / r.reduce((a, b) => a + b, 0)) * 1e6));
+    return { p50, p99, opsPerSec };
+  };
+  const wd = summarize(results.writeDurable);
+  const fh = summarize(results.fileHandle);
+  const c = summarize(results.c);
+  report.writeDurable = {
+    dir: options.dir,
+    size: WRITE_SIZE,
+    opsPerRound,
+    writeDurable: wd,
+    fileHandleWriteDatasync: fh,
+    cLoop: c,
+    opsRatioVsFileHandle: wd.opsPerSec / fh.opsPerSec,
+    p50RatioVsC: wd.p50 / c.p50,
+  };
+
+  const f = (n: number, d = 1) => n.toFixed(d);
+  const lines = [
+    `hardsync core benchmark: node ${process.version}, kernel ${os.release()}, ${options.rounds} interleaved rounds, medians`,
+    '',
+    `Call overhead on ${options.overheadDir} (ns per call)`,
+    `  hardsync fdatasyncSync       ${f(median(overhead.hardsyncSync))}`,
+    `  node:fs  fdatasyncSync       ${f(median(overhead.nodeSync))}`,
+    `  ratio                        ${f(syncRatio, 3)}   (goal <= 1.0)`,
+    `  hardsync await fdatasync     ${f(median(overhead.hardsyncAsync))}`,
+    `  await FileHandle.datasync()  ${f(median(overhead.fileHandle))}`,
+    `  ratio                        ${f(asyncRatio, 3)}   (goal <= 0.6)`,
+    '',
+    `8 KiB overwrite + data flush on ${options.dir} (${opsPerRound} ops per round)`,
+    `  method                              ops/s      p50 us   p99 us`,
+    `  await writeDurable(flush 'data')    ${f(wd.opsPerSec, 0).padStart(7)}    ${f(wd.p50).padStart(7)}  ${f(wd.p99).padStart(7)}`,
+    `  await fh.write(); await fh.datasync ${f(fh.opsPerSec, 0).padStart(7)}    ${f(fh.p50).padStart(7)}  ${f(fh.p99).padStart(7)}`,
+    `  C loop pwrite + fdatasync           ${f(c.opsPerSec, 0).padStart(7)}    ${f(c.p50).padStart(7)}  ${f(c.p99).padStart(7)}`,
+    `  writeDurable ops/s vs FileHandle    ${f(wd.opsPerSec / fh.opsPerSec, 3)}x  (goal >= 1.6)`,
+    `  writeDurable p50 vs C loop          ${f(wd.p50 / c.p50, 3)}x  (goal <= 1.3)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (options.json) fs.writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+// The shipped path: `prebuildify --napi --strip` makes prebuilds/<platform>-<arch>/, and the
+// package loads that file with PREBUILDS_ONLY=1 (node-gyp-build then ignores build/).
+// Built in a copy of the package so it never rebuilds the build/ other test files are using.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+let copy: string;
+
+beforeAll(() => {
+  copy = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-prebuild-'));
+  for (const entry of ['package.json', 'binding.gyp', 'native', 'dist']) {
+    fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true });
+  }
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'));
+  execFileSync(process.execPath, [path.join(root, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip'], { cwd: copy, stdio: 'pipe' });
+  // Only the prebuild remains: nothing can be loaded from a local build.
+  fs.rmSync(path.join(copy, 'build'), { recursive: true, force: true });
+}, 240_000);
+afterAll(() => fs.rmSync(copy, { recursive: true, force: true }));
+
+describe('prebuild', () => {
+  it('is produced for this platform by prebuildify --napi --strip', () => {
+    const target = path.join(copy, 'prebuilds', `${process.platform}-${process.arch}`);
+    const files = fs.readdirSync(target);
+    expect(files).toEqual([expect.stringMatching(/\.node$/)]);
+    expect(fs.statSync(path.join(target, files[0])).size).toBeGreaterThan(10_000);
+  });
+
+  it('is what the package loads with PREBUILDS_ONLY=1, and it works', () => {
+    const file = path.join(copy, 'probe.bin');
+    fs.writeFileSync(file, 'x');
+    const out = execFileSync(process.execPath, ['-e', `
+      const loaded = require('node-gyp-build').resolve(${JSON.stringify(copy)});
+      const hs = require(${JSON.stringify(copy)});
+      const fd = require('fs').openSync(${JSON.stringify(file)}, 'r+');
+      hs.fsyncSync(fd);
+      console.log(JSON.stringify({ loaded, written: hs.writeDurableSync(fd, Buffer.from('abc'), 0, { flush: 'full' }) }));
+    `], { cwd: copy, env: { ...process.env, PREBUILDS_ONLY: '1' }, encoding: 'utf8' });
+    const result = JSON.parse(out);
+    expect(result.loaded).toContain(path.join(copy, 'prebuilds', `${process.platform}-${process.arch}`));
+    expect(result.written).toBe(3);
+  });
+});
