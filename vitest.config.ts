@@ -7,6 +7,9 @@ export default defineConfig({
     // change umask, spawn strace or mount filesystems cannot disturb each other.
     pool: 'forks',
     testTimeout: 60_000,
-    hookTimeout: 120_000,
+    hookTimeout: 240_000,
+    // CI reads the totals from the JSON report (.ci/run prints them as one plain line).
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.vitest-results.json' },
   },
 });
