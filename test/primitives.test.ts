@@ -356,7 +356,7 @@ describe('dioAlignment', () => {
         expect(result.source).toMatch(/\S/);
       }
       // statx answers for regular files; for a directory the block device's figure stands in.
-      if (linux) expect(byFd.source).toBe('statx(STATX_DIOALIGN)');
+      if (linux && ['ext4', 'xfs'].includes(filesystemType(dir) ?? '')) expect(byFd.source).toBe('statx(STATX_DIOALIGN)');
       expect({ memory: byPath.memory, offset: byPath.offset }).toEqual({ memory: byFd.memory, offset: byFd.offset });
       await expect(hs.dioAlignment(path.join(file, 'x'))).rejects.toMatchObject({ code: 'ENOTDIR' });
     } finally {

@@ -1,0 +1,112 @@
+// The durability tests on more than one filesystem: ext4, xfs and btrfs made on loop devices,
+// and tmpfs where it applies. Each run is the same vitest files with TMPDIR on that
+// filesystem; the capabilities() of each are collected into the table the README shows
+// (written to bench/results/filesystems.md).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as hs from '../dist/lib/index.js';
+import { filesystemType } from './helpers/tmp';
+import { loopUnavailable, mountFs } from './helpers/loopfs';
+
+const root = path.resolve(__dirname, '..');
+const linux = hs.platform === 'linux';
+/** Test files that take their directory from os.tmpdir() and so follow TMPDIR. */
+const DISK_TESTS = ['test/primitives.test.ts', 'test/aligned.test.ts', 'test/atomic.test.ts', 'test/durable-create.test.ts', 'test/secret.test.ts', 'test/log.test.ts']
+  .filter((file) => fs.existsSync(path.join(root, file)));
+
+const rows: string[] = [];
+
+function runSuite(tmpdir: string, files: string[]): { passed: number; failed: number; failures: string[] } {
+  const report = path.join(os.tmpdir(), `hardsync-fs-report-${process.pid}-${Date.now()}.json`);
+  const env = { ...process.env, TMPDIR: tmpdir };
+  delete env.CI;
+  delete env.VITEST;
+  delete env.VITEST_POOL_ID;
+  delete env.VITEST_WORKER_ID;
+  try {
+    execFileSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...files, '--reporter=json', `--outputFile=${report}`],
+      { cwd: root, env, stdio: 'pipe', timeout: 300_000 });
+  } catch {
+    // failures are read from the report below
+  }
+  const result = JSON.parse(fs.readFileSync(report, 'utf8'));
+  fs.rmSync(report, { force: true });
+  const failures = result.testResults.flatMap((file: { assertionResults: { status: string; fullName: string; failureMessages: string[] }[] }) =>
+    file.assertionResults.filter((test) => test.status === 'failed').map((test) => `${test.fullName}: ${test.failureMessages[0]?.split('\n')[0]}`));
+  return { passed: result.numPassedTests, failed: result.numFailedTests, failures };
+}
+
+function capabilityRow(type: string, dir: string): string {
+  const caps = hs.capabilitiesSync(dir);
+  const yes = (supported: boolean) => (supported ? 'yes' : 'no');
+  const align = caps.dioAlignment!;
+  return `| ${type} | ${yes(caps.calls.openDirect.supported)}${caps.calls.openDirect.reason ? ` (${caps.calls.openDirect.reason})` : ''} | ${align.memory} / ${align.offset} (${align.source}) | ${yes(caps.calls.syncfs.supported)} | ${yes(caps.calls.preallocate.supported)} |`;
+}
+
+afterAll(() => {
+  if (rows.length === 0) return;
+  const table = [
+    `Filesystems, from capabilities() on kernel ${os.release()} (written by test/filesystems.test.ts)`,
+    '',
+    '| filesystem | O_DIRECT | DIO alignment memory / offset (source) | syncfs | preallocate |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+  fs.mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'bench', 'results', 'filesystems.md'), table);
+  console.log(table);
+});
+
+describe.each(['ext4', 'xfs', 'btrfs'])('%s on a loop device', (type) => {
+  const why = linux ? loopUnavailable(type) : 'not Linux';
+  if (why) console.warn(`SKIPPED ${type} runs in test/filesystems.test.ts: ${why}`);
+
+  it.skipIf(Boolean(why))('passes the disk durability tests with TMPDIR on it', () => {
+    const mounted = mountFs(type);
+    try {
+      expect(filesystemType(mounted.mountPoint)).toBe(type);
+      rows.push(capabilityRow(type, mounted.mountPoint));
+      const result = runSuite(mounted.mountPoint, DISK_TESTS);
+      expect(result.failures).toEqual([]);
+      expect(result.passed).toBeGreaterThan(50);
+    } finally {
+      mounted.unmount();
+    }
+  }, 600_000);
+});
+
+describe('tmpfs', () => {
+  const why = linux ? loopUnavailable('tmpfs') : 'not Linux';
+  it.skipIf(Boolean(why))('reports what it supports, and flushes work on it', async () => {
+    const mounted = mountFs('tmpfs', 64);
+    try {
+      rows.push(capabilityRow('tmpfs', mounted.mountPoint));
+      const file = path.join(mounted.mountPoint, 'f');
+      const fd = await hs.open(file, { write: true, create: true });
+      try {
+        expect(await hs.writeDurable(fd, Buffer.from('abc'), 0, { flush: 'full' })).toBe(3);
+        await hs.fdatasync(fd);
+        await hs.syncfs(fd);
+        await hs.fsyncDir(mounted.mountPoint);
+      } finally {
+        fs.closeSync(fd);
+      }
+      const { calls } = await hs.capabilities(mounted.mountPoint);
+      // Whatever the probe says about O_DIRECT must be what an open really does.
+      let opened = true;
+      try {
+        fs.closeSync(hs.openSync(path.join(mounted.mountPoint, 'd'), { write: true, create: true, direct: true }));
+      } catch (error) {
+        expect((error as { code: string }).code).toBe('EINVAL');
+        opened = false;
+      }
+      expect(calls.openDirect.supported).toBe(opened);
+    } finally {
+      mounted.unmount();
+    }
+  });
+});
