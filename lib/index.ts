@@ -11,3 +11,4 @@ export * from './aligned';
 export * from './capabilities';
 export type { HardsyncError } from './errors';
 export * from './types';
+export * from './patterns';

@@ -1,0 +1,271 @@
+/**
+ * Benchmark of the durable patterns against their baselines, side by side in one run:
+ *
+ * 1. group commit: 64 concurrent appenders of 256-byte records to a DurableLog, against the
+ *    same appends each done as write + fdatasync (writeDurable, flush 'data', 64 in flight).
+ *    Targets: >= 10x the records/s, and append p99 <= 3x the p99 of a single write+fdatasync.
+ * 2. one appender awaiting each append, against a writeDurable (flush 'data') loop writing the
+ *    same bytes to a preallocated file. Target: median latency within 1.25x.
+ * 3. writeFileAtomic of a 4 KiB file against the write-file-atomic package (which fsyncs the
+ *    file but not the directory), with the directory fsync measured on its own.
+ *
+ * The scenarios run in interleaved rounds (A B C A B C ...) so that noise from other load hits
+ * all of them alike; figures are medians over rounds, after one uncounted warm-up round.
+ *
+ *   node dist/bench/patterns.js [--dir /tmp] [--rounds 5] [--json out.json] [--quick]
+ * @module
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import nodePath from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DurableLog, fsyncDir, preallocate, replaceFile, writeDurable, writeFileAtomic, open } from '../lib/index';
+
+// write-file-atomic is a devDependency of the benchmark only; it has no types of its own here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const writeFileAtomicPackage = require('write-file-atomic') as (path: string, data: Buffer, options?: object) => Promise<void>;
+
+interface Args {
+  dir: string;
+  rounds: number;
+  json?: string;
+  quick: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { dir: os.tmpdir(), rounds: 5, quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--dir') args.dir = argv[++i];
+    else if (flag === '--rounds') args.rounds = Number(argv[++i]);
+    else if (flag === '--json') args.json = argv[++i];
+    else if (flag === '--quick') args.quick = true;
+    else if (flag === '--help') {
+      console.log('usage: node dist/bench/patterns.js [--dir DIR] [--rounds N] [--json FILE] [--quick]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${flag}`);
+  }
+  if (!Number.isInteger(args.rounds) || args.rounds < 1) throw new Error('--rounds must be a positive integer');
+  return args;
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+function median(values: number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+/** One measured run: throughput and latency quantiles in microseconds. */
+interface Sample {
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+}
+
+function sample(latenciesMs: number[], elapsedMs: number): Sample {
+  const sorted = latenciesMs.map((ms) => ms * 1000).sort((a, b) => a - b);
+  return { opsPerSec: (latenciesMs.length / elapsedMs) * 1000, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+}
+
+const RECORD = Buffer.alloc(256, 0x5a);
+const APPENDERS = 64;
+
+async function freshDir(root: string, name: string): Promise<string> {
+  const dir = nodePath.join(root, name);
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  await fs.promises.mkdir(dir, { recursive: true });
+  return dir;
+}
+
+/** `appenders` loops, each awaiting `perAppender` appends of RECORD. */
+async function logRun(root: string, flush: 'data' | 'dsync', appenders: number, perAppender: number): Promise<Sample> {
+  const dir = await freshDir(root, `log-${flush}`);
+  const log = await DurableLog.open(dir, { flush, segmentSize: 64 * 1024 * 1024 });
+  // Warm up: the first appends pay for page faults in the preallocated extent.
+  for (let i = 0; i < 50; i++) await log.append(RECORD);
+  const latencies: number[] = [];
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: appenders }, async () => {
+      for (let i = 0; i < perAppender; i++) {
+        const t = performance.now();
+        await log.append(RECORD);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = performance.now() - start;
+  await log.close();
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  return sample(latencies, elapsed);
+}
+
+/**
+ * The baseline: each append is its own write + fdatasync (one writeDurable call, flush 'data')
+ * at its own offset of a preallocated file, `appenders` of them in flight at once (as many as
+ * the libuv threadpool runs).
+ */
+async function writeSyncRun(root: string, appenders: number, perAppender: number, frameSize: number): Promise<Sample> {
+  const dir = await freshDir(root, 'plain');
+  const file = nodePath.join(dir, 'records');
+  const fd = await open(file, { read: true, write: true, create: true });
+  const total = appenders * perAppender + 64;
+  await preallocate(fd, 0, total * frameSize);
+  const record = Buffer.alloc(frameSize, 0x5a);
+  let next = 0;
+  for (let i = 0; i < 50 && i < 64; i++) await writeDurable(fd, record, (next++) * frameSize, { flush: 'data' });
+  const latencies: number[] = [];
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: appenders }, async () => {
+      for (let i = 0; i < perAppender; i++) {
+        const t = performance.now();
+        await writeDurable(fd, record, (next++) * frameSize, { flush: 'data' });
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = performance.now() - start;
+  fs.closeSync(fd);
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  return sample(latencies, elapsed);
+}
+
+/** writeFileAtomic-like calls on one 4 KiB file, sequentially. */
+async function atomicRun(root: string, name: string, count: number, write: (path: string, data: Buffer) => Promise<void>): Promise<Sample> {
+  const dir = await freshDir(root, `atomic-${name}`);
+  const file = nodePath.join(dir, 'config.json');
+  const data = Buffer.alloc(4096, 0x61);
+  for (let i = 0; i < 5; i++) await write(file, data);
+  const latencies: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await write(file, data);
+    latencies.push(performance.now() - t);
+  }
+  const elapsed = performance.now() - start;
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  return sample(latencies, elapsed);
+}
+
+/** The directory fsync alone, right after a rename in that directory (what writeFileAtomic adds). */
+async function dirFsyncRun(root: string, count: number): Promise<Sample> {
+  const dir = await freshDir(root, 'dirsync');
+  const a = nodePath.join(dir, 'a');
+  const b = nodePath.join(dir, 'b');
+  fs.writeFileSync(a, 'x');
+  const latencies: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    await replaceFile(i % 2 === 0 ? a : b, i % 2 === 0 ? b : a);
+    const t = performance.now();
+    await fsyncDir(dir);
+    latencies.push(performance.now() - t);
+  }
+  const elapsed = performance.now() - start;
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  return sample(latencies, elapsed);
+}
+
+type Scenario = { name: string; run: () => Promise<Sample> };
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const root = await fs.promises.mkdtemp(nodePath.join(args.dir, 'hardsync-bench-patterns-'));
+  const scale = args.quick ? 0.2 : 1;
+  // 400 appends per appender gives the 64-appender log ~400 batches per round: one slow flush
+  // delays all 64 appends of its batch, so with fewer batches the append p99 would be the single
+  // worst flush of the round, while the one-at-a-time baseline's p99 is its 20th worst.
+  const perAppender = Math.max(20, Math.round(400 * scale));
+  const basePerAppender = Math.max(2, Math.round(10 * scale));
+  const singleCount = Math.max(100, Math.round(2000 * scale));
+  const atomicCount = Math.max(50, Math.round(300 * scale));
+  // What one DurableLog record of RECORD occupies on disk (24-byte header + payload).
+  const frameSize = RECORD.length + 24;
+
+  const scenarios: Scenario[] = [
+    { name: 'log 64 appenders (flush data)', run: () => logRun(root, 'data', APPENDERS, perAppender) },
+    { name: 'log 64 appenders (dsync)', run: () => logRun(root, 'dsync', APPENDERS, perAppender) },
+    { name: 'write+fdatasync 64 in flight', run: () => writeSyncRun(root, APPENDERS, basePerAppender, frameSize) },
+    { name: 'log 1 appender (flush data)', run: () => logRun(root, 'data', 1, singleCount) },
+    { name: 'log 1 appender (dsync)', run: () => logRun(root, 'dsync', 1, singleCount) },
+    { name: 'writeDurable 1 at a time (data)', run: () => writeSyncRun(root, 1, singleCount, frameSize) },
+    { name: 'writeFileAtomic 4 KiB (hardsync)', run: () => atomicRun(root, 'hardsync', atomicCount, (p, d) => writeFileAtomic(p, d)) },
+    {
+      name: 'writeFileAtomic 4 KiB (flush data)',
+      run: () => atomicRun(root, 'hardsync-data', atomicCount, (p, d) => writeFileAtomic(p, d, { flush: 'data' })),
+    },
+    { name: 'write-file-atomic 4 KiB (npm)', run: () => atomicRun(root, 'npm', atomicCount, (p, d) => writeFileAtomicPackage(p, d)) },
+    { name: 'fsyncDir after rename', run: () => dirFsyncRun(root, atomicCount) },
+  ];
+
+  const results = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]));
+  try {
+    // Round 0 warms up (JIT, page cache, first extent conversions) and is not counted.
+    for (let round = -1; round < args.rounds; round++) {
+      for (const scenario of scenarios) {
+        const result = await scenario.run();
+        if (round >= 0) results.get(scenario.name)?.push(result);
+      }
+      if (round < 0) continue;
+      process.stderr.write(`round ${round + 1}/${args.rounds} done\n`);
+    }
+  } finally {
+    await fs.promises.rm(root, { recursive: true, force: true });
+  }
+
+  const summary: Record<string, { opsPerSec: number; p50: number; p99: number }> = {};
+  for (const [name, samples] of results) {
+    summary[name] = {
+      opsPerSec: median(samples.map((s) => s.opsPerSec)),
+      p50: median(samples.map((s) => s.p50)),
+      p99: median(samples.map((s) => s.p99)),
+    };
+  }
+
+  const pad = (text: string, width: number): string => text.padEnd(width);
+  const num = (value: number, digits = 1): string => value.toFixed(digits).padStart(12);
+  console.log(`hardsync patterns benchmark: ${args.dir} (${os.cpus().length} cpus, ${args.rounds} rounds, medians)`);
+  console.log(`${pad('scenario', 36)}${'ops/s'.padStart(12)}${'p50 us'.padStart(12)}${'p99 us'.padStart(12)}`);
+  for (const [name, s] of Object.entries(summary)) console.log(`${pad(name, 36)}${num(s.opsPerSec, 0)}${num(s.p50)}${num(s.p99)}`);
+
+  const group = summary['log 64 appenders (flush data)'];
+  const groupDsync = summary['log 64 appenders (dsync)'];
+  const plain64 = summary['write+fdatasync 64 in flight'];
+  const single = summary['writeDurable 1 at a time (data)'];
+  const logSingle = summary['log 1 appender (flush data)'];
+  const logSingleDsync = summary['log 1 appender (dsync)'];
+  const atomic = summary['writeFileAtomic 4 KiB (hardsync)'];
+  const atomicData = summary['writeFileAtomic 4 KiB (flush data)'];
+  const npm = summary['write-file-atomic 4 KiB (npm)'];
+  const dirSync = summary['fsyncDir after rename'];
+  const ratios = {
+    groupThroughput: group.opsPerSec / plain64.opsPerSec,
+    groupThroughputDsync: groupDsync.opsPerSec / plain64.opsPerSec,
+    groupP99VsSingleP99: group.p99 / single.p99,
+    groupP99VsSingleP99Dsync: groupDsync.p99 / single.p99,
+    singleAppendVsWriteDurable: logSingle.p50 / single.p50,
+    singleAppendVsWriteDurableDsync: logSingleDsync.p50 / single.p50,
+    atomicVsNpm: atomic.p50 / npm.p50,
+    atomicDataVsNpm: atomicData.p50 / npm.p50,
+    dirFsyncP50: dirSync.p50,
+  };
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  console.log('');
+  console.log(`group commit throughput: ${ratios.groupThroughput.toFixed(1)}x write+fdatasync (dsync: ${ratios.groupThroughputDsync.toFixed(1)}x); target >= 10x: ${verdict(ratios.groupThroughput >= 10)}`);
+  console.log(`group commit p99: ${ratios.groupP99VsSingleP99.toFixed(2)}x single write+fdatasync p99 (dsync: ${ratios.groupP99VsSingleP99Dsync.toFixed(2)}x); target <= 3x: ${verdict(ratios.groupP99VsSingleP99 <= 3)}`);
+  console.log(`single appender p50: ${ratios.singleAppendVsWriteDurable.toFixed(2)}x writeDurable (dsync: ${ratios.singleAppendVsWriteDurableDsync.toFixed(2)}x); target <= 1.25x: ${verdict(ratios.singleAppendVsWriteDurable <= 1.25)}`);
+  console.log(`writeFileAtomic 4 KiB p50: ${atomic.p50.toFixed(0)} us (flush data: ${atomicData.p50.toFixed(0)} us) vs write-file-atomic ${npm.p50.toFixed(0)} us (${ratios.atomicVsNpm.toFixed(2)}x); the directory fsync alone: p50 ${dirSync.p50.toFixed(0)} us`);
+  if (args.json) {
+    fs.writeFileSync(args.json, `${JSON.stringify({ dir: args.dir, rounds: args.rounds, cpus: os.cpus().length, node: process.version, summary, ratios, raw: Object.fromEntries(results) }, null, 2)}\n`);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

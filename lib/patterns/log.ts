@@ -1,0 +1,684 @@
+/**
+ * DurableLog: a write-ahead log whose `append` resolves only once the record is durable, with
+ * group commit (one write + one flush for every append that arrived while the previous flush
+ * was running), checksummed frames, recovery of a torn tail, preallocated segments, and an
+ * advisory lock so that one process owns a log directory. Format: see ./frame.ts.
+ * @module
+ */
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { invalidArgValue, outOfRange } from '../errors';
+import type { HardsyncError } from '../errors';
+import {
+  fsyncDir,
+  lockFile,
+  open,
+  preallocate,
+  replaceFile,
+  writeDurable,
+} from '../primitives';
+import type { FlushMode, PathLike } from '../types';
+import { toPath, validateIntRange, validateOptions, validateUint } from '../validate';
+import { canFsyncDir, chunkBytes, withPath } from './common';
+import {
+  RECORD_HEADER_SIZE,
+  SEGMENT_HEADER_SIZE,
+  WindowReader,
+  decodeSegmentHeader,
+  encodeSegmentHeader,
+  endOfNonZero,
+  finishFrame,
+  findBatchEvidence,
+  parseSegmentName,
+  SegmentScanner,
+  scanSegment,
+  type ScanStop,
+  segmentName,
+  startFrame,
+} from './frame';
+
+/**
+ * How an append becomes durable:
+ * - `'data'` (default): one write of the batch, then fdatasync (see {@link FlushMode} per OS).
+ * - `'full'`: one write, then the strongest flush (F_FULLFSYNC on macOS).
+ * - `'dsync'`: segments are opened with O_DSYNC; the write itself returns once durable, no
+ *   separate flush. (On macOS O_DSYNC does not flush the drive cache.)
+ * - `'none'`: acknowledged with NO flush at all: not durable. For benchmarks and negative tests.
+ */
+export type LogFlush = 'data' | 'full' | 'dsync' | 'none';
+
+/** Options of {@link DurableLog.open}. */
+export interface DurableLogOptions {
+  /** See {@link LogFlush}; default `'data'`. */
+  flush?: LogFlush;
+  /** Size each segment is preallocated to; default 64 MiB. A record must fit in one segment. */
+  segmentSize?: number;
+  /** A group-commit batch holds at most this many bytes (a larger record goes alone); default 1 MiB. */
+  maxBatchBytes?: number;
+  /** A group-commit batch holds at most this many records; default 4096. */
+  maxBatchRecords?: number;
+  /**
+   * How long the oldest waiting append may wait for company before its batch is written, in
+   * microseconds; default 0 (a batch starts as soon as no flush is running).
+   */
+  maxDelayMicros?: number;
+}
+
+/** What {@link DurableLog.open} found. */
+export interface LogRecovery {
+  /** Segment files in the log. */
+  segments: number;
+  /** Records in the log, from the first retained to `lastLsn`. */
+  records: number;
+  /** LSN of the last valid record (0 for an empty log). */
+  lastLsn: number;
+  /** Bytes after the last valid record that were zeroed (a torn tail, or corruption). */
+  truncatedBytes: number;
+  /**
+   * Set when the bytes after the last valid record were not a torn tail: bytes past the last
+   * (never acknowledged) batch were damaged, i.e. data that had been acknowledged is gone.
+   * Recovery stopped at `offset` of `segment`; nothing from there on is returned.
+   */
+  corruption?: { segment: string; offset: number; reason: string };
+}
+
+const DEFAULTS = {
+  segmentSize: 64 * 1024 * 1024,
+  maxBatchBytes: 1024 * 1024,
+  maxBatchRecords: 4096,
+  maxDelayMicros: 0,
+};
+const MIN_SEGMENT_SIZE = 1024;
+// Batch ends and record lengths are u32 in the format; Buffers above 2 GiB are awkward anyway.
+const MAX_SEGMENT_SIZE = 2 ** 31;
+const LOG_FLUSHES: readonly LogFlush[] = ['data', 'full', 'dsync', 'none'];
+const LOCK_NAME = 'LOCK';
+
+const closeAsync = promisify(fs.close);
+const fstatAsync = promisify(fs.fstat);
+
+interface Segment {
+  firstLsn: number;
+  path: string;
+}
+
+/** An append waiting for its batch; its frame sits in the log's arena, in queue order. */
+class Pending {
+  constructor(
+    readonly lsn: number,
+    readonly size: number,
+    readonly payloadCrc: number,
+    readonly enqueuedAt: number,
+    readonly resolve: (value: { lsn: number }) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+}
+
+/** Initial arena size; an arena grown past ARENA_KEEP by a large record is given back when idle. */
+const ARENA_START = 64 * 1024;
+const ARENA_KEEP = 4 * 1024 * 1024;
+
+interface Settings {
+  flush: LogFlush;
+  segmentSize: number;
+  maxBatchBytes: number;
+  maxBatchRecords: number;
+  maxDelayMicros: number;
+}
+
+function logError(code: string, message: string, extra?: object): HardsyncError {
+  const error = new Error(message) as HardsyncError;
+  error.code = code;
+  if (extra) Object.assign(error, extra);
+  return error;
+}
+
+function settingsFrom(options: unknown): Settings {
+  validateOptions(options);
+  const given = (options ?? {}) as Record<string, unknown>;
+  const flush = given.flush === undefined ? 'data' : given.flush;
+  if (typeof flush !== 'string' || !LOG_FLUSHES.includes(flush as LogFlush)) {
+    throw invalidArgValue('options.flush', "must be one of 'data', 'full', 'dsync', 'none'", flush);
+  }
+  const number = (name: keyof typeof DEFAULTS, min: number, max: number): number => {
+    const value = given[name] === undefined ? DEFAULTS[name] : given[name];
+    validateIntRange(value, `options.${name}`, min, max);
+    return value;
+  };
+  return {
+    flush: flush as LogFlush,
+    segmentSize: number('segmentSize', MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE),
+    maxBatchBytes: number('maxBatchBytes', 1, MAX_SEGMENT_SIZE),
+    maxBatchRecords: number('maxBatchRecords', 1, 2 ** 31 - 1),
+    maxDelayMicros: number('maxDelayMicros', 0, 60_000_000),
+  };
+}
+
+/** mkdir -p, then fsync the parent of every directory it created, so they survive a crash. */
+async function makeDirectoryDurable(directory: string): Promise<void> {
+  const first = await fs.promises.mkdir(directory, { recursive: true });
+  if (first === undefined || !canFsyncDir()) return;
+  const created: string[] = [];
+  for (let dir = directory; ; dir = nodePath.dirname(dir)) {
+    created.push(dir);
+    if (dir === first || nodePath.dirname(dir) === dir) break;
+  }
+  for (const dir of created.reverse()) await fsyncDir(nodePath.dirname(dir));
+}
+
+function nextTick(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
+}
+
+/**
+ * A write-ahead log in a directory. `append` resolves only after the record is durable (per
+ * the `flush` option); appends that arrive while a flush runs are written together with one
+ * write and one flush (group commit). Never more than one write or flush is in flight.
+ *
+ * After any write or flush error the log is failed: pending appends and every later call
+ * (except `close`, which releases the files) reject with that error, because after a failed
+ * fsync the kernel may have dropped the dirty pages and nothing written since can be trusted.
+ * Reopen the directory to run recovery.
+ *
+ * One process owns a log directory: `open` takes an advisory lock on `<dir>/LOCK`, and a second
+ * open (from another process, or another open in this one) fails with
+ * `code: 'ERR_HARDSYNC_LOG_LOCKED'`.
+ */
+export class DurableLog {
+  /** What `open` found and repaired. */
+  readonly recovery: LogRecovery;
+
+  readonly #directory: string;
+  readonly #settings: Settings;
+  readonly #writeFlush: FlushMode;
+  #lockFd: number;
+  #segments: Segment[];
+  #fd: number;
+  #capacity: number;
+  #offset: number;
+  #nextLsn: number;
+  #durableLsn: number;
+  #queue: Pending[] = [];
+  // Frames of the queued appends, back to back from offset 0 in queue order, so a batch is one
+  // slice of it: no per-record buffers and no concat on the hot path.
+  #arena = Buffer.allocUnsafe(ARENA_START);
+  #queuedBytes = 0;
+  #inflight: Pending[] = [];
+  #flushing = false;
+  #scheduled = false;
+  #wake: (() => void) | undefined;
+  #idleWaiters: (() => void)[] = [];
+  #failure: unknown;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #truncating: Promise<void> = Promise.resolve();
+
+  private constructor(state: {
+    directory: string;
+    settings: Settings;
+    lockFd: number;
+    segments: Segment[];
+    fd: number;
+    capacity: number;
+    offset: number;
+    lastLsn: number;
+    recovery: LogRecovery;
+  }) {
+    this.#directory = state.directory;
+    this.#settings = state.settings;
+    this.#writeFlush = state.settings.flush === 'dsync' ? 'none' : state.settings.flush;
+    this.#lockFd = state.lockFd;
+    this.#segments = state.segments;
+    this.#fd = state.fd;
+    this.#capacity = state.capacity;
+    this.#offset = state.offset;
+    this.#nextLsn = state.lastLsn + 1;
+    this.#durableLsn = state.lastLsn;
+    this.recovery = Object.freeze(state.recovery);
+  }
+
+  /**
+   * Opens (creating if needed) the log in `dir`, locks it, and recovers: the last segment is
+   * scanned, every complete record with a valid checksum and LSN is kept, the bytes after the
+   * last one are zeroed and fdatasynced (the segment stays preallocated, so later appends still
+   * change no file size), and `recovery` says what was found.
+   * @param dir The log's directory (created with its parents if missing).
+   * @param options See {@link DurableLogOptions}.
+   */
+  static async open(dir: PathLike, options?: DurableLogOptions): Promise<DurableLog> {
+    const directory = nodePath.resolve(toPath(dir, 'dir'));
+    const settings = settingsFrom(options);
+    await makeDirectoryDurable(directory);
+    const lockPath = nodePath.join(directory, LOCK_NAME);
+    const lockFd = await open(lockPath, { read: true, write: true, create: true, mode: 0o644 });
+    try {
+      await lockFile(lockFd);
+    } catch (error) {
+      fs.close(lockFd, () => undefined);
+      const code = (error as HardsyncError).code;
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EBUSY') {
+        throw logError(
+          'ERR_HARDSYNC_LOG_LOCKED',
+          `DurableLog: ${directory} is in use by another process or DurableLog (lock on ${lockPath} is held)`,
+          { path: lockPath, cause: error },
+        );
+      }
+      throw withPath(error, lockPath);
+    }
+    try {
+      return await DurableLog.#recover(directory, settings, lockFd);
+    } catch (error) {
+      fs.close(lockFd, () => undefined);
+      throw error;
+    }
+  }
+
+  static async #recover(directory: string, settings: Settings, lockFd: number): Promise<DurableLog> {
+    const names = await fs.promises.readdir(directory);
+    // A *.wal.tmp is a segment whose preparation did not finish: it never held a record.
+    const leftovers = names.filter((name) => name.endsWith('.wal.tmp'));
+    for (const name of leftovers) await fs.promises.rm(nodePath.join(directory, name), { force: true });
+    if (leftovers.length > 0 && canFsyncDir()) await fsyncDir(directory);
+    const segments = names
+      .map((name) => ({ name, firstLsn: parseSegmentName(name) }))
+      .filter((entry): entry is { name: string; firstLsn: number } => entry.firstLsn !== undefined)
+      .sort((a, b) => a.firstLsn - b.firstLsn)
+      .map(({ name, firstLsn }) => ({ firstLsn, path: nodePath.join(directory, name) }));
+
+    if (segments.length === 0) {
+      const fresh = await createSegment(directory, 1, settings);
+      return new DurableLog({
+        directory,
+        settings,
+        lockFd,
+        segments: [fresh.segment],
+        fd: fresh.fd,
+        capacity: settings.segmentSize,
+        offset: SEGMENT_HEADER_SIZE,
+        lastLsn: 0,
+        recovery: { segments: 1, records: 0, lastLsn: 0, truncatedBytes: 0 },
+      });
+    }
+
+    const last = segments[segments.length - 1];
+    const fd = await open(last.path, { read: true, write: true, dsync: settings.flush === 'dsync' });
+    try {
+      const { size } = await fstatAsync(fd);
+      const reader = new WindowReader(fd, size);
+      const header = decodeSegmentHeader(Buffer.from(await reader.bytes(0, SEGMENT_HEADER_SIZE)));
+      // Segments get their final name only after their header is durable, so a bad header is
+      // damage, not a torn write: refuse rather than guess.
+      if ('reason' in header || header.firstLsn !== last.firstLsn) {
+        const reason = 'reason' in header ? header.reason : `header says first LSN ${header.firstLsn}`;
+        throw logError('ERR_HARDSYNC_LOG_CORRUPT', `DurableLog: segment ${last.path} is damaged: ${reason}`, { path: last.path });
+      }
+      const scan = await scanSegment(reader, last.firstLsn);
+      const stop = scan.stop.offset;
+      const garbageEnd = await endOfNonZero(reader, stop);
+      let truncatedBytes = 0;
+      let corruption: LogRecovery['corruption'];
+      if (garbageEnd > stop) {
+        // The last batch written before the crash may be torn anywhere inside it: that is the
+        // expected state after a power cut, as nothing in it was acknowledged. Garbage that
+        // reaches past it is corruption of acknowledged data.
+        let batchLimit = stop < scan.lastBatchEnd ? scan.lastBatchEnd : undefined;
+        const claims = [scan.stop.claimedEnd, scan.stop.claimedBatchEnd];
+        if (batchLimit === undefined) {
+          claims.push(await findBatchEvidence(reader, stop, garbageEnd, scan.lastLsn + 1));
+        }
+        for (const claim of claims) if (claim !== undefined) batchLimit = Math.max(batchLimit ?? 0, claim);
+        if (batchLimit === undefined || garbageEnd > batchLimit) {
+          corruption = { segment: nodePath.basename(last.path), offset: stop, reason: scan.stop.reason === 'end' ? 'non-zero bytes after the end of the log' : scan.stop.reason };
+        }
+        truncatedBytes = garbageEnd - stop;
+        // Zero rather than ftruncate: the segment keeps its preallocated size, so the appends
+        // that follow still overwrite in place and fdatasync has no size change to write.
+        await writeDurable(fd, Buffer.alloc(truncatedBytes), stop, { flush: 'data' }).catch((error: unknown) => {
+          throw withPath(error, last.path);
+        });
+      }
+      const firstLsn = segments[0].firstLsn;
+      return new DurableLog({
+        directory,
+        settings,
+        lockFd,
+        segments,
+        fd,
+        capacity: size,
+        offset: stop,
+        lastLsn: scan.lastLsn,
+        recovery: {
+          segments: segments.length,
+          records: scan.lastLsn - firstLsn + 1,
+          lastLsn: scan.lastLsn,
+          truncatedBytes,
+          ...(corruption ? { corruption } : {}),
+        },
+      });
+    } catch (error) {
+      fs.close(fd, () => undefined);
+      throw error;
+    }
+  }
+
+  /** The LSN of the last record known durable (acknowledged, or found by recovery). */
+  get lastLsn(): number {
+    return this.#durableLsn;
+  }
+
+  /**
+   * Appends one record. Resolves with its LSN (consecutive, from 1) only after the record is
+   * durable: written and flushed as the `flush` option says, together with whatever else was
+   * waiting (group commit). The bytes are copied at once, so the caller may reuse its buffer.
+   * @param data The record: bytes, or a string (stored as UTF-8).
+   */
+  append(data: string | ArrayBufferView): Promise<{ lsn: number }> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#closed) return Promise.reject(this.#closedError());
+    let payload: Buffer;
+    try {
+      payload = chunkBytes(data, 'utf8', 'data');
+      const max = this.#settings.segmentSize - SEGMENT_HEADER_SIZE - RECORD_HEADER_SIZE;
+      if (payload.length > max) throw outOfRange('data.byteLength', `<= ${max} (a record must fit in one segment)`, payload.length);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const lsn = this.#nextLsn++;
+    const size = RECORD_HEADER_SIZE + payload.length;
+    this.#reserve(size);
+    const payloadCrc = startFrame(this.#arena, this.#queuedBytes, payload, lsn);
+    this.#queuedBytes += size;
+    let resolve!: (value: { lsn: number }) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<{ lsn: number }>((resolve_, reject_) => {
+      resolve = resolve_;
+      reject = reject_;
+    });
+    const gathering = this.#settings.maxDelayMicros > 0;
+    this.#queue.push(new Pending(lsn, size, payloadCrc, gathering ? performance.now() : 0, resolve, reject));
+    if (this.#wake !== undefined && this.#batchFull()) {
+      const wake = this.#wake;
+      this.#wake = undefined;
+      wake();
+    }
+    this.#schedule();
+    return promise;
+  }
+
+  /** Makes room for `size` more bytes of frames in the arena. */
+  #reserve(size: number): void {
+    const needed = this.#queuedBytes + size;
+    if (needed <= this.#arena.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.#arena.length * 2));
+    this.#arena.copy(grown, 0, 0, this.#queuedBytes);
+    this.#arena = grown;
+  }
+
+  #closedError(): HardsyncError {
+    return logError('ERR_HARDSYNC_LOG_CLOSED', `DurableLog: ${this.#directory} is closed`);
+  }
+
+  #batchFull(): boolean {
+    return this.#queue.length >= this.#settings.maxBatchRecords || this.#queuedBytes >= this.#settings.maxBatchBytes;
+  }
+
+  #schedule(): void {
+    if (this.#flushing || this.#scheduled) return;
+    this.#scheduled = true;
+    // nextTick runs after the current run of promise reactions, so every append made in this
+    // turn (including those of appenders whose previous append just resolved) joins the batch.
+    process.nextTick(() => {
+      this.#scheduled = false;
+      void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0 && this.#failure === undefined) {
+        if (this.#settings.maxDelayMicros > 0) await this.#gather();
+        const head = this.#queue[0];
+        if (this.#offset + head.size > this.#capacity) {
+          await this.#roll(head.lsn);
+          continue;
+        }
+        await this.#writeBatch();
+        // Let the appenders just resolved queue their next records before the next batch forms.
+        await nextTick();
+      }
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#flushing = false;
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const waiter of waiters) waiter();
+    }
+  }
+
+  async #writeBatch(): Promise<void> {
+    const { maxBatchBytes, maxBatchRecords } = this.#settings;
+    let count = 0;
+    let bytes = 0;
+    while (count < this.#queue.length && count < maxBatchRecords) {
+      const size = this.#queue[count].size;
+      if (count > 0 && bytes + size > maxBatchBytes) break;
+      if (this.#offset + bytes + size > this.#capacity) break;
+      bytes += size;
+      count++;
+    }
+    const batch = this.#queue.splice(0, count);
+    this.#inflight = batch;
+    const batchEnd = this.#offset + bytes;
+    const arena = this.#arena;
+    for (let i = 0, at = 0; i < count; at += batch[i].size, i++) finishFrame(arena, at, batch[i].payloadCrc, batchEnd);
+    // writeDurable copies the bytes before it returns its promise, so the arena can be reused
+    // for the appends that arrive while this batch is being written and flushed.
+    const written = writeDurable(this.#fd, arena.subarray(0, bytes), this.#offset, { flush: this.#writeFlush });
+    this.#queuedBytes -= bytes;
+    if (this.#queuedBytes > 0) arena.copyWithin(0, bytes, bytes + this.#queuedBytes);
+    if (arena.length > ARENA_KEEP && this.#queuedBytes <= ARENA_START) {
+      this.#arena = Buffer.allocUnsafe(ARENA_START);
+      arena.copy(this.#arena, 0, 0, this.#queuedBytes);
+    }
+    try {
+      await written;
+    } catch (error) {
+      throw withPath(error, this.#segments[this.#segments.length - 1].path);
+    }
+    this.#offset = batchEnd;
+    this.#durableLsn = batch[count - 1].lsn;
+    this.#inflight = [];
+    for (const pending of batch) pending.resolve({ lsn: pending.lsn });
+  }
+
+  /** Waits (up to maxDelayMicros after the oldest append) for the batch to fill. */
+  async #gather(): Promise<void> {
+    const deadline = this.#queue[0].enqueuedAt + this.#settings.maxDelayMicros / 1000;
+    while (!this.#batchFull() && this.#failure === undefined && !this.#closed) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return;
+      await new Promise<void>((resolve) => {
+        // setTimeout cannot wait less than 1 ms; below that, yield one event-loop turn at a time.
+        const timer = remaining >= 1 ? setTimeout(resolve, Math.floor(remaining)) : undefined;
+        if (timer === undefined) setImmediate(resolve);
+        this.#wake = () => {
+          if (timer !== undefined) clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  /** Seals the current segment (fully flushed already) and makes a new one the active one. */
+  async #roll(firstLsn: number): Promise<void> {
+    const fresh = await createSegment(this.#directory, firstLsn, this.#settings);
+    const old = this.#fd;
+    this.#fd = fresh.fd;
+    this.#segments.push(fresh.segment);
+    this.#capacity = this.#settings.segmentSize;
+    this.#offset = SEGMENT_HEADER_SIZE;
+    await closeAsync(old);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure === undefined) this.#failure = error;
+    const failed = [...this.#inflight, ...this.#queue];
+    this.#inflight = [];
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    for (const pending of failed) pending.reject(this.#failure);
+  }
+
+  #check(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#closed) throw this.#closedError();
+  }
+
+  /**
+   * The durable records from `fromLsn` on (default: the first retained one), read from disk.
+   * It stops at the last record that was durable when iteration began. A damaged record throws
+   * `ERR_HARDSYNC_LOG_CORRUPT`: nothing past it is returned.
+   * @param fromLsn First LSN wanted; below the first retained record it is ERR_OUT_OF_RANGE.
+   */
+  async *records(fromLsn?: number): AsyncGenerator<{ lsn: number; data: Buffer }, void, undefined> {
+    this.#check();
+    if (fromLsn !== undefined) validateIntRange(fromLsn, 'fromLsn', 1, Number.MAX_SAFE_INTEGER);
+    const segments = [...this.#segments];
+    const upTo = this.#durableLsn;
+    const firstRetained = segments[0].firstLsn;
+    if (fromLsn !== undefined && fromLsn < firstRetained) {
+      throw outOfRange('fromLsn', `>= ${firstRetained} (earlier records were removed by truncateBefore)`, fromLsn);
+    }
+    const start = fromLsn ?? firstRetained;
+    let index = 0;
+    while (index + 1 < segments.length && segments[index + 1].firstLsn <= start) index++;
+    for (; index < segments.length; index++) {
+      const segment = segments[index];
+      if (segment.firstLsn > upTo) return;
+      const fd = await open(segment.path);
+      try {
+        const { size } = await fstatAsync(fd);
+        const reader = new WindowReader(fd, size);
+        const header = decodeSegmentHeader(Buffer.from(await reader.bytes(0, SEGMENT_HEADER_SIZE)));
+        if ('reason' in header || header.firstLsn !== segment.firstLsn) {
+          throw logError('ERR_HARDSYNC_LOG_CORRUPT', `DurableLog: segment ${segment.path} has a damaged header`, { path: segment.path });
+        }
+        // The last LSN this segment should hold that the caller may see.
+        const lastWanted = index + 1 < segments.length ? Math.min(upTo, segments[index + 1].firstLsn - 1) : upTo;
+        const scanner = new SegmentScanner(reader, segment.firstLsn);
+        while (scanner.lastLsn < lastWanted) {
+          const record = await scanner.next();
+          if (record === undefined) {
+            const stop = scanner.stop as ScanStop;
+            throw logError(
+              'ERR_HARDSYNC_LOG_CORRUPT',
+              `DurableLog: record ${scanner.lastLsn + 1} in ${segment.path} at offset ${stop.offset} is damaged (${stop.reason})`,
+              { path: segment.path, offset: stop.offset, reason: stop.reason },
+            );
+          }
+          if (record.lsn >= start) yield { lsn: record.lsn, data: Buffer.from(record.payload) };
+        }
+        if (lastWanted >= upTo) return;
+      } finally {
+        await closeAsync(fd);
+      }
+    }
+  }
+
+  /**
+   * Removes, durably, every whole segment whose records all have LSNs below `lsn` (unlink, then
+   * an fsync of the directory). The active segment is never removed. Oldest first, so a crash
+   * part-way leaves a contiguous log.
+   * @param lsn The first LSN that must be kept.
+   */
+  truncateBefore(lsn: number): Promise<void> {
+    try {
+      this.#check();
+      validateUint(lsn, 'lsn');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = this.#truncating.then(() => this.#removeSegmentsBefore(lsn));
+    this.#truncating = run.catch(() => undefined);
+    return run;
+  }
+
+  async #removeSegmentsBefore(lsn: number): Promise<void> {
+    this.#check();
+    let removed = 0;
+    while (this.#segments.length > 1 && this.#segments[1].firstLsn <= lsn) {
+      await fs.promises.unlink(this.#segments[0].path);
+      this.#segments.shift();
+      removed++;
+    }
+    if (removed > 0 && canFsyncDir()) {
+      try {
+        await fsyncDir(this.#directory);
+      } catch (error) {
+        this.#fail(error);
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Waits for the appends already made to finish (flushed, or rejected if the log failed),
+   * then closes the segment and releases the lock. Later calls reject with
+   * `ERR_HARDSYNC_LOG_CLOSED` (or the failure, on a failed log). Closing a failed log resolves:
+   * it is how its files are released.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      // Nothing else can join a batch that is waiting for company: write it now.
+      if (this.#wake !== undefined) {
+        const wake = this.#wake;
+        this.#wake = undefined;
+        wake();
+      }
+      while (this.#flushing || this.#scheduled || this.#queue.length > 0) {
+        await new Promise<void>((resolve) => {
+          this.#idleWaiters.push(resolve);
+          if (!this.#flushing && !this.#scheduled) this.#schedule();
+        });
+      }
+      await this.#truncating;
+      const fd = this.#fd;
+      const lockFd = this.#lockFd;
+      this.#fd = -1;
+      this.#lockFd = -1;
+      await closeAsync(fd).catch(() => undefined);
+      await closeAsync(lockFd).catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+}
+
+/**
+ * Makes a new segment durable before any record goes in: prepared under a temp name
+ * (preallocated, header written, fsynced), renamed into place, directory fsynced. A segment
+ * with its final name therefore always has a valid header.
+ */
+async function createSegment(directory: string, firstLsn: number, settings: Settings): Promise<{ segment: Segment; fd: number }> {
+  const path = nodePath.join(directory, segmentName(firstLsn));
+  const temp = `${path}.tmp`;
+  const fd = await open(temp, { read: true, write: true, create: true, truncate: true, mode: 0o644, dsync: settings.flush === 'dsync' });
+  try {
+    await preallocate(fd, 0, settings.segmentSize);
+    // fsync, not fdatasync: the new size from preallocate is metadata that must be on disk.
+    await writeDurable(fd, encodeSegmentHeader(firstLsn), 0, { flush: settings.flush === 'full' ? 'full' : 'fsync' });
+    await replaceFile(temp, path);
+    if (canFsyncDir()) await fsyncDir(directory);
+  } catch (error) {
+    fs.close(fd, () => undefined);
+    await fs.promises.rm(temp, { force: true });
+    throw withPath(error, temp);
+  }
+  return { segment: { firstLsn, path }, fd };
+}

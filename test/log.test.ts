@@ -1,0 +1,447 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DurableLog, crc32c, crc32cUpdate } from '../dist/lib/index.js';
+import { encodeRecord } from '../dist/lib/patterns/frame.js';
+import { fdOf, hasStrace, runFixture, startFixture, tempDir } from './fixtures/patterns/trace';
+
+const dirs: string[] = [];
+function freshDir(): string {
+  const dir = tempDir('log');
+  dirs.push(dir);
+  return path.join(dir, 'wal');
+}
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function segmentsOf(dir: string): string[] {
+  return fs.readdirSync(dir).filter((name) => name.endsWith('.wal')).sort();
+}
+
+async function collect(log: DurableLog, fromLsn?: number): Promise<[number, string][]> {
+  const out: [number, string][] = [];
+  for await (const record of log.records(fromLsn)) out.push([record.lsn, record.data.toString()]);
+  return out;
+}
+
+const SEGMENT_HEADER = 32;
+const RECORD_HEADER = 24;
+
+describe('crc32c', () => {
+  it('matches the standard test vectors', () => {
+    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
+    expect(crc32c(Buffer.alloc(0))).toBe(0);
+    expect(crc32c(Buffer.alloc(32, 0))).toBe(0x8a9136aa); // RFC 3720 B.4: 32 bytes of zeros
+    expect(crc32c(Buffer.alloc(32, 0xff))).toBe(0x62a8ab43); // 32 bytes of 0xff
+    const ascending = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+    expect(crc32c(ascending)).toBe(0x46dd794e);
+  });
+
+  it('is incremental over any split', () => {
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7919) & 0xff));
+    const whole = crc32c(data);
+    for (const cut of [0, 1, 7, 8, 9, 500, 999, 1000]) {
+      expect(crc32cUpdate(crc32cUpdate(0, data.subarray(0, cut)), data.subarray(cut))).toBe(whole);
+    }
+  });
+});
+
+describe('DurableLog basics', () => {
+  it('appends with consecutive LSNs from 1 and reads them back, before and after reopen', async () => {
+    const dir = freshDir();
+    const log = await DurableLog.open(dir);
+    expect(log.recovery).toEqual({ segments: 1, records: 0, lastLsn: 0, truncatedBytes: 0 });
+    const results = await Promise.all(['a', Buffer.from('b'), new Uint8Array([99]), 'ü'].map((data) => log.append(data)));
+    expect(results.map((r) => r.lsn)).toEqual([1, 2, 3, 4]);
+    expect(await collect(log)).toEqual([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'ü']]);
+    expect(await collect(log, 3)).toEqual([[3, 'c'], [4, 'ü']]);
+    await log.close();
+    const again = await DurableLog.open(dir);
+    expect(again.recovery).toEqual({ segments: 1, records: 4, lastLsn: 4, truncatedBytes: 0 });
+    expect((await again.append('e')).lsn).toBe(5);
+    expect(await collect(again)).toEqual([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'ü'], [5, 'e']]);
+    await again.close();
+  });
+
+  it('copies the record at append: changing the buffer afterwards changes nothing', async () => {
+    const log = await DurableLog.open(freshDir());
+    const data = Buffer.from('original');
+    const pending = log.append(data);
+    data.fill(0x78);
+    await pending;
+    expect(await collect(log)).toEqual([[1, 'original']]);
+    await log.close();
+  });
+
+  it('preallocates segments, rolls them at segmentSize, and reads across segments', async () => {
+    const dir = freshDir();
+    const log = await DurableLog.open(dir, { segmentSize: 4096 });
+    const payload = (i: number) => `record-${i}-${'x'.repeat(150)}`;
+    for (let i = 1; i <= 100; i++) expect((await log.append(payload(i))).lsn).toBe(i);
+    const names = segmentsOf(dir);
+    expect(names.length).toBeGreaterThan(3);
+    expect(names[0]).toBe('0000000000000001.wal');
+    for (const name of names) expect(fs.statSync(path.join(dir, name)).size).toBe(4096);
+    const records = await collect(log);
+    expect(records.map(([lsn]) => lsn)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(records.every(([lsn, data]) => data === payload(lsn))).toBe(true);
+    await log.close();
+    const again = await DurableLog.open(dir, { segmentSize: 4096 });
+    expect(again.recovery).toMatchObject({ segments: names.length, records: 100, lastLsn: 100, truncatedBytes: 0 });
+    await again.close();
+  });
+
+  it('truncateBefore removes whole old segments only, never the active one', async () => {
+    const dir = freshDir();
+    const log = await DurableLog.open(dir, { segmentSize: 2048 });
+    for (let i = 1; i <= 60; i++) await log.append('y'.repeat(100));
+    const before = segmentsOf(dir);
+    const firsts = before.map((name) => Number(name.slice(0, 16)));
+    await log.truncateBefore(firsts[2] + 1);
+    const after = segmentsOf(dir);
+    expect(after).toEqual(before.slice(2));
+    expect((await collect(log)).map(([lsn]) => lsn)[0]).toBe(firsts[2]);
+    await expect(collect(log, 1)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await log.truncateBefore(Number.MAX_SAFE_INTEGER);
+    expect(segmentsOf(dir)).toEqual([before[before.length - 1]]);
+    expect((await log.append('z')).lsn).toBe(61);
+    await log.close();
+    const again = await DurableLog.open(dir, { segmentSize: 2048 });
+    expect(again.recovery).toMatchObject({ segments: 1, lastLsn: 61 });
+    expect(again.recovery.records).toBe(61 - firsts[firsts.length - 1] + 1);
+    await again.close();
+  });
+
+  it('rejects bad arguments before any I/O', async () => {
+    const dir = freshDir();
+    await expect(DurableLog.open(dir, { flush: 'sometimes' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(DurableLog.open(dir, { segmentSize: 10 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(DurableLog.open(dir, { maxBatchRecords: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(DurableLog.open(dir, { maxDelayMicros: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(DurableLog.open(dir, { maxBatchBytes: 1.5 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(DurableLog.open(42 as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(fs.existsSync(dir)).toBe(false);
+    const log = await DurableLog.open(dir, { segmentSize: 1024 });
+    await expect(log.append(42 as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(log.append(Buffer.alloc(1024))).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(log.truncateBefore(-1)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(collect(log, 0)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    // a bad call does not fail the log
+    expect((await log.append(Buffer.alloc(1024 - SEGMENT_HEADER - RECORD_HEADER))).lsn).toBe(1);
+    await log.close();
+  });
+
+  it('close waits for queued appends, then later calls reject with ERR_HARDSYNC_LOG_CLOSED', async () => {
+    const log = await DurableLog.open(freshDir());
+    const pending = Array.from({ length: 20 }, (_, i) => log.append(`r${i}`));
+    await log.close();
+    expect((await Promise.all(pending)).map((r) => r.lsn)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    await expect(log.append('late')).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_CLOSED' });
+    await expect(log.truncateBefore(1)).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_CLOSED' });
+    await expect(collect(log)).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_CLOSED' });
+    await log.close(); // idempotent
+  });
+
+  it("maxDelayMicros gathers appends that arrive within the delay into one batch", async () => {
+    const log = await DurableLog.open(freshDir(), { maxDelayMicros: 2_000_000, maxBatchRecords: 3 });
+    const first = log.append('a');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // still waiting for company: nothing acknowledged yet
+    let settled = false;
+    void first.then(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settled).toBe(false);
+    // the third record fills the batch (maxBatchRecords), which ends the wait at once
+    const rest = [log.append('b'), log.append('c')];
+    expect((await Promise.all([first, ...rest])).map((r) => r.lsn)).toEqual([1, 2, 3]);
+    await log.close();
+  });
+});
+
+describe('DurableLog recovery', () => {
+  async function logWith(count: number, options = {}): Promise<{ dir: string; segment: string }> {
+    const dir = freshDir();
+    const log = await DurableLog.open(dir, options);
+    for (let i = 1; i <= count; i++) await log.append(`record ${i}`);
+    await log.close();
+    const names = segmentsOf(dir);
+    return { dir, segment: path.join(dir, names[names.length - 1]) };
+  }
+  const frameSize = (lsn: number) => RECORD_HEADER + `record ${lsn}`.length;
+  const offsetOf = (lsn: number) => {
+    let offset = SEGMENT_HEADER;
+    for (let i = 1; i < lsn; i++) offset += frameSize(i);
+    return offset;
+  };
+
+  it('a torn tail (half a record written by hand) is zeroed and reported, not returned', async () => {
+    const { dir, segment } = await logWith(10);
+    const torn = encodeRecord(Buffer.from('record 11'), 11, offsetOf(11) + frameSize(11));
+    const half = torn.subarray(0, Math.floor(torn.length / 2));
+    const fd = fs.openSync(segment, 'r+');
+    fs.writeSync(fd, half, 0, half.length, offsetOf(11));
+    fs.closeSync(fd);
+    const log = await DurableLog.open(dir);
+    // truncatedBytes counts from the end of the last good record through the last non-zero byte
+    const nonZeroLength = half.length - [...half].reverse().findIndex((b) => b !== 0);
+    expect(log.recovery).toEqual({ segments: 1, records: 10, lastLsn: 10, truncatedBytes: nonZeroLength });
+    const bytes = fs.readFileSync(segment);
+    expect(bytes.subarray(offsetOf(11), offsetOf(11) + half.length).every((b) => b === 0)).toBe(true);
+    expect(bytes.length).toBe(64 * 1024 * 1024); // still preallocated
+    expect((await log.append('record 11')).lsn).toBe(11);
+    expect((await collect(log)).map(([lsn]) => lsn)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    await log.close();
+    const again = await DurableLog.open(dir);
+    expect(again.recovery).toEqual({ segments: 1, records: 11, lastLsn: 11, truncatedBytes: 0 });
+    await again.close();
+  });
+
+  it('a segment cut short mid-record (ftruncate) keeps every complete record', async () => {
+    const { dir, segment } = await logWith(10);
+    fs.truncateSync(segment, offsetOf(10) + 5);
+    const log = await DurableLog.open(dir);
+    expect(log.recovery).toEqual({ segments: 1, records: 9, lastLsn: 9, truncatedBytes: 5 });
+    expect((await log.append('again')).lsn).toBe(10);
+    await log.close();
+  });
+
+  it('a torn batch whose first sectors never reached the disk is a torn tail, not corruption', async () => {
+    const { dir, segment } = await logWith(10);
+    // A batch of records 11..15 as group commit writes it, with the first frame's bytes lost.
+    const start = offsetOf(11);
+    const frames: Buffer[] = [];
+    let end = start;
+    for (let lsn = 11; lsn <= 15; lsn++) end += frameSize(lsn);
+    for (let lsn = 11; lsn <= 15; lsn++) frames.push(encodeRecord(Buffer.from(`record ${lsn}`), lsn, end));
+    const batch = Buffer.concat(frames);
+    batch.fill(0, 0, frames[0].length);
+    const fd = fs.openSync(segment, 'r+');
+    fs.writeSync(fd, batch, 0, batch.length, start);
+    fs.closeSync(fd);
+    const log = await DurableLog.open(dir);
+    expect(log.recovery.corruption).toBeUndefined();
+    expect(log.recovery).toMatchObject({ records: 10, lastLsn: 10 });
+    expect(log.recovery.truncatedBytes).toBe(batch.length);
+    await log.close();
+  });
+
+  it('checksum corruption in the middle: recovery stops there, reports it, returns no garbage', async () => {
+    const { dir, segment } = await logWith(100);
+    const fd = fs.openSync(segment, 'r+');
+    const at = offsetOf(50) + RECORD_HEADER + 2;
+    const byte = Buffer.alloc(1);
+    fs.readSync(fd, byte, 0, 1, at);
+    byte[0] ^= 0x01;
+    fs.writeSync(fd, byte, 0, 1, at);
+    fs.closeSync(fd);
+    const log = await DurableLog.open(dir);
+    expect(log.recovery).toMatchObject({
+      segments: 1,
+      records: 49,
+      lastLsn: 49,
+      corruption: { segment: path.basename(segment), offset: offsetOf(50), reason: 'checksum mismatch' },
+    });
+    expect(log.recovery.truncatedBytes).toBe(offsetOf(101) - offsetOf(50));
+    const records = await collect(log);
+    expect(records.length).toBe(49);
+    expect(records.every(([lsn, data]) => data === `record ${lsn}`)).toBe(true);
+    expect((await log.append('record 50')).lsn).toBe(50);
+    await log.close();
+  });
+
+  it('damage in a sealed segment makes records() throw ERR_HARDSYNC_LOG_CORRUPT after the good records', async () => {
+    const { dir } = await logWith(60, { segmentSize: 1024 });
+    const first = path.join(dir, segmentsOf(dir)[0]);
+    const fd = fs.openSync(first, 'r+');
+    fs.writeSync(fd, Buffer.from([0xff]), 0, 1, offsetOf(3) + RECORD_HEADER);
+    fs.closeSync(fd);
+    const log = await DurableLog.open(dir, { segmentSize: 1024 });
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const record of log.records()) seen.push(record.lsn);
+      })(),
+    ).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_CORRUPT', offset: offsetOf(3) });
+    expect(seen).toEqual([1, 2]);
+    await log.close();
+  });
+
+  it('leftover segment temp files (a roll cut short) are removed', async () => {
+    const { dir } = await logWith(3);
+    fs.writeFileSync(path.join(dir, '0000000000000004.wal.tmp'), Buffer.alloc(100));
+    const log = await DurableLog.open(dir);
+    expect(fs.existsSync(path.join(dir, '0000000000000004.wal.tmp'))).toBe(false);
+    expect(log.recovery.lastLsn).toBe(3);
+    await log.close();
+  });
+});
+
+describe('DurableLog lock', () => {
+  it('a second open in this process fails with ERR_HARDSYNC_LOG_LOCKED until the first closes', async () => {
+    const dir = freshDir();
+    const log = await DurableLog.open(dir);
+    await expect(DurableLog.open(dir)).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_LOCKED' });
+    await log.close();
+    const again = await DurableLog.open(dir);
+    await again.close();
+  });
+
+  it('a second open in another process fails with ERR_HARDSYNC_LOG_LOCKED', async () => {
+    const dir = freshDir();
+    const holder = startFixture('log-child.js', ['hold', dir]);
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+      holder.on('exit', () => reject(new Error('holder exited early')));
+    });
+    await expect(DurableLog.open(dir)).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_LOCKED' });
+    const fromOther = runFixture('log-child.js', ['tryOpen', dir]);
+    expect(fromOther.result).toMatchObject({ open: false, error: { code: 'ERR_HARDSYNC_LOG_LOCKED' } });
+    holder.stdin.end();
+    await new Promise((resolve) => holder.on('exit', resolve));
+    const log = await DurableLog.open(dir);
+    await log.close();
+    // and the other way round: this process holds it, a child cannot open it
+    const held = await DurableLog.open(dir);
+    expect(runFixture('log-child.js', ['tryOpen', dir]).result).toMatchObject({ open: false, error: { code: 'ERR_HARDSYNC_LOG_LOCKED' } });
+    await held.close();
+    expect(runFixture('log-child.js', ['tryOpen', dir]).result).toMatchObject({ open: true });
+  });
+});
+
+describe.skipIf(!hasStrace)('DurableLog syscalls (strace)', () => {
+  const onSegment = (args: string) => /\.wal>/.test(args);
+
+  it('group commit: one pwrite and one fdatasync per batch, batches of many records, never two in flight', () => {
+    const dir = freshDir();
+    const run = runFixture('log-child.js', ['group', dir, JSON.stringify({ appenders: 64, perAppender: 10 })], {
+      trace: 'pwrite64,fdatasync,fsync',
+    });
+    expect(run.result.ok).toBe(true);
+    expect(run.result.lsns).toEqual(Array.from({ length: 640 }, (_, i) => i + 1));
+    const writes = run.calls.filter((c) => c.name === 'pwrite64' && onSegment(c.args));
+    const flushes = run.calls.filter((c) => c.name === 'fdatasync' && onSegment(c.args));
+    expect(writes.length).toBe(flushes.length);
+    expect(writes.length).toBeLessThanOrEqual(640 / 4);
+    // every write is followed by its flush before the next write starts
+    const io = run.calls.filter((c) => (c.name === 'pwrite64' || c.name === 'fdatasync') && onSegment(c.args));
+    for (let i = 0; i < io.length; i++) {
+      expect(io[i].name).toBe(i % 2 === 0 ? 'pwrite64' : 'fdatasync');
+      if (i > 0) expect(io[i].start).toBeGreaterThan(io[i - 1].end);
+    }
+  });
+
+  it('maxBatchRecords and maxBatchBytes bound each write', () => {
+    const frame = RECORD_HEADER + 256;
+    for (const [logOptions, maxBytes] of [
+      [{ maxBatchRecords: 4 }, 4 * frame],
+      [{ maxBatchBytes: 3 * frame }, 3 * frame],
+    ] as const) {
+      const run = runFixture('log-child.js', ['group', freshDir(), JSON.stringify({ appenders: 32, perAppender: 4, logOptions })], {
+        trace: 'pwrite64',
+      });
+      expect(run.result.ok).toBe(true);
+      const sizes = run.calls
+        .filter((c) => c.name === 'pwrite64' && onSegment(c.args))
+        .map((c) => Number(/, (\d+), \d+$/.exec(c.args)?.[1]));
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(128 * frame);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(maxBytes);
+    }
+  });
+
+  it('a new segment and the directory are fsynced before the first record goes in', () => {
+    const dir = freshDir();
+    const run = runFixture('log-child.js', ['sequential', dir, JSON.stringify({ count: 12, size: 200, logOptions: { segmentSize: 1024 } })], {
+      trace: 'openat,fallocate,pwrite64,fsync,fdatasync,rename',
+    });
+    expect(run.result.ok).toBe(true);
+    const segments = segmentsOf(dir);
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    for (const name of segments) {
+      const final = path.join(dir, name);
+      const temp = `${final}.tmp`;
+      const index = (pred: (c: (typeof run.calls)[number]) => boolean) => run.calls.findIndex(pred);
+      const created = index((c) => c.name === 'openat' && c.args.includes(`"${temp}"`) && c.args.includes('O_CREAT'));
+      const allocated = index((c) => c.name === 'fallocate' && fdOf(c.args)?.path === temp);
+      const header = index((c) => c.name === 'pwrite64' && fdOf(c.args)?.path === temp);
+      const synced = index((c) => c.name === 'fsync' && fdOf(c.args)?.path === temp);
+      const renamed = index((c) => c.name === 'rename' && c.args.includes(`"${final}"`));
+      const dirSynced = run.calls.findIndex((c, i) => i > renamed && c.name === 'fsync' && fdOf(c.args)?.path === dir);
+      const firstRecord = index((c) => c.name === 'pwrite64' && fdOf(c.args)?.path === final);
+      expect([created, allocated, header, synced, renamed, dirSynced].every((i) => i >= 0)).toBe(true);
+      expect(created).toBeLessThan(allocated);
+      expect(allocated).toBeLessThan(header);
+      expect(header).toBeLessThan(synced);
+      expect(synced).toBeLessThan(renamed);
+      expect(renamed).toBeLessThan(dirSynced);
+      expect(dirSynced).toBeLessThan(firstRecord);
+    }
+  });
+
+  it("'dsync' opens segments with O_DSYNC and runs no separate flush; 'none' runs no flush", () => {
+    const dsyncDir = freshDir();
+    const dsync = runFixture('log-child.js', ['sequential', dsyncDir, JSON.stringify({ count: 5, logOptions: { flush: 'dsync' } })], {
+      trace: 'openat,pwrite64,fsync,fdatasync',
+    });
+    expect(dsync.result.lsns).toEqual([1, 2, 3, 4, 5]);
+    const opens = dsync.calls.filter((c) => c.name === 'openat' && /\.wal(\.tmp)?"/.test(c.args));
+    expect(opens.length).toBeGreaterThan(0);
+    expect(opens.every((c) => c.args.includes('O_DSYNC'))).toBe(true);
+    expect(dsync.calls.filter((c) => c.name === 'pwrite64' && onSegment(c.args)).length).toBe(5);
+    expect(dsync.calls.filter((c) => (c.name === 'fdatasync' || c.name === 'fsync') && onSegment(c.args)).length).toBe(0);
+
+    const none = runFixture('log-child.js', ['sequential', freshDir(), JSON.stringify({ count: 5, logOptions: { flush: 'none' } })], {
+      trace: 'pwrite64,fsync,fdatasync',
+    });
+    expect(none.result.lsns).toEqual([1, 2, 3, 4, 5]);
+    expect(none.calls.filter((c) => (c.name === 'fdatasync' || c.name === 'fsync') && onSegment(c.args)).length).toBe(0);
+  });
+
+  it('truncateBefore unlinks old segments, then fsyncs the directory', () => {
+    const dir = freshDir();
+    const run = runFixture(
+      'log-child.js',
+      ['sequential', dir, JSON.stringify({ count: 20, size: 200, logOptions: { segmentSize: 1024 }, truncateBefore: 15 })],
+      { trace: 'unlink,unlinkat,fsync' },
+    );
+    expect(run.result.ok).toBe(true);
+    const unlinks = run.calls.filter((c) => (c.name === 'unlink' || c.name === 'unlinkat') && c.args.includes('.wal"'));
+    expect(unlinks.length).toBeGreaterThan(0);
+    const lastUnlink = run.calls.indexOf(unlinks[unlinks.length - 1]);
+    expect(run.calls.findIndex((c, i) => i > lastUnlink && c.name === 'fsync' && fdOf(c.args)?.path === dir)).toBeGreaterThan(lastUnlink);
+  });
+
+  for (const [syscall, when] of [
+    ['fdatasync', 3],
+    ['pwrite64', 4],
+  ] as const) {
+    it(`after a failed ${syscall} (EIO injected) the log is failed: pending and later calls reject with it; reopen recovers`, () => {
+      const dir = freshDir();
+      const run = runFixture('log-child.js', ['fail', dir], {
+        trace: 'pwrite64,fdatasync',
+        inject: [`${syscall}:error=EIO:when=${when}`],
+      });
+      expect(run.calls.some((c) => c.name === syscall && c.result.includes('INJECTED'))).toBe(true);
+      const r = run.result;
+      expect(r.ok).toBe(true);
+      expect(r.good.map((g: any) => g.value.lsn)).toEqual([1, 2]);
+      const reported = syscall === 'pwrite64' ? 'pwrite' : syscall;
+      const eio = { ok: false, error: { code: 'EIO', syscall: reported, errno: -5 } };
+      for (const settled of r.batch) expect(settled).toMatchObject(eio);
+      expect(r.batch[0].error.path).toMatch(/0000000000000001\.wal$/);
+      expect(r.later.append).toMatchObject(eio);
+      expect(r.later.records).toMatchObject(eio);
+      expect(r.later.truncateBefore).toMatchObject(eio);
+      expect(r.close).toEqual({ ok: true });
+      // the failed batch was never acknowledged: it may or may not be there after recovery
+      expect(r.recovery.lastLsn).toBeGreaterThanOrEqual(2);
+      expect(r.recovery.corruption).toBeUndefined();
+      expect(r.after).toMatchObject({ ok: true, value: { lsn: r.recovery.lastLsn + 1 } });
+      expect(r.records.slice(0, 2)).toEqual([
+        [1, 'one'],
+        [2, 'two'],
+      ]);
+      expect(r.records[r.records.length - 1]).toEqual([r.recovery.lastLsn + 1, 'seven']);
+    });
+  }
+});
