@@ -1,0 +1,585 @@
+/**
+ * The power-cut harness: builds and mounts powercut-fs (test/tools/powercut), drives a workload
+ * process (test/fixtures/powercut/worker.cjs) on it, cuts the power at a random point of the
+ * running workload, reboots, and checks an invariant on what survived.
+ *
+ * The cut point is a count of filesystem operations, not a delay: the daemon fails the K-th
+ * operation after `arm K` and every one after it. The daemon handles operations one at a time,
+ * so every boundary between two of them is a possible cut point, and a seed replays a run
+ * exactly, whatever the load on the machine.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SOURCE = path.join(ROOT, 'test', 'tools', 'powercut', 'powercut-fs.c');
+const BUILD_SCRIPT = path.join(ROOT, 'test', 'tools', 'powercut', 'build.sh');
+const BINARY = path.join(ROOT, 'build', 'powercut', 'powercut-fs');
+const WORKER = path.join(ROOT, 'test', 'fixtures', 'powercut', 'worker.cjs');
+
+/** Runs per scenario: HARDSYNC_POWERCUT_RUNS (thousands for a long campaign), else `fallback`. */
+export function runsFromEnv(fallback: number): number {
+  const value = Number(process.env.HARDSYNC_POWERCUT_RUNS ?? fallback);
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`HARDSYNC_POWERCUT_RUNS must be a positive integer, not ${process.env.HARDSYNC_POWERCUT_RUNS}`);
+  return value;
+}
+
+/** Runs per negative control (which fail fast): HARDSYNC_POWERCUT_NEGATIVE_RUNS, else `fallback`. */
+export function negativeRunsFromEnv(fallback: number): number {
+  const value = Number(process.env.HARDSYNC_POWERCUT_NEGATIVE_RUNS ?? fallback);
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError('HARDSYNC_POWERCUT_NEGATIVE_RUNS must be a positive integer');
+  return value;
+}
+
+/** The campaign seed: HARDSYNC_POWERCUT_SEED to replay one, else a fresh random one. */
+export function seedFromEnv(): number {
+  const given = process.env.HARDSYNC_POWERCUT_SEED;
+  return given ? Number(given) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+}
+
+/** Why the simulator cannot run here (the tests then skip and say why), or undefined. */
+export function powercutUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'powercut-fs is a Linux FUSE filesystem';
+  if (process.getuid?.() !== 0) return 'mounting powercut-fs needs root';
+  if (!fs.existsSync('/dev/fuse')) return 'no /dev/fuse';
+  return undefined;
+}
+
+/** Builds powercut-fs into build/powercut/ (outside git) unless the binary is newer than its source. */
+export function buildPowercut(): string {
+  if (fs.existsSync(BINARY) && fs.statSync(BINARY).mtimeMs >= fs.statSync(SOURCE).mtimeMs) return BINARY;
+  const result = spawnSync('sh', [BUILD_SCRIPT, BINARY], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new Error(`building powercut-fs failed (needs cc, pkg-config, libfuse3-dev):\n${result.stderr}${result.stdout}`);
+  }
+  return BINARY;
+}
+
+/** The daemon's counters, from its control file. */
+export interface PowercutStatus {
+  state: 'running' | 'cut';
+  armed: number;
+  ops: number;
+  fsyncs: number;
+  fdatasyncs: number;
+  dsyncWrites: number;
+  fsyncdirs: number;
+  cuts: number;
+  reboots: number;
+  failedAfterCut: number;
+  /** A backing-tree call failed: the durable state is not what the model says. Must stay 0. */
+  backingErrors: number;
+  /** A case the model does not cover was met (see README). Must stay 0. */
+  unmodelled: number;
+  /** States in which a file holding the audited secret was readable by group or others. */
+  violations: string[];
+}
+
+function parseStatus(text: string): PowercutStatus {
+  const fields = new Map<string, string>();
+  const violations: string[] = [];
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const key = line.slice(0, eq);
+    if (key === 'violation') violations.push(line.slice(eq + 1));
+    else fields.set(key, line.slice(eq + 1));
+  }
+  const num = (key: string): number => {
+    const value = Number(fields.get(key));
+    if (!Number.isFinite(value)) throw new Error(`powercut-fs status lacks ${key}:\n${text}`);
+    return value;
+  };
+  return {
+    state: fields.get('state') === 'cut' ? 'cut' : 'running',
+    armed: num('armed'),
+    ops: num('ops'),
+    fsyncs: num('fsyncs'),
+    fdatasyncs: num('fdatasyncs'),
+    dsyncWrites: num('dsync_writes'),
+    fsyncdirs: num('fsyncdirs'),
+    cuts: num('cuts'),
+    reboots: num('reboots'),
+    failedAfterCut: num('failed_after_cut'),
+    backingErrors: num('backing_errors'),
+    unmodelled: num('unmodelled'),
+    violations: num('violations') > 0 ? violations.concat(Array(Math.max(0, num('violations') - violations.length)).fill('(more)')) : [],
+  };
+}
+
+/** A mounted powercut-fs: the mount point, the backing directory, and the power switch. */
+export class PowercutFs {
+  private stderr = '';
+
+  private constructor(
+    /** Where programs see the live state. */
+    readonly mountpoint: string,
+    /** The durable state, as a plain directory tree (plus `.powercut-unnamed`). */
+    readonly backing: string,
+    private readonly base: string,
+    private readonly daemon: ChildProcess,
+    private controlFd: number,
+  ) {
+    daemon.stderr?.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+  }
+
+  /** Builds (if needed) and mounts a fresh powercut-fs on a temporary directory. */
+  static async mount(): Promise<PowercutFs> {
+    const binary = buildPowercut();
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-powercut-'));
+    const backing = path.join(base, 'backing');
+    const mountpoint = path.join(base, 'mnt');
+    fs.mkdirSync(backing);
+    fs.mkdirSync(mountpoint);
+    const daemon = spawn(binary, [backing, mountpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let early = '';
+    daemon.stderr.on('data', (chunk: Buffer) => {
+      early += chunk.toString();
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`powercut-fs did not mount within 10 s: ${early}`)), 10_000);
+      const lines = readline.createInterface({ input: daemon.stdout });
+      lines.on('line', (line) => {
+        if (line === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      daemon.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`powercut-fs exited (${code ?? signal}) before mounting: ${early}`));
+      });
+    });
+    const controlFd = fs.openSync(path.join(mountpoint, '.powercut'), 'r+');
+    return new PowercutFs(mountpoint, backing, base, daemon, controlFd);
+  }
+
+  /** Sends one control command; throws if the daemon refused it. */
+  command(line: string): void {
+    fs.writeSync(this.controlFd, `${line}\n`);
+  }
+
+  /** Power fails now: every further operation fails with EIO until {@link reboot}. */
+  cut(): void {
+    this.command('cut');
+  }
+
+  /** Cuts (if not yet cut), drops everything not durable, and presents the durable state. */
+  reboot(): void {
+    this.command('reboot');
+  }
+
+  /** Makes the whole live state durable (a clean shutdown): the starting point of a run. */
+  sync(): void {
+    this.command('sync');
+  }
+
+  /** Cuts the power just before the `ops`-th filesystem operation from now (1 = the next one). */
+  arm(ops: number): void {
+    this.command(`arm ${ops}`);
+  }
+
+  /** Audits every state for `secret`'s bytes in a file readable by group or others (null: stop). */
+  audit(secret: Buffer | null): void {
+    this.command(`secret ${secret ? secret.toString('hex') : ''}`.trimEnd());
+  }
+
+  /** Zeroes the counters and forgets the violations. */
+  reset(): void {
+    this.command('reset');
+  }
+
+  /** The daemon's counters and the audit's findings (read through the open control fd: no path walk, no counted operation). */
+  status(): PowercutStatus {
+    const chunks: Buffer[] = [];
+    for (let offset = 0; ; ) {
+      const chunk = Buffer.alloc(65536);
+      const got = fs.readSync(this.controlFd, chunk, 0, chunk.length, offset);
+      if (got === 0) break;
+      chunks.push(chunk.subarray(0, got));
+      offset += got;
+    }
+    return parseStatus(Buffer.concat(chunks).toString('utf8'));
+  }
+
+  /** What the daemon wrote on stderr (backing errors, unmodelled cases). */
+  get log(): string {
+    return this.stderr;
+  }
+
+  async unmount(): Promise<void> {
+    if (this.controlFd >= 0) fs.closeSync(this.controlFd);
+    this.controlFd = -1;
+    if (this.daemon.exitCode === null && this.daemon.signalCode === null) {
+      const exited = new Promise<void>((resolve) => this.daemon.once('exit', () => resolve()));
+      this.daemon.kill('SIGTERM');
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5000).unref());
+      if ((await Promise.race([exited, timeout])) === 'timeout') {
+        spawnSync('umount', ['-l', this.mountpoint]);
+        this.daemon.kill('SIGKILL');
+        await exited;
+      }
+    }
+    spawnSync('umount', ['-l', this.mountpoint], { stdio: 'ignore' });
+    fs.rmSync(this.base, { recursive: true, force: true });
+  }
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** The long-lived workload process (one per campaign): JSON requests in, JSON replies out. */
+export class WorkloadProcess {
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private stderr = '';
+
+  private constructor(private readonly child: ChildProcess) {
+    const lines = readline.createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      let reply: { id: number; ok: boolean; result?: unknown; error?: { code: string | null; message: string; stack?: string } };
+      try {
+        reply = JSON.parse(line);
+      } catch {
+        this.stderr += `(stdout) ${line}\n`;
+        return;
+      }
+      const waiting = this.pending.get(reply.id);
+      if (!waiting) return;
+      this.pending.delete(reply.id);
+      clearTimeout(waiting.timer);
+      if (reply.ok) waiting.resolve(reply.result);
+      else waiting.reject(Object.assign(new Error(reply.error?.stack ?? reply.error?.message ?? 'workload error'), { code: reply.error?.code }));
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+    child.once('exit', (code, signal) => {
+      for (const [, waiting] of this.pending) {
+        clearTimeout(waiting.timer);
+        waiting.reject(new Error(`workload process exited (${code ?? signal}): ${this.stderr}`));
+      }
+      this.pending.clear();
+    });
+  }
+
+  static start(): WorkloadProcess {
+    return new WorkloadProcess(spawn(process.execPath, [WORKER], { stdio: ['pipe', 'pipe', 'pipe'], cwd: os.tmpdir() }));
+  }
+
+  request<T>(message: Record<string, unknown>, timeoutMs = 30_000): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`workload did not answer ${JSON.stringify(message)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      this.child.stdin!.write(`${JSON.stringify({ id, ...message })}\n`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** ['begin', x, ...] before an operation starts; ['done', x, ...] once it resolved. */
+export type WorkloadEvent = [kind: 'begin' | 'done', ...rest: (string | number)[]];
+
+interface RunReply {
+  steps: number;
+  events: WorkloadEvent[];
+  error: { code: string | null; message: string } | null;
+}
+
+/** What a check sees of one run. */
+export interface RunFacts<O> {
+  events: WorkloadEvent[];
+  observation: O;
+  /** Secret-audit violations the daemon saw during this run (live or durable). */
+  violations: string[];
+}
+
+export interface CampaignOptions<O> {
+  /** A workload name of test/fixtures/powercut/workloads.cjs. */
+  scenario: string;
+  runs: number;
+  seed: number;
+  /** The invariant: a list of what is wrong with one run (empty: the run is fine). */
+  check: (facts: RunFacts<O>) => string[];
+  /** Parameters for the workload; a function gets the run's seed. */
+  params?: (runSeed: number) => Record<string, unknown>;
+  /** Before each run, with the run's parameters (e.g. to set the secret audit). */
+  beforeRun?: (pfs: PowercutFs, params: Record<string, unknown>) => void;
+  /** The cut point is drawn from the first `spanSteps` steps of the workload (default 4). */
+  spanSteps?: number;
+  /**
+   * Consecutive runs on the same directory (default 1): the workload resumes after each
+   * reboot, and each check sees the events of all the runs so far on that directory.
+   */
+  chain?: number;
+}
+
+export interface CampaignResult {
+  scenario: string;
+  seed: number;
+  runs: number;
+  /** Runs in which the invariant did not hold. */
+  failedRuns: number;
+  /** Runs in which at least one operation resolved before the cut. */
+  runsWithAck: number;
+  /** The first problems found, each with the run and its seed. */
+  problems: string[];
+  /** Filesystem operations a workload step takes (measured before the runs). */
+  opsPerStep: number;
+  /** Cut points drawn from 1..maxCutOps operations into the run. */
+  maxCutOps: number;
+  elapsedMs: number;
+}
+
+function mix(seed: number, n: number): number {
+  let h = (seed ^ Math.imul(n + 0x9e3779b9, 0x85ebca6b)) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * Runs `runs` power cuts on one scenario: each run sets up a fresh directory, makes it durable,
+ * arms a cut at a random operation, runs the workload until the cut stops it, reboots, has the
+ * workload inspect what is left, and checks the invariant.
+ */
+export async function crashCampaign<O>(pfs: PowercutFs, worker: WorkloadProcess, options: CampaignOptions<O>): Promise<CampaignResult> {
+  const started = Date.now();
+  const { scenario, runs, seed, check } = options;
+  const spanSteps = options.spanSteps ?? 4;
+  const paramsOf = (runSeed: number) => options.params?.(runSeed) ?? {};
+
+  // How many operations a step takes, so the cut points cover the first steps evenly.
+  const calibration = path.join(pfs.mountpoint, `${scenario}-calibration`);
+  const calibrationParams = paramsOf(seed);
+  pfs.audit(null);
+  options.beforeRun?.(pfs, calibrationParams);
+  await worker.request({ op: 'setup', scenario, dir: calibration, seed, params: calibrationParams });
+  pfs.sync();
+  const before = pfs.status().ops;
+  const dry = await worker.request<RunReply>({ op: 'run', maxSteps: 10 });
+  if (dry.error) throw new Error(`${scenario}: the workload fails without any power cut: ${dry.error.code} ${dry.error.message}`);
+  const opsPerStep = (pfs.status().ops - before) / 10;
+  await worker.request({ op: 'abandon' });
+  fs.rmSync(calibration, { recursive: true, force: true });
+  pfs.sync();
+  const maxCutOps = Math.max(1, Math.round(opsPerStep * spanSteps));
+
+  const chain = options.chain ?? 1;
+  let failedRuns = 0;
+  let runsWithAck = 0;
+  const problems: string[] = [];
+  let dir = '';
+  let chainSeed = 0;
+  let history: WorkloadEvent[] = [];
+  for (let run = 0; run < runs; run++) {
+    const runSeed = mix(seed, run);
+    const cutAt = 1 + (mix(runSeed, 1) % maxCutOps);
+    pfs.reset();
+    pfs.audit(null);
+    if (run % chain === 0) {
+      chainSeed = runSeed;
+      dir = path.join(pfs.mountpoint, `${scenario}-${run}`);
+      history = [];
+      const params = paramsOf(chainSeed);
+      options.beforeRun?.(pfs, params);
+      await worker.request({ op: 'setup', scenario, dir, seed: chainSeed, params });
+      pfs.sync();
+    } else {
+      options.beforeRun?.(pfs, paramsOf(chainSeed));
+    }
+    pfs.arm(cutAt);
+    const result = await worker.request<RunReply>({ op: 'run' });
+    const status = pfs.status();
+    pfs.reboot();
+    history = history.concat(result.events);
+    const found: string[] = [];
+    if (status.state !== 'cut') {
+      found.push(`the workload stopped before the cut: ${result.error?.code} ${result.error?.message}`);
+    }
+    const observation = await worker.request<O>({ op: 'inspect' });
+    found.push(...check({ events: history, observation, violations: status.violations }));
+    const after = pfs.status();
+    if (after.backingErrors > 0 || after.unmodelled > 0) {
+      found.push(`simulator: ${after.backingErrors} backing errors, ${after.unmodelled} unmodelled cases: ${pfs.log}`);
+    }
+    if (result.events.some((event) => event[0] === 'done')) runsWithAck++;
+    if (found.length > 0) {
+      failedRuns++;
+      const where = chain > 1 ? `, link ${run % chain} of the chain from seed ${chainSeed}` : '';
+      if (problems.length < 10) problems.push(`run ${run} (seed ${runSeed}${where}, cut at op ${cutAt}): ${found.join('; ')}`);
+    }
+    if (run % chain === chain - 1 || run === runs - 1) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      pfs.sync();
+    }
+  }
+  return { scenario, seed, runs, failedRuns, runsWithAck, problems, opsPerStep, maxCutOps, elapsedMs: Date.now() - started };
+}
+
+/** One line for the test log. */
+export function describeCampaign(result: CampaignResult): string {
+  return (
+    `[powercut] ${result.scenario}: ${result.failedRuns}/${result.runs} runs broke the invariant ` +
+    `(${result.runsWithAck} runs had acknowledged work before the cut; cut at op 1..${result.maxCutOps}, ` +
+    `${result.opsPerStep.toFixed(1)} ops/step; seed ${result.seed}; ${result.elapsedMs} ms)`
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants
+
+function lastDone(events: WorkloadEvent[]): number {
+  let last = 0;
+  for (const event of events) if (event[0] === 'done') last = Math.max(last, Number(event[1]));
+  return last;
+}
+
+function lastBegun(events: WorkloadEvent[]): number {
+  let last = 0;
+  for (const event of events) if (event[0] === 'begin') last = Math.max(last, Number(event[1]));
+  return last;
+}
+
+/** What the atomic-replace workloads observe: the target file's version. */
+export interface AtomicObservation {
+  exists: boolean;
+  version?: number | null;
+  exact?: boolean;
+  size?: number;
+  leftovers: number;
+}
+
+/**
+ * Atomic replace: the target holds exactly the old or exactly the new version, never missing,
+ * empty or mixed; once a call resolved, at least its version (version 0 is the durable setup).
+ */
+export function checkAtomic({ events, observation: o }: RunFacts<AtomicObservation>): string[] {
+  const done = lastDone(events);
+  const begun = Math.max(done, lastBegun(events));
+  if (!o.exists) return ['the target is missing'];
+  if (o.version == null || !o.exact) return [`the target is not one intact version (${o.size} bytes, header v${o.version ?? '?'})`];
+  if (o.version < done) return [`acknowledged version ${done} lost: the target holds v${o.version}`];
+  if (o.version !== done && o.version !== begun) return [`the target holds v${o.version}, neither the old v${done} nor the new v${begun}`];
+  return [];
+}
+
+/** What the append workloads observe: the intact lines, in order. */
+export interface AppendObservation {
+  lines: { version: number | null; exact: boolean }[];
+  tailBytes: number;
+}
+
+/** Appends: every acknowledged append is there, intact and in order. */
+export function checkAppend({ events, observation: o }: RunFacts<AppendObservation>): string[] {
+  const done = lastDone(events);
+  const begun = lastBegun(events);
+  let intact = 0;
+  while (intact < o.lines.length && o.lines[intact].exact && o.lines[intact].version === intact + 1) intact++;
+  const problems: string[] = [];
+  if (intact < done) problems.push(`acknowledged append ${done} lost: only ${intact} intact appends survived`);
+  if (intact > begun) problems.push(`${intact} appends survived but only ${begun} were written`);
+  return problems;
+}
+
+/** What the create workloads observe: the names in the directory. */
+export interface CreateObservation {
+  names: string[];
+}
+
+/** createDurable: every acknowledged file exists; nothing exists that was not created. */
+export function checkCreate({ events, observation: o }: RunFacts<CreateObservation>): string[] {
+  const names = new Set(o.names);
+  const begun = new Set(events.filter((e) => e[0] === 'begin').map((e) => String(e[1])));
+  const problems: string[] = [];
+  const lost = events.filter((e) => e[0] === 'done' && !names.has(String(e[1]))).map((e) => e[1]);
+  if (lost.length > 0) problems.push(`acknowledged files missing: ${lost.join(', ')}`);
+  const strangers = o.names.filter((name) => !begun.has(name));
+  if (strangers.length > 0) problems.push(`files nobody created: ${strangers.join(', ')}`);
+  return problems;
+}
+
+/** What the log workloads observe: [lsn, seq, intact] per record, after recovery. */
+export interface LogObservation {
+  recoveryError?: string;
+  records?: [lsn: number, seq: number | null, ok: boolean][];
+  recovery?: unknown;
+  iterError?: string | null;
+  appendAfter?: number | null;
+}
+
+/**
+ * A log: recovery never fails; every acknowledged append is there with its LSN and intact;
+ * every record returned is one that was appended, once; LSNs are consecutive from 1; the
+ * recovered log takes the next append at the next LSN.
+ */
+export function checkLog({ events, observation: o }: RunFacts<LogObservation>): string[] {
+  if (o.recoveryError) return [`recovery failed: ${o.recoveryError}`];
+  const problems: string[] = [];
+  if (o.iterError) problems.push(`reading the recovered log failed: ${o.iterError}`);
+  const records = o.records ?? [];
+  const begun = new Set(events.filter((e) => e[0] === 'begin').map((e) => Number(e[1])));
+  const lsnOfSeq = new Map<number, number>();
+  records.forEach(([lsn, seq, ok], i) => {
+    if (lsn !== i + 1) problems.push(`record ${i} has LSN ${lsn}, expected ${i + 1}`);
+    if (seq == null || !ok) problems.push(`record LSN ${lsn} is not an intact appended record`);
+    else if (!begun.has(seq)) problems.push(`record LSN ${lsn} (seq ${seq}) was never appended`);
+    else if (lsnOfSeq.has(seq)) problems.push(`seq ${seq} returned twice`);
+    else lsnOfSeq.set(seq, lsn);
+  });
+  const lost: string[] = [];
+  for (const event of events) {
+    if (event[0] !== 'done') continue;
+    const seq = Number(event[1]);
+    const lsn = Number(event[2]);
+    const found = lsnOfSeq.get(seq);
+    if (found === undefined) lost.push(`seq ${seq} (LSN ${lsn})`);
+    else if (found !== lsn) problems.push(`seq ${seq} was acknowledged as LSN ${lsn} but recovered as LSN ${found}`);
+  }
+  if (lost.length > 0) problems.push(`acknowledged records lost: ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ` and ${lost.length - 5} more` : ''}`);
+  if (o.appendAfter != null && o.appendAfter !== records.length + 1) {
+    problems.push(`after recovery the next append got LSN ${o.appendAfter}, expected ${records.length + 1}`);
+  }
+  return problems;
+}
+
+/** What the secret workloads observe: every file of the directory. */
+export interface SecretObservation {
+  files: { name: string; mode: number; secret: boolean; exact: boolean }[];
+}
+
+/**
+ * writeFileSecret: at no point (live or durable, as audited by the daemon) and in no file left
+ * after the cut are the secret's bytes readable by group or others; an acknowledged write is
+ * there, exact.
+ */
+export function checkSecret({ events, observation: o, violations }: RunFacts<SecretObservation>): string[] {
+  const problems = violations.map((v) => `secret readable by others: ${v}`);
+  for (const file of o.files) {
+    if (file.secret && (file.mode & 0o044) !== 0) problems.push(`${file.name} holds the secret with mode ${file.mode.toString(8)}`);
+  }
+  const byName = new Map(o.files.map((f) => [f.name, f]));
+  for (const event of events) {
+    if (event[0] !== 'done') continue;
+    const file = byName.get(String(event[1]));
+    if (!file || !file.exact) problems.push(`acknowledged secret ${event[1]} (write ${event[2]}) ${file ? 'is not intact' : 'is missing'}`);
+  }
+  return [...new Set(problems)];
+}
