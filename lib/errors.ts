@@ -4,6 +4,7 @@
  * errors (EIO, EBADF, ...) are made in native/errors.cc, shaped exactly like node:fs's.
  * @module
  */
+import { inspect } from 'node:util';
 
 /** A Node-style error: `code` always, the system error fields when it came from a syscall. */
 export interface HardsyncError extends Error {
@@ -25,15 +26,25 @@ function withCode<E extends Error>(error: E, code: string): E & { code: string }
   return error as E & { code: string };
 }
 
+/**
+ * A value as text for an error message, as node shows it, without running any of its code:
+ * String() would call toString / Symbol.toPrimitive (which may throw, or be missing as on
+ * Object.create(null)); inspect() with these options reads no getter and no Proxy trap.
+ */
+function show(value: unknown): string {
+  return inspect(value, { depth: -1, getters: false, showProxy: false, customInspect: false, colors: false });
+}
+
 /** How node describes a received value in an argument error. */
 function describeReceived(value: unknown): string {
   if (value == null) return ` Received ${value}`;
   if (typeof value === 'function') return ` Received function ${value.name}`;
   if (typeof value === 'object') {
+    // A Proxy's get trap may throw here: that error is the caller's own and propagates.
     const name = (value as object).constructor?.name;
-    return name ? ` Received an instance of ${name}` : ` Received ${String(value)}`;
+    return name ? ` Received an instance of ${name}` : ` Received ${show(value)}`;
   }
-  let shown = typeof value === 'string' ? `'${value}'` : String(value);
+  let shown = show(value);
   if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
   return ` Received type ${typeof value} (${shown})`;
 }
@@ -45,19 +56,14 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
 
 /** TypeError ERR_INVALID_ARG_VALUE: `The argument 'flush' must be one of ... Received ...` */
 export function invalidArgValue(name: string, reason: string, actual: unknown): TypeError & { code: string } {
-  let shown: string;
-  try {
-    shown = typeof actual === 'string' ? `'${actual}'` : typeof actual === 'bigint' ? `${actual}n` : String(actual);
-  } catch {
-    shown = Object.prototype.toString.call(actual);
-  }
+  let shown = show(actual);
   if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
   return withCode(new TypeError(`The argument '${name}' ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE');
 }
 
 /** RangeError ERR_OUT_OF_RANGE: `The value of "fd" is out of range. It must be ... Received -1` */
 export function outOfRange(name: string, range: string, actual: unknown): RangeError & { code: string } {
-  const shown = typeof actual === 'string' ? `'${actual}'` : String(actual);
+  const shown = show(actual);
   return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown}`), 'ERR_OUT_OF_RANGE');
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import { fileURLToPath } from 'node:url';
+import { types } from 'node:util';
 import { invalidArgType, invalidArgValue, outOfRange } from './errors';
 import type { FlushMode } from './types';
 
@@ -77,8 +78,13 @@ export function validateBytes(value: unknown, name = 'data'): asserts value is A
 export function toPath(value: unknown, name = 'path'): string {
   let path: string;
   if (typeof value === 'string') path = value;
-  else if (value instanceof Uint8Array) path = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
-  else if (value instanceof URL) {
+  else if (types.isUint8Array(value)) {
+    // isUint8Array, not instanceof: a Proxy of a Buffer passes instanceof, then its getters
+    // throw. A detached or out-of-bounds view has byteLength 0 (and Buffer.from would throw):
+    // it is the empty path.
+    path = value.byteLength === 0 ? '' : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+  } else if (value instanceof URL && !types.isProxy(value)) {
+    // (A Proxy of a URL passes instanceof, then URL's getters throw on it.)
     if (value.protocol !== 'file:') throw invalidArgType(name, 'of type string or an instance of Buffer or URL', value);
     path = fileURLToPath(value);
   } else {

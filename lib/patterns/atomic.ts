@@ -14,7 +14,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import nodePath from 'node:path';
-import { promisify } from 'node:util';
+import { promisify, types } from 'node:util';
 import { invalidArgType } from '../errors';
 import {
   fdatasync,
@@ -121,7 +121,8 @@ interface Plan {
 function toSource(data: unknown, encoding: BufferEncoding, allowAsync: boolean, allowIterable: boolean): Source {
   if (typeof data === 'string') return { kind: 'bytes', bytes: Buffer.from(data, encoding) };
   if (ArrayBuffer.isView(data)) return { kind: 'bytes', bytes: viewBytes(data) };
-  if (allowIterable && data !== null && typeof data === 'object') {
+  // A Proxy is refused rather than iterated: its traps could make any step throw anything.
+  if (allowIterable && data !== null && typeof data === 'object' && !types.isProxy(data)) {
     if (allowAsync && typeof (data as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
       return { kind: 'async', chunks: data as AsyncIterable<unknown> };
     }

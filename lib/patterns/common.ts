@@ -18,9 +18,19 @@ export function patternFlush(value: unknown, name = 'options.flush'): PatternFlu
   return value;
 }
 
-/** A Buffer over the same memory as any ArrayBufferView (no copy). */
+/**
+ * A Buffer over the same memory as any ArrayBufferView (no copy). A detached view is empty
+ * (its getters throw, and Buffer.from refuses a detached buffer).
+ */
 export function viewBytes(view: ArrayBufferView): Buffer {
-  return Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+  if (Buffer.isBuffer(view)) return view;
+  let length = 0;
+  try {
+    length = view.byteLength;
+  } catch {
+    length = 0;
+  }
+  return length === 0 ? Buffer.alloc(0) : Buffer.from(view.buffer, view.byteOffset, length);
 }
 
 /** Validates a BufferEncoding option (default utf8). */

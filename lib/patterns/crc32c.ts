@@ -4,6 +4,9 @@
  * consume eight bytes per step, which matters for multi-megabyte log records.
  * @module
  */
+import { types } from 'node:util';
+import { invalidArgType } from '../errors';
+import { validateIntRange } from '../validate';
 
 const POLY = 0x82f63b78;
 
@@ -33,6 +36,8 @@ const TABLES: Int32Array[] = (() => {
  * @returns The CRC of everything fed in so far, unsigned.
  */
 export function crc32cUpdate(crc: number, bytes: Uint8Array): number {
+  validateIntRange(crc, 'crc', 0, 0xffffffff);
+  if (!types.isUint8Array(bytes)) throw invalidArgType('bytes', 'an instance of Buffer or Uint8Array', bytes);
   const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
   let c = ~crc;
   let i = 0;
