@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic, writeFileAtomicSync } from '../dist/lib/index.js';
@@ -247,19 +248,21 @@ describe.skipIf(!hasStrace)('writeFileAtomic syscalls (strace)', () => {
     ['rename', 'rename'],
   ] as const) {
     for (const op of ['atomic', 'atomicSync']) {
-      it(`${op}: a failing ${syscall} (EIO injected) leaves the old file, no temp file, and names the step`, () => {
+      for (const code of ['EIO', 'ENOSPC', 'EDQUOT'] as const) {
+      it(`${op}: a failing ${syscall} (${code} injected) leaves the old file, no temp file, and names the step`, () => {
         const dir = freshDir();
         const file = path.join(dir, 'keep');
         fs.writeFileSync(file, 'old');
-        const run = runFixture('atomic-child.js', [op, file, 'new'], { trace: syscall, inject: [`${syscall}:error=EIO:when=1`] });
+        const run = runFixture('atomic-child.js', [op, file, 'new'], { trace: syscall, inject: [`${syscall}:error=${code}:when=1`] });
         expect(run.calls.some((c) => c.result.includes('INJECTED'))).toBe(true);
         expect(run.result.ok).toBe(false);
-        expect(run.result.error).toMatchObject({ code: 'EIO', errno: -5, syscall: reported });
+        expect(run.result.error).toMatchObject({ code, errno: -os.constants.errno[code], syscall: reported });
         expect(run.result.error.path).toMatch(/\/\.keep\.[0-9a-f]+\.tmp$/);
         expect(run.result.error.message).toContain(run.result.error.path);
         expect(fs.readFileSync(file, 'utf8')).toBe('old');
         expect(listing(dir)).toEqual(['keep']);
       });
+      }
     }
   }
 });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DurableLog, crc32c, crc32cUpdate } from '../dist/lib/index.js';
@@ -411,22 +412,24 @@ describe.skipIf(!hasStrace)('DurableLog syscalls (strace)', () => {
     expect(run.calls.findIndex((c, i) => i > lastUnlink && c.name === 'fsync' && fdOf(c.args)?.path === dir)).toBeGreaterThan(lastUnlink);
   });
 
-  for (const [syscall, when] of [
-    ['fdatasync', 3],
-    ['pwrite64', 4],
+  for (const [syscall, when, code] of [
+    ['fdatasync', 3, 'EIO'],
+    ['pwrite64', 4, 'EIO'],
+    ['fdatasync', 3, 'ENOSPC'],
+    ['pwrite64', 4, 'EDQUOT'],
   ] as const) {
-    it(`after a failed ${syscall} (EIO injected) the log is failed: pending and later calls reject with it; reopen recovers`, () => {
+    it(`after a failed ${syscall} (${code} injected) the log is failed: pending and later calls reject with it; reopen recovers`, () => {
       const dir = freshDir();
       const run = runFixture('log-child.js', ['fail', dir], {
         trace: 'pwrite64,fdatasync',
-        inject: [`${syscall}:error=EIO:when=${when}`],
+        inject: [`${syscall}:error=${code}:when=${when}`],
       });
       expect(run.calls.some((c) => c.name === syscall && c.result.includes('INJECTED'))).toBe(true);
       const r = run.result;
       expect(r.ok).toBe(true);
       expect(r.good.map((g: any) => g.value.lsn)).toEqual([1, 2]);
       const reported = syscall === 'pwrite64' ? 'pwrite' : syscall;
-      const eio = { ok: false, error: { code: 'EIO', syscall: reported, errno: -5 } };
+      const eio = { ok: false, error: { code, syscall: reported, errno: -os.constants.errno[code] } };
       for (const settled of r.batch) expect(settled).toMatchObject(eio);
       expect(r.batch[0].error.path).toMatch(/0000000000000001\.wal$/);
       expect(r.later.append).toMatchObject(eio);
