@@ -244,7 +244,7 @@ export function openSync(path: PathLike, options?: OpenOptions): number {
  * cannot fail for lack of space. Not a flush: the new size is durable after {@link fsync}.
  * - Linux: fallocate(2) mode 0; posix_fallocate(3) where the filesystem has no fallocate.
  * - macOS: fcntl(F_PREALLOCATE) + ftruncate(2).  - FreeBSD: posix_fallocate(2).
- * - Windows: SetFileInformationByHandle (allocation size, then end of file).
+ * - Windows: SetFileInformationByHandle(FileEndOfFileInfo), which allocates the space.
  * ENOSPC is reported, never hidden.
  * @param fd A descriptor open for writing.
  * @param offset Start of the range.

@@ -43,7 +43,11 @@ interface OpenOptionsBase {
    * hold the data in its volatile cache; add `dsync` or a flush.
    */
   direct?: boolean;
-  /** Fail with ELOOP if the last component of the path is a symbolic link (POSIX only). */
+  /**
+   * Fail with ELOOP if the last component of the path is a symbolic link (O_NOFOLLOW). Windows
+   * has no such flag: there `nofollow` fails with ERR_HARDSYNC_UNSUPPORTED, except together
+   * with `create` + `exclusive`, which never follows an existing name there either.
+   */
   nofollow?: boolean;
 }
 
