@@ -13,6 +13,35 @@ export interface NativeCapability {
   syscall: string;
 }
 
+/** The benchmark loop's spec (native/bench.h BenchSpec); built by bench/engine/native-loop.ts. */
+export interface NativeBenchSpec {
+  files: string[];
+  directory: string;
+  sequence: number;
+  flush: number;
+  placement: number;
+  dsync: boolean;
+  sync: boolean;
+  direct: boolean;
+  fsyncDirectory: boolean;
+  syncFileRangeFlags: number;
+  size: number;
+  writesPerOp: number;
+  alignment: number;
+  regionBytes: number;
+  prefillBytes: number;
+  seconds: number;
+  maxSamples: number;
+}
+
+/** What the benchmark loop resolves with: one latency per operation, in nanoseconds. */
+export interface NativeBenchResult {
+  samplesNs: Float64Array;
+  ops: number;
+  busyNs: number;
+  wallNs: number;
+}
+
 /** The addon's exports (see native/binding.cc). */
 export interface NativeBinding {
   fsync(fd: number): Promise<void>;
@@ -45,6 +74,7 @@ export interface NativeBinding {
   dioAlignmentSync(pathOrFd: string | number): { memory: number; offset: number; source: string };
   alignmentOffset(view: ArrayBufferView, alignment: number): number;
   capabilities(): NativeCapability[];
+  benchLoop(spec: NativeBenchSpec): Promise<NativeBenchResult>;
   constants: Constants;
   platform: string;
   defaultDioAlignment: number;

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "bench.h"
 #include "errors.h"
 #include "platform.h"
 #include "workers.h"
@@ -311,6 +312,119 @@ struct DioAlignmentOp : OpBase {
   }
 };
 
+// The benchmark's timed loop (native/bench.cc) on the threadpool. The spec is one object
+// built by bench/engine/native-loop.ts; every field is checked here again, so no spec,
+// however wrong, reaches RunBench. Resolves with the latencies as a Float64Array (ns).
+struct BenchLoopOp : OpBase {
+  BenchSpec spec;
+  BenchOutcome outcome;
+
+  static bool OutOfRange(Napi::Env env, const char* name) {
+    Napi::RangeError error = Napi::RangeError::New(
+        env, std::string("The value of \"spec.") + name + "\" is out of range for the benchmark loop");
+    error.Set("code", "ERR_OUT_OF_RANGE");
+    error.ThrowAsJavaScriptException();
+    return false;
+  }
+
+  static bool Number(Napi::Object object, const char* name, double min, double max, bool integer, double* out) {
+    Napi::Value value = object.Get(name);
+    if (object.Env().IsExceptionPending()) return false;
+    if (!value.IsNumber()) return ThrowArgType(object.Env(), name, "of type number");
+    double number = value.As<Napi::Number>().DoubleValue();
+    if (!(number >= min && number <= max) || (integer && number != static_cast<double>(static_cast<int64_t>(number)))) {
+      return OutOfRange(object.Env(), name);
+    }
+    *out = number;
+    return true;
+  }
+
+  static bool Flag(Napi::Object object, const char* name, bool* out) {
+    Napi::Value value = object.Get(name);
+    if (object.Env().IsExceptionPending()) return false;
+    if (!value.IsBoolean()) return ThrowArgType(object.Env(), name, "of type boolean");
+    *out = value.As<Napi::Boolean>().Value();
+    return true;
+  }
+
+  static bool Text(Napi::Object object, const char* name, std::string* out) {
+    Napi::Value value = object.Get(name);
+    if (object.Env().IsExceptionPending()) return false;
+    if (!value.IsString()) return ThrowArgType(object.Env(), name, "of type string");
+    *out = value.As<Napi::String>().Utf8Value();
+    if (out->empty() || std::memchr(out->data(), '\0', out->size()) != nullptr) {
+      return ThrowArgType(object.Env(), name, "a non-empty string without null bytes");
+    }
+    return true;
+  }
+
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) return ThrowArgType(env, "spec", "of type object");
+    Napi::Object object = info[0].As<Napi::Object>();
+    Napi::Value files = object.Get("files");
+    if (env.IsExceptionPending()) return false;
+    if (!files.IsArray()) return ThrowArgType(env, "files", "an array of strings");
+    Napi::Array list = files.As<Napi::Array>();
+    if (list.Length() == 0 || list.Length() > kBenchMaxThreads) return OutOfRange(env, "files");
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Napi::Object holder = Napi::Object::New(env);
+      holder.Set("files[]", list.Get(i));
+      if (env.IsExceptionPending()) return false;
+      std::string file;
+      if (!Text(holder, "files[]", &file)) return false;
+      spec.files.push_back(std::move(file));
+    }
+    double sequence, flush, placement, sfr, size, writes, alignment, region, prefill, seconds, samples;
+    if (!Text(object, "directory", &spec.directory) ||
+        !Number(object, "sequence", 0, static_cast<double>(BenchSequence::kAtomicReplace), true, &sequence) ||
+        !Number(object, "flush", 0, static_cast<double>(BenchFlush::kSyncfs), true, &flush) ||
+        !Number(object, "placement", 0, static_cast<double>(BenchPlacement::kPreallocated), true, &placement) ||
+        !Flag(object, "dsync", &spec.dsync) || !Flag(object, "sync", &spec.sync) ||
+        !Flag(object, "direct", &spec.direct) || !Flag(object, "fsyncDirectory", &spec.fsyncDirectory) ||
+        !Number(object, "syncFileRangeFlags", 0, 0xffff, true, &sfr) ||
+        !Number(object, "size", 1, kBenchMaxSize, true, &size) ||
+        !Number(object, "writesPerOp", 1, kBenchMaxWritesPerOp, true, &writes) ||
+        !Number(object, "alignment", 1, 1 << 24, true, &alignment) ||
+        !Number(object, "regionBytes", 0, static_cast<double>(kBenchMaxRegion), true, &region) ||
+        !Number(object, "prefillBytes", 0, static_cast<double>(kBenchMaxRegion), true, &prefill) ||
+        !Number(object, "seconds", 0, 86400, false, &seconds) ||
+        !Number(object, "maxSamples", 1, static_cast<double>(kBenchMaxSamples), true, &samples)) {
+      return false;
+    }
+    spec.sequence = static_cast<BenchSequence>(static_cast<int>(sequence));
+    spec.flush = static_cast<BenchFlush>(static_cast<int>(flush));
+    spec.placement = static_cast<BenchPlacement>(static_cast<int>(placement));
+    spec.syncFileRangeFlags = static_cast<unsigned>(sfr);
+    spec.size = static_cast<uint32_t>(size);
+    spec.writesPerOp = static_cast<uint32_t>(writes);
+    spec.alignment = static_cast<uint32_t>(alignment);
+    spec.regionBytes = static_cast<int64_t>(region);
+    spec.prefillBytes = static_cast<int64_t>(prefill);
+    spec.seconds = seconds;
+    spec.maxSamples = static_cast<uint64_t>(samples);
+    if ((spec.alignment & (spec.alignment - 1)) != 0) return OutOfRange(env, "alignment");
+    bool usesRegion = spec.sequence != BenchSequence::kNewFile && spec.sequence != BenchSequence::kAtomicReplace;
+    if (usesRegion && spec.regionBytes < static_cast<int64_t>(spec.size) * spec.writesPerOp) {
+      return OutOfRange(env, "regionBytes");
+    }
+    return true;
+  }
+  Status Run() { return RunBench(spec, &outcome); }
+  const char* Path() const { return outcome.failedPath.empty() ? nullptr : outcome.failedPath.c_str(); }
+  Napi::Value Result(Napi::Env env) const {
+    Napi::Object result = Napi::Object::New(env);
+    size_t bytes = static_cast<size_t>(outcome.ops) * sizeof(double);
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
+    if (bytes != 0) std::memcpy(buffer.Data(), outcome.samplesNs.get(), bytes);
+    result.Set("samplesNs", Napi::Float64Array::New(env, static_cast<size_t>(outcome.ops), buffer, 0));
+    result.Set("ops", Napi::Number::New(env, static_cast<double>(outcome.ops)));
+    result.Set("busyNs", Napi::Number::New(env, outcome.busyNs));
+    result.Set("wallNs", Napi::Number::New(env, outcome.wallNs));
+    return result;
+  }
+};
+
 // How many bytes past the start of a view its first `alignment`-aligned address lies.
 Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
   const uint8_t* data = nullptr;
@@ -375,6 +489,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportPair<LockOp>(env, exports, "lockFile");
   ExportPair<UnlockOp>(env, exports, "unlockFile");
   ExportPair<DioAlignmentOp>(env, exports, "dioAlignment");
+  exports.Set("benchLoop", Napi::Function::New(env, Dispatch<BenchLoopOp, true>, "benchLoop"));
   exports.Set("alignmentOffset", Napi::Function::New(env, AlignmentOffset, "alignmentOffset"));
   exports.Set("capabilities", Napi::Function::New(env, CapabilityTable, "capabilities"));
   exports.Set("constants", ConstantTable(env));

@@ -91,6 +91,16 @@ Status Unlock(int fd);
 // Replaces `to` by `from` in one step (rename(2); MoveFileEx on Windows).
 Status Replace(const char* from, const char* to);
 
+// Closes a descriptor this layer opened (close(2); uv_fs_close on Windows). Never retried:
+// after EINTR from close(2) the descriptor is already gone on Linux.
+Status Close(int fd);
+
+// Removes a file (unlink(2); uv_fs_unlink on Windows).
+Status RemoveFile(const char* path);
+
+// Sets a file's size (ftruncate(2); uv_fs_ftruncate on Windows).
+Status Truncate(int fd, int64_t length);
+
 // Direct-I/O alignment of an open file (fd >= 0) or else of path.
 Status GetDioAlignment(int fd, const char* path, DioAlignment* out);
 

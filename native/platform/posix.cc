@@ -84,11 +84,30 @@ Status Lock(int fd, bool shared, bool wait) {
 }
 
 Status Unlock(int fd) {
-  return ::flock(fd, LOCK_UN) == 0 ? Ok() : Fail(-errno, "flock");
+  int rc;
+  do rc = ::flock(fd, LOCK_UN); while (rc == -1 && errno == EINTR);
+  return rc == 0 ? Ok() : Fail(-errno, "flock");
 }
 
 Status Replace(const char* from, const char* to) {
-  return ::rename(from, to) == 0 ? Ok() : Fail(-errno, "rename");
+  // An interrupted rename did not happen (FUSE and network filesystems can return EINTR).
+  int rc;
+  do rc = ::rename(from, to); while (rc == -1 && errno == EINTR);
+  return rc == 0 ? Ok() : Fail(-errno, "rename");
+}
+
+Status Close(int fd) {
+  return ::close(fd) == 0 ? Ok() : Fail(-errno, "close");
+}
+
+Status RemoveFile(const char* path) {
+  return ::unlink(path) == 0 ? Ok() : Fail(-errno, "unlink");
+}
+
+Status Truncate(int fd, int64_t length) {
+  int rc;
+  do rc = ::ftruncate(fd, static_cast<off_t>(length)); while (rc == -1 && errno == EINTR);
+  return rc == 0 ? Ok() : Fail(-errno, "ftruncate");
 }
 
 uint32_t DefaultDioAlignment() {

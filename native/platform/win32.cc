@@ -61,6 +61,14 @@ Status FsyncDir(const char*) {
 }
 
 Status Open(const char* path, const OpenRequest& request, int* fd_out) {
+  // Windows has no O_NOFOLLOW and libuv's open follows symbolic links and junctions. With
+  // create + exclusive the request holds anyway: CREATE_NEW fails on any existing name, a
+  // (dangling) link included, and never follows it. Otherwise honouring `nofollow` would take
+  // an open of our own outside libuv; following the link instead would silently weaken what
+  // the caller asked for, so the call is refused.
+  if (request.nofollow && !(request.create && request.exclusive)) {
+    return Fail(kUnsupported, "open with nofollow (O_NOFOLLOW) unless create and exclusive");
+  }
   int flags = 0;
   if (request.read && request.write) flags |= UV_FS_O_RDWR;
   else if (request.write) flags |= UV_FS_O_WRONLY;
@@ -72,8 +80,7 @@ Status Open(const char* path, const OpenRequest& request, int* fd_out) {
   if (request.dsync) flags |= UV_FS_O_DSYNC;
   if (request.sync) flags |= UV_FS_O_SYNC;
   if (request.direct) flags |= UV_FS_O_DIRECT;
-  // Handles libuv opens are not inheritable (the O_CLOEXEC of Windows); there is no
-  // O_NOFOLLOW: CreateFile follows symlinks and reparse points.
+  // Handles libuv opens are not inheritable: the O_CLOEXEC of Windows.
   uv_fs_t req;
   int result = uv_fs_open(nullptr, &req, path, flags, request.mode, nullptr);
   uv_fs_req_cleanup(&req);
@@ -89,11 +96,11 @@ Status Preallocate(int fd, int64_t offset, int64_t length) {
   if (!GetFileSizeEx(handle, &size)) return LastError("GetFileSizeEx");
   int64_t end = offset + length;
   if (end <= size.QuadPart) return Ok();
-  FILE_ALLOCATION_INFO allocation;
-  allocation.AllocationSize.QuadPart = end;
-  if (!SetFileInformationByHandle(handle, FileAllocationInfo, &allocation, sizeof allocation)) {
-    return LastError("SetFileInformationByHandle");
-  }
+  // Moving the end of file of a non-sparse file makes NTFS (and ReFS) allocate the clusters
+  // up to it (reads of the new range return zeros: that is the valid-data length at work),
+  // so this both reserves the space and sets the size fallocate(2) mode 0 would. No space
+  // left is ERROR_DISK_FULL, reported as ENOSPC. FileAllocationInfo would add nothing
+  // here, and Wine does not implement it.
   FILE_END_OF_FILE_INFO end_of_file;
   end_of_file.EndOfFile.QuadPart = end;
   if (!SetFileInformationByHandle(handle, FileEndOfFileInfo, &end_of_file, sizeof end_of_file)) {
@@ -106,6 +113,16 @@ Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, si
   *written = 0;
   HANDLE handle = HandleOf(fd);
   if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "WriteFile");
+  // A positioned WriteFile on a synchronous handle also moves the file pointer; pwrite(2)
+  // does not, and libuv's positioned write (what node:fs's fs.write with a position runs)
+  // puts the pointer back afterwards. Do the same, so a later write at "the current
+  // position" lands where it would on POSIX and with node:fs.
+  LARGE_INTEGER original = {};
+  if (position >= 0) {
+    LARGE_INTEGER zero = {};
+    if (!SetFilePointerEx(handle, zero, &original, FILE_CURRENT)) return LastError("SetFilePointerEx");
+  }
+  Status status = Ok();
   size_t done = 0;
   while (done < length) {
     DWORD chunk = static_cast<DWORD>(length - done > 0x40000000 ? 0x40000000 : length - done);
@@ -121,17 +138,22 @@ Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, si
       ok = WriteFile(handle, data + done, chunk, &count, nullptr);
     }
     if (!ok) {
-      *written = done;
-      return LastError("WriteFile");
+      DWORD error = GetLastError();
+      // A handle without write access: libuv's write (so node:fs) reports EBADF, as
+      // write(2) does on POSIX for an fd not open for writing. Same code here.
+      status = error == ERROR_ACCESS_DENIED ? Fail(UV_EBADF, "WriteFile")
+                                            : Fail(uv_translate_sys_error(static_cast<int>(error)), "WriteFile");
+      break;
     }
     if (count == 0) {
-      *written = done;
-      return Fail(UV_EIO, "WriteFile");
+      status = Fail(UV_EIO, "WriteFile");
+      break;
     }
     done += count;
   }
   *written = done;
-  return Ok();
+  if (position >= 0) SetFilePointerEx(handle, original, nullptr, FILE_BEGIN);
+  return status;
 }
 
 Status Lock(int fd, bool shared, bool wait) {
@@ -147,7 +169,13 @@ Status Unlock(int fd) {
   HANDLE handle = HandleOf(fd);
   if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "UnlockFileEx");
   OVERLAPPED overlapped = {};
-  return UnlockFileEx(handle, 0, MAXDWORD, MAXDWORD, &overlapped) ? Ok() : LastError("UnlockFileEx");
+  if (UnlockFileEx(handle, 0, MAXDWORD, MAXDWORD, &overlapped)) return Ok();
+  // flock(LOCK_UN) of a file this fd does not lock succeeds; so does unlockFile here.
+  // Windows says ERROR_NOT_LOCKED (a code libuv has no name for); Wine says
+  // ERROR_LOCK_VIOLATION, which an unlock cannot otherwise meet (it never waits or conflicts).
+  DWORD error = GetLastError();
+  if (error == ERROR_NOT_LOCKED || error == ERROR_LOCK_VIOLATION) return Ok();
+  return Fail(uv_translate_sys_error(static_cast<int>(error)), "UnlockFileEx");
 }
 
 Status Replace(const char* from, const char* to) {
@@ -205,7 +233,7 @@ static const Capability kCapabilities[] = {
     {"openDsync", true, "uv_fs_open with UV_FS_O_DSYNC (FILE_FLAG_WRITE_THROUGH)"},
     {"openSync", true, "uv_fs_open with UV_FS_O_SYNC (FILE_FLAG_WRITE_THROUGH)"},
     {"openDirect", true, "uv_fs_open with UV_FS_O_DIRECT (FILE_FLAG_NO_BUFFERING)"},
-    {"preallocate", true, "SetFileInformationByHandle(FileAllocationInfo, FileEndOfFileInfo)"},
+    {"preallocate", true, "SetFileInformationByHandle(FileEndOfFileInfo)"},
     {"writeDurable", true, "WriteFile loop + FlushFileBuffers"},
     {"replaceFile", true, "MoveFileExW(MOVEFILE_REPLACE_EXISTING|MOVEFILE_WRITE_THROUGH)"},
     {"dioAlignment", true, "GetFileInformationByHandleEx(FileStorageInfo)"},
@@ -230,6 +258,28 @@ static const NamedConstant kConstants[] = {
 const NamedConstant* Constants(size_t* count) {
   *count = sizeof kConstants / sizeof kConstants[0];
   return kConstants;
+}
+
+// Synchronous libuv calls (no loop, no callback), so the fds stay libuv's CRT descriptors.
+Status Close(int fd) {
+  uv_fs_t req;
+  int result = uv_fs_close(nullptr, &req, fd, nullptr);
+  uv_fs_req_cleanup(&req);
+  return result < 0 ? Fail(result, "close") : Ok();
+}
+
+Status RemoveFile(const char* path) {
+  uv_fs_t req;
+  int result = uv_fs_unlink(nullptr, &req, path, nullptr);
+  uv_fs_req_cleanup(&req);
+  return result < 0 ? Fail(result, "unlink") : Ok();
+}
+
+Status Truncate(int fd, int64_t length) {
+  uv_fs_t req;
+  int result = uv_fs_ftruncate(nullptr, &req, fd, length, nullptr);
+  uv_fs_req_cleanup(&req);
+  return result < 0 ? Fail(result, "ftruncate") : Ok();
 }
 
 const char* PlatformName() { return "win32"; }
