@@ -3,6 +3,7 @@
 // second line so that no call from JavaScript, however wrong, can crash the process.
 #include <napi.h>
 
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <string>
@@ -103,45 +104,41 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, si
 }
 
 // A private copy of bytes for a write that runs on the threadpool, so the caller may reuse,
-// transfer or resize its buffer at once. The copy keeps the source address's alignment (up
-// to 4096), so an allocAligned buffer stays usable with O_DIRECT.
+// transfer or resize its buffer at once. The copy sits at the same address modulo 4096 as
+// the source, so alignment is neither gained nor lost: an allocAligned buffer stays usable
+// with O_DIRECT, and a misaligned one still fails with EINVAL, exactly as in the sync form.
 class OwnedBytes {
  public:
+  static constexpr size_t kPage = 4096;
+
   OwnedBytes() = default;
   OwnedBytes(const OwnedBytes&) = delete;
   OwnedBytes& operator=(const OwnedBytes&) = delete;
   OwnedBytes(OwnedBytes&& other) noexcept { *this = std::move(other); }
   OwnedBytes& operator=(OwnedBytes&& other) noexcept {
+    std::swap(block_, other.block_);
     std::swap(data_, other.data_);
-    std::swap(size_, other.size_);
-    std::swap(alignment_, other.alignment_);
     return *this;
   }
   ~OwnedBytes() {
-    if (data_ != nullptr) ::operator delete(data_, std::align_val_t(alignment_));
+    if (block_ != nullptr) ::operator delete(block_, std::align_val_t(kPage));
   }
 
   bool CopyFrom(const uint8_t* source, size_t size) {
-    uintptr_t address = reinterpret_cast<uintptr_t>(source);
-    size_t alignment = 4096;
-    while (alignment > alignof(std::max_align_t) && (address % alignment) != 0) alignment /= 2;
-    if (alignment < alignof(std::max_align_t)) alignment = alignof(std::max_align_t);
-    data_ = static_cast<uint8_t*>(
-        ::operator new(size == 0 ? 1 : size, std::align_val_t(alignment), std::nothrow));
-    if (data_ == nullptr) return false;
-    alignment_ = alignment;
-    size_ = size;
+    size_t phase = reinterpret_cast<uintptr_t>(source) % kPage;
+    if (size > SIZE_MAX - kPage) return false;
+    block_ = static_cast<uint8_t*>(::operator new(size + kPage, std::align_val_t(kPage), std::nothrow));
+    if (block_ == nullptr) return false;
+    data_ = block_ + phase;
     if (size != 0) std::memcpy(data_, source, size);
     return true;
   }
 
   const uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
 
  private:
+  uint8_t* block_ = nullptr;
   uint8_t* data_ = nullptr;
-  size_t size_ = 0;
-  size_t alignment_ = alignof(std::max_align_t);
 };
 
 // Defaults shared by the ops: no path, nothing to add to the error, resolves to undefined.

@@ -69,6 +69,12 @@ describe('O_DIRECT writes on a disk filesystem (ext4 under /tmp)', () => {
       if (enforced) {
         expect(() => hs.writeDurableSync(fd, unaligned, 0)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'pwrite' }));
         await expect(hs.writeDurable(fd, unaligned, 0)).rejects.toMatchObject({ code: 'EINVAL', bytesWritten: 0 });
+        // The Promise form copies the bytes first; the copy keeps the source's misalignment,
+        // so it fails exactly as the sync form does, at every offset.
+        for (const skew of [1, 8, 16, 64, 256, memory - 1]) {
+          const view = backing.subarray(skew, skew + block);
+          await expect(hs.writeDurable(fd, view, 0), `skew ${skew}`).rejects.toMatchObject({ code: 'EINVAL' });
+        }
         // An aligned buffer at an unaligned file offset fails the same way.
         expect(() => hs.writeDurableSync(fd, aligned.subarray(0, block), 1)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
       }
