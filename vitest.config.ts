@@ -6,6 +6,9 @@ export default defineConfig({
     // Each test file in its own process: a native addon is safest that way, and tests that
     // change umask, spawn strace or mount filesystems cannot disturb each other.
     pool: 'forks',
+    // Two at a time: the machine has 2 cores and most files wait on disks, strace or FUSE.
+    maxWorkers: 2,
+    minWorkers: 1,
     testTimeout: 60_000,
     hookTimeout: 240_000,
     // CI reads the totals from the JSON report (.ci/run prints them as one plain line).
