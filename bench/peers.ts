@@ -75,11 +75,16 @@ function settle(dir: string): void {
 
 function main(): void {
   const args = process.argv.slice(2);
-  const dir = args.find((a) => !a.startsWith('--')) ?? process.cwd();
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write('usage: node dist/bench/peers.js [DIR] [--rounds N (default 3)] [--secs S per pg_test_fsync test (default 2)]\n');
+    return;
+  }
   const option = (name: string, fallback: number): number => {
     const i = args.indexOf(`--${name}`);
     return i >= 0 ? Number(args[i + 1]) : fallback;
   };
+  const dir = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? process.cwd();
+  fs.mkdirSync(dir, { recursive: true });
   const rounds = option('rounds', 3);
   const secs = option('secs', 2);
   const fio: { p50: number; p99: number }[] = [];
