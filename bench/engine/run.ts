@@ -76,17 +76,25 @@ export function specOf(c: BenchCase, dir: string, options: Pick<RunOptions, 'sec
   };
 }
 
-/** A result row for a case that cannot run here. */
-function naResult(c: BenchCase, caps: Capabilities, reason: string, threads: number, js: boolean): BenchResult {
+/** The fields that name a result row: what ran, how, and with which syscalls. */
+function caseIdentity(c: BenchCase, caps: Capabilities, threads: number, js: boolean) {
   return {
     method: c.method.id,
     label: methodLabel(c.method, caps),
-    mode: c.method.sequence ? 'new' : c.mode,
+    mode: c.method.sequence ? ('new' as const) : c.mode,
     size: c.size,
     writesPerSync: c.writesPerSync,
     threads,
-    runner: js || c.method.nodeFs ? 'js' : 'native',
+    runner: js || c.method.nodeFs ? ('js' as const) : ('native' as const),
     durable: c.method.durable,
+    syscalls: syscallsOf(c.method, c.mode, c.size, c.writesPerSync, caps),
+  };
+}
+
+/** A result row for a case that cannot run here. */
+function naResult(c: BenchCase, caps: Capabilities, reason: string, threads: number, js: boolean): BenchResult {
+  return {
+    ...caseIdentity(c, caps, threads, js),
     supported: false,
     reason,
     ops: null,
@@ -94,7 +102,6 @@ function naResult(c: BenchCase, caps: Capabilities, reason: string, threads: num
     usPerOp: null,
     latencyUs: null,
     mbPerSec: null,
-    syscalls: syscallsOf(c.method, c.mode, c.size, c.writesPerSync, caps),
   };
 }
 
@@ -146,14 +153,7 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
     const latency = summarize(samples);
     const bytes = ops * c.size * c.writesPerSync;
     return {
-      method: c.method.id,
-      label: methodLabel(c.method, caps),
-      mode: c.method.sequence ? 'new' : c.mode,
-      size: c.size,
-      writesPerSync: c.writesPerSync,
-      threads,
-      runner: c.method.nodeFs || options.js ? 'js' : 'native',
-      durable: c.method.durable,
+      ...caseIdentity(c, caps, threads, Boolean(options.js)),
       supported: true,
       ops,
       opsPerSec: round3(opsPerSec),
@@ -163,7 +163,6 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
         p999: round3(latency.p999), max: round3(latency.max), mean: round3(latency.mean), stddev: round3(latency.stddev),
       },
       mbPerSec: round3(bytes / (busyNs / 1e9) / 1e6),
-      syscalls: syscallsOf(c.method, c.mode, c.size, c.writesPerSync, caps),
       cdf: cdfPoints(samples),
     };
   });

@@ -3,6 +3,7 @@
  * reader every consumer (compare, html) goes through: it refuses a file of another schema.
  * @module
  */
+import type { LatencySummary } from './stats';
 import fs from 'node:fs';
 
 /** The schema identifier this version writes and reads. */
@@ -39,17 +40,8 @@ export interface BenchEnv {
   seconds: number;
 }
 
-/** Latency figures in microseconds. */
-export interface LatencyUs {
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-  stddev: number;
-}
+/** Latency figures in microseconds: the statistics' own summary type. */
+export type LatencyUs = LatencySummary;
 
 /** One method x mode x size x writes-per-sync case. */
 export interface BenchResult {
