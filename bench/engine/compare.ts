@@ -15,7 +15,8 @@ export function caseKey(r: Pick<BenchResult, 'method' | 'mode' | 'size' | 'write
 /** A short name for a file's column: its base name, and where it was measured. */
 export function fileTitle(file: string, doc: BenchFile): string {
   const where = [doc.env.os?.platform, doc.env.filesystem?.type].filter(Boolean).join('/');
-  return `${path.basename(file, '.json')}${where ? ` [${where}]` : ''}`;
+  const emulated = doc.env.emulation ? ` EMULATED by ${doc.env.emulation.by}` : '';
+  return `${path.basename(file, '.json')}${where ? ` [${where}]` : ''}${emulated}`;
 }
 
 function ratio(value: number, base: number | null | undefined): string {

@@ -38,6 +38,11 @@ export interface BenchEnv {
   dioAlignment: { memory: number; offset: number; source: string } | null;
   startedAt: string;
   seconds: number;
+  /**
+   * Present when the run was emulated (another OS or CPU run by Wine or qemu-user on this
+   * machine): by what, its version, and what that means for the figures.
+   */
+  emulation?: { by: string; version: string; note: string };
 }
 
 /** Latency figures in microseconds: the statistics' own summary type. */
