@@ -88,8 +88,9 @@ interface SmokeResult {
 function runSmoke(platform: string): SmokeResult {
   const resultFile = path.join(work, `${platform}.txt`);
   const started = Date.now();
-  // Not the sanitizer's preload (npm run test:asan): an x86-64 ASan runtime breaks qemu and Wine.
-  const { LD_PRELOAD: _preload, ASAN_OPTIONS: _asan, ...env } = process.env;
+  // Not the sanitizer's preload or addon (npm run test:asan): an x86-64 ASan runtime breaks qemu
+  // and Wine, and each platform's smoke run must load the prebuild staged for it.
+  const { LD_PRELOAD: _preload, ASAN_OPTIONS: _asan, HARDSYNC_NATIVE: _native, HARDSYNC_SANITIZED: _sanitized, ...env } = process.env;
   const run = spawnSync('bash', [path.join(root, 'scripts', 'cross', 'run-smoke.sh'), platform, pkg, resultFile], { encoding: 'utf8', timeout: 300_000, env });
   const ms = Date.now() - started;
   const text = fs.existsSync(resultFile) ? fs.readFileSync(resultFile, 'utf8') : `# no result file\n# ${run.stderr}`;
