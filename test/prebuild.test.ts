@@ -16,7 +16,13 @@ beforeAll(() => {
     fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true });
   }
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'));
-  execFileSync(process.execPath, [path.join(root, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip'], { cwd: copy, stdio: 'pipe' });
+  // prebuildify runs `node-gyp`: the project's own (a devDependency), also outside npm scripts,
+  // against this Node's own headers (as npm's nodedir setting does), never a download.
+  const PATH = `${path.join(root, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`;
+  const nodedir = process.env.npm_config_nodedir ?? path.resolve(path.dirname(process.execPath), '..');
+  execFileSync(process.execPath, [path.join(root, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip'], {
+    cwd: copy, stdio: 'pipe', env: { ...process.env, PATH, npm_config_nodedir: nodedir },
+  });
   // Only the prebuild remains: nothing can be loaded from a local build.
   fs.rmSync(path.join(copy, 'build'), { recursive: true, force: true });
 }, 240_000);
