@@ -140,6 +140,22 @@ describe.skipIf(!linux || !strace.available)('injected errors on the primitives 
     });
   }
 
+  for (const [op, syscall] of [['fsync', 'fsync'], ['fdatasync', 'fdatasync'], ['writeDurable(position, data)', 'fdatasync']] as const) {
+    for (const mode of ['sync', 'async']) {
+      it(`${op} (${mode}): a failed ${syscall} is never retried`, () => {
+        // Only the first call fails (when=1): had hardsync retried, the retry would have
+        // succeeded and hidden the error. The log must show exactly one call, and the error.
+        const { run: result, records } = run([op], [{ syscalls: [syscall], error: 'EIO', when: '1' }], [mode]);
+        const target = records.filter((record) => record.where === 'target');
+        expect(target).toHaveLength(1);
+        expect(target[0]).toMatchObject({ ok: false, error: { code: 'EIO', syscall } });
+        const calls = result.log.split('\n').filter((line) => new RegExp(`^\\d+ +${syscall}\\(`).test(line));
+        expect(calls, result.log).toHaveLength(1);
+        expect(calls[0]).toContain('(INJECTED)');
+      });
+    }
+  }
+
   it('preallocate: ENOSPC from the posix_fallocate fallback is reported (fallocate EOPNOTSUPP, pwrite64 ENOSPC)', () => {
     const { records } = run(['preallocate'], [
       { syscalls: ['fallocate'], error: 'EOPNOTSUPP' },
