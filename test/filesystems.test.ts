@@ -2,10 +2,11 @@
 // and tmpfs where it applies. Each run is the same vitest files with TMPDIR on that
 // filesystem; the capabilities() of each are collected into the table the README shows
 // (written to bench/results/filesystems.md).
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
 import { filesystemType } from './helpers/tmp';
@@ -19,7 +20,11 @@ const DISK_TESTS = ['test/primitives.test.ts', 'test/aligned.test.ts', 'test/ato
 
 const rows: string[] = [];
 
-function runSuite(tmpdir: string, files: string[]): { passed: number; failed: number; failures: string[] } {
+/**
+ * Runs the files in a child vitest. Asynchronously: a synchronous wait would block this
+ * worker's event loop for the whole child run, and vitest's own RPC would time out.
+ */
+async function runSuite(tmpdir: string, files: string[]): Promise<{ passed: number; failed: number; failures: string[] }> {
   const report = path.join(os.tmpdir(), `hardsync-fs-report-${process.pid}-${Date.now()}.json`);
   const env = { ...process.env, TMPDIR: tmpdir };
   delete env.CI;
@@ -27,8 +32,8 @@ function runSuite(tmpdir: string, files: string[]): { passed: number; failed: nu
   delete env.VITEST_POOL_ID;
   delete env.VITEST_WORKER_ID;
   try {
-    execFileSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...files, '--reporter=json', `--outputFile=${report}`],
-      { cwd: root, env, stdio: 'pipe', timeout: 300_000 });
+    await promisify(execFile)(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...files, '--reporter=json', `--outputFile=${report}`],
+      { cwd: root, env, timeout: 300_000, maxBuffer: 64 << 20 });
   } catch {
     // failures are read from the report below
   }
@@ -65,12 +70,12 @@ describe.each(['ext4', 'xfs', 'btrfs'])('%s on a loop device', (type) => {
   const why = linux ? loopUnavailable(type) : 'not Linux';
   if (why) console.warn(`SKIPPED ${type} runs in test/filesystems.test.ts: ${why}`);
 
-  it.skipIf(Boolean(why))('passes the disk durability tests with TMPDIR on it', () => {
+  it.skipIf(Boolean(why))('passes the disk durability tests with TMPDIR on it', async () => {
     const mounted = mountFs(type, 4096); // sparse: room for the log tests' 64 MiB segments
     try {
       expect(filesystemType(mounted.mountPoint)).toBe(type);
       rows.push(capabilityRow(type, mounted.mountPoint));
-      const result = runSuite(mounted.mountPoint, DISK_TESTS);
+      const result = await runSuite(mounted.mountPoint, DISK_TESTS);
       expect(result.failures).toEqual([]);
       expect(result.passed).toBeGreaterThan(50);
     } finally {
