@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fdatasync, fdatasyncSync, writeDurable } from '../lib/index';
+import { median, percentile } from './engine/stats';
 
 interface Options {
   dir: string;
@@ -43,16 +44,6 @@ function parseArgs(argv: string[]): Options {
     }
   }
   return options;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 /** ns per call of a synchronous loop of `calls` calls. */

@@ -20,6 +20,7 @@ import os from 'node:os';
 import nodePath from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DurableLog, fsyncDir, preallocate, replaceFile, writeDurable, writeFileAtomic, open } from '../lib/index';
+import { median, percentile } from './engine/stats';
 
 // write-file-atomic is a devDependency of the benchmark only; it has no types of its own here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -49,15 +50,6 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-function median(values: number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
-}
-
 /** One measured run: throughput and latency quantiles in microseconds. */
 interface Sample {
   opsPerSec: number;
@@ -67,7 +59,26 @@ interface Sample {
 
 function sample(latenciesMs: number[], elapsedMs: number): Sample {
   const sorted = latenciesMs.map((ms) => ms * 1000).sort((a, b) => a - b);
-  return { opsPerSec: (latenciesMs.length / elapsedMs) * 1000, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+  return { opsPerSec: (latenciesMs.length / elapsedMs) * 1000, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+/**
+ * `loops` concurrent loops, each awaiting `perLoop` calls of `op`: every call's latency (ms)
+ * and the elapsed time of the whole.
+ */
+async function timedLoops(loops: number, perLoop: number, op: () => Promise<unknown>): Promise<{ latencies: number[]; elapsed: number }> {
+  const latencies: number[] = [];
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: loops }, async () => {
+      for (let i = 0; i < perLoop; i++) {
+        const t = performance.now();
+        await op();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { latencies, elapsed: performance.now() - start };
 }
 
 const RECORD = Buffer.alloc(256, 0x5a);
@@ -86,18 +97,7 @@ async function logRun(root: string, flush: 'data' | 'dsync', appenders: number, 
   const log = await DurableLog.open(dir, { flush, segmentSize: 64 * 1024 * 1024 });
   // Warm up: the first appends pay for page faults in the preallocated extent.
   for (let i = 0; i < 50; i++) await log.append(RECORD);
-  const latencies: number[] = [];
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: appenders }, async () => {
-      for (let i = 0; i < perAppender; i++) {
-        const t = performance.now();
-        await log.append(RECORD);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const elapsed = performance.now() - start;
+  const { latencies, elapsed } = await timedLoops(appenders, perAppender, () => log.append(RECORD));
   await log.close();
   await fs.promises.rm(dir, { recursive: true, force: true });
   return sample(latencies, elapsed);
@@ -116,19 +116,10 @@ async function writeSyncRun(root: string, appenders: number, perAppender: number
   await preallocate(fd, 0, total * frameSize);
   const record = Buffer.alloc(frameSize, 0x5a);
   let next = 0;
-  for (let i = 0; i < 50 && i < 64; i++) await writeDurable(fd, record, (next++) * frameSize, { flush: 'data' });
-  const latencies: number[] = [];
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: appenders }, async () => {
-      for (let i = 0; i < perAppender; i++) {
-        const t = performance.now();
-        await writeDurable(fd, record, (next++) * frameSize, { flush: 'data' });
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const elapsed = performance.now() - start;
+  // Warm up like the log run (50 appends), inside the 64 spare slots preallocated above.
+  for (let i = 0; i < 50; i++) await writeDurable(fd, record, (next++) * frameSize, { flush: 'data' });
+  const { latencies, elapsed } = await timedLoops(appenders, perAppender, () =>
+    writeDurable(fd, record, (next++) * frameSize, { flush: 'data' }));
   fs.closeSync(fd);
   await fs.promises.rm(dir, { recursive: true, force: true });
   return sample(latencies, elapsed);

@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { cdfPoints, concatSamples, percentile, summarize } from '../dist/bench/engine/stats.js';
+import { cdfPoints, concatSamples, median, percentile, summarize } from '../dist/bench/engine/stats.js';
 import { formatSize, parseSize } from '../dist/bench/engine/report.js';
 
 describe('bench statistics', () => {
+  it('median of per-round figures: middle value, or mean of the two middle ones, unsorted input', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([7])).toBe(7);
+    expect(() => median([])).toThrow(RangeError);
+  });
+
   // 1..100 (in ns): nearest rank makes p50 the 50th value, p99 the 99th, p99.9 the 100th.
   const hundred = Float64Array.from({ length: 100 }, (_, i) => (i + 1) * 1000);
 

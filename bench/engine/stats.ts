@@ -37,6 +37,18 @@ export function percentile(sorted: ArrayLike<number>, percent: number): number {
 }
 
 /**
+ * The median of any values (not necessarily sorted): the middle one, or the mean of the two
+ * middle ones. Used for the median of per-round figures.
+ * @param values Not empty.
+ */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of an empty sample');
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
  * Sorts a sample in place (numeric order; a Float64Array sorts numerically by default) and
  * returns it.
  */
