@@ -3,9 +3,15 @@
 // --expose-gc; see there for the mix of calls).
 //
 // Bounds, per phase, after a warm-up of a tenth of each workload:
-//   RSS growth < 16 MiB for each phase: a leak of 16 bytes per sync call, 160 bytes per async
-//     call or 160 bytes per allocation would exceed it; what is seen here is 0-3 MiB (malloc
-//     and V8 growing their pools in steps, not per call);
+//   RSS growth < 16 MiB for the call phases: a leak of 16 bytes per sync call or 160 bytes per
+//     async call would exceed it; what is seen here is 0-3 MiB (malloc and V8 growing their
+//     pools in steps, not per call);
+//   RSS growth < 64 MiB for the allocation phase: a buffer that is never freed leaks >= 4 KiB,
+//     so 100k of them would add >= 400 MiB, and any leak of >= 700 bytes per allocation
+//     exceeds the bound. It is wider than the others because 460 MiB of 4.6 KiB chunks churn
+//     through malloc, whose heap keeps whatever pages fragmentation pins (seen: 3-17 MiB, once
+//     16.9 MiB in CI, which failed a 16 MiB bound). Smaller per-allocation leaks (a lost
+//     finalizer hint) are LeakSanitizer's to find, in the sanitized run;
 //   external and arrayBuffers growth < 1 MiB; V8 heap growth < 4 MiB.
 // Under AddressSanitizer (HARDSYNC_SANITIZED=1, set by scripts/asan/run.sh) freed memory sits in
 // ASan's quarantine, so RSS says nothing there; instead LeakSanitizer runs in the child and
@@ -68,6 +74,11 @@ it('1M sync calls, 100k async calls and 100k aligned allocations leave memory fl
       [`${result.counts.async} async calls`]: growth(result.afterSync, result.afterAsync),
       [`${result.counts.allocations} allocAligned`]: growth(result.afterAsync, result.after),
     };
+    const rssBound: Record<string, number> = {
+      [`${result.counts.sync} sync calls`]: 16,
+      [`${result.counts.async} async calls`]: 16,
+      [`${result.counts.allocations} allocAligned`]: 64,
+    };
     const total = growth(result.before, result.after);
     const show = (g: ReturnType<typeof growth>) =>
       `RSS ${g.rss.toFixed(2)} MiB, heap ${g.heapUsed.toFixed(2)} MiB, external ${g.external.toFixed(3)} MiB, arrayBuffers ${g.arrayBuffers.toFixed(3)} MiB`;
@@ -84,7 +95,7 @@ it('1M sync calls, 100k async calls and 100k aligned allocations leave memory fl
       expect(leaks, 'LeakSanitizer reports pointing into the addon').toEqual([]);
     }
     for (const [name, g] of Object.entries(phases)) {
-      if (!sanitized) expect(g.rss, `${name}: RSS growth (MiB)`).toBeLessThan(16);
+      if (!sanitized) expect(g.rss, `${name}: RSS growth (MiB)`).toBeLessThan(rssBound[name]!);
       expect(g.heapUsed, `${name}: V8 heap growth (MiB)`).toBeLessThan(4);
       expect(g.external, `${name}: external memory growth (MiB)`).toBeLessThan(1);
       expect(g.arrayBuffers, `${name}: ArrayBuffer memory growth (MiB)`).toBeLessThan(1);
