@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 import { native } from './native';
 import { dioAlignment, dioAlignmentSync, open, openSync, fullFsync, fullFsyncSync } from './primitives';
-import type { Capabilities, Capability, CapabilityName, Constants, PathLike } from './types';
+import type { Capabilities, Capability, CapabilityName, Constants, EngineInfo, PathLike } from './types';
 import { toPath } from './validate';
 
 /** The O_* and SYNC_FILE_RANGE_* values of this platform (0 where absent). */
@@ -16,6 +16,9 @@ export const constants: Constants = Object.freeze({ ...native.constants });
 
 /** The platform family the addon was built for ("linux", "darwin", "win32", "freebsd"). */
 export const platform: string = native.platform;
+
+/** The engine that runs async flushes in this thread (see {@link EngineInfo}). */
+export const engine: EngineInfo = Object.freeze(native.engineInfo());
 
 function osTable(): Record<CapabilityName, Capability> {
   const calls = {} as Record<CapabilityName, Capability>;
@@ -59,7 +62,7 @@ function refuse(calls: Record<CapabilityName, Capability>, name: CapabilityName,
  */
 export async function capabilities(path?: PathLike): Promise<Capabilities> {
   const calls = osTable();
-  if (path === undefined) return { platform, calls };
+  if (path === undefined) return { platform, engine, calls };
   const where = toPath(path);
   const probe = probeName(probeDirectory(where));
   if (calls.openDirect.supported) {
@@ -78,7 +81,7 @@ export async function capabilities(path?: PathLike): Promise<Capabilities> {
     } finally {
       fs.closeSync(fd);
     }
-    return { platform, calls, path: where, dioAlignment: await dioAlignment(probe) };
+    return { platform, engine, calls, path: where, dioAlignment: await dioAlignment(probe) };
   } finally {
     fs.rmSync(probe, { force: true });
   }
@@ -87,7 +90,7 @@ export async function capabilities(path?: PathLike): Promise<Capabilities> {
 /** Synchronous {@link capabilities}. */
 export function capabilitiesSync(path?: PathLike): Capabilities {
   const calls = osTable();
-  if (path === undefined) return { platform, calls };
+  if (path === undefined) return { platform, engine, calls };
   const where = toPath(path);
   const probe = probeName(probeDirectory(where));
   if (calls.openDirect.supported) {
@@ -106,7 +109,7 @@ export function capabilitiesSync(path?: PathLike): Capabilities {
     } finally {
       fs.closeSync(fd);
     }
-    return { platform, calls, path: where, dioAlignment: dioAlignmentSync(probe) };
+    return { platform, engine, calls, path: where, dioAlignment: dioAlignmentSync(probe) };
   } finally {
     fs.rmSync(probe, { force: true });
   }

@@ -4,7 +4,7 @@
  * @module
  */
 import path from 'node:path';
-import type { Constants } from './types';
+import type { Constants, EngineInfo } from './types';
 
 /** Raw capability row from native/platform/*.cc. */
 export interface NativeCapability {
@@ -74,6 +74,7 @@ export interface NativeBinding {
   dioAlignmentSync(pathOrFd: string | number): { memory: number; offset: number; source: string };
   alignmentOffset(view: ArrayBufferView, alignment: number): number;
   capabilities(): NativeCapability[];
+  engineInfo(): EngineInfo;
   benchLoop(spec: NativeBenchSpec): Promise<NativeBenchResult>;
   constants: Constants;
   platform: string;

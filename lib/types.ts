@@ -119,10 +119,35 @@ export interface Capability {
   reason?: string;
 }
 
+/** Where async flushes run: see {@link EngineInfo}. */
+export type EngineName = 'io_uring' | 'threads' | 'libuv-threadpool';
+
+/**
+ * Which engine runs this process's (this thread's) async flushes and `writeDurable` calls,
+ * chosen when the addon loads:
+ * - `io_uring` (Linux): submitted to the kernel; completions wake the event loop directly.
+ * - `threads`: hardsync's own flush threads (`flushThreads` of them, `HARDSYNC_FLUSH_THREADS`).
+ * - `libuv-threadpool`: libuv's threadpool, shared with node:fs, dns and crypto.
+ * The first two never occupy libuv's threadpool, so slow flushes cannot stall other I/O.
+ * `HARDSYNC_ENGINE=io_uring|threads|threadpool` forces one; the Sync functions always block.
+ */
+export interface EngineInfo {
+  /** The engine in use. */
+  name: EngineName;
+  /** What HARDSYNC_ENGINE asked for (`auto` when unset). */
+  requested: 'auto' | 'io_uring' | 'threads' | 'threadpool';
+  /** Size of hardsync's flush-thread pool (0 for `libuv-threadpool`). */
+  flushThreads: number;
+  /** Why io_uring is not in use, when it was asked for or would have been the default. */
+  reason: string;
+}
+
 /** What {@link capabilities} returns. */
 export interface Capabilities {
   /** The platform family the addon was built for: "linux", "darwin", "win32", "freebsd". */
   platform: string;
+  /** The engine that runs async flushes here. */
+  engine: EngineInfo;
   /** Per call: supported or not, and the syscall it maps to. */
   calls: Record<CapabilityName, Capability>;
   /** The probed path, when one was given. */

@@ -141,8 +141,11 @@ class OwnedBytes {
   uint8_t* data_ = nullptr;
 };
 
-// Defaults shared by the ops: no path, nothing to add to the error, resolves to undefined.
+// Defaults shared by the ops: not a flush (runs on libuv's threadpool), no kernel-queue form,
+// no path, nothing to add to the error, resolves to undefined.
 struct OpBase {
+  static constexpr bool kFlush = false;
+  AsyncRequest* Request() { return nullptr; }
   const char* Path() const { return nullptr; }
   const char* Dest() const { return nullptr; }
   void Annotate(Napi::Error&) const {}
@@ -151,14 +154,27 @@ struct OpBase {
 
 using FdCall = Status (*)(int);
 
-template <FdCall kCall>
-struct FdOp : OpBase {
+// A flush of one fd. kQueued: the Flush a kernel queue runs for it (kNone: it has no queued
+// form, e.g. syncfs, and always runs on a flush thread).
+template <FdCall kCall, Flush kQueued>
+struct FlushOp : OpBase {
+  static constexpr bool kFlush = true;
   int fd = -1;
+  AsyncRequest request;
   bool Parse(const Napi::CallbackInfo& info, bool) { return ArgFd(info, 0, &fd); }
   Status Run() { return kCall(fd); }
+  AsyncRequest* Request() {
+    if (kQueued == Flush::kNone) return nullptr;
+    request.kind = AsyncRequest::Kind::kFlush;
+    request.fd = fd;
+    request.flush = kQueued;
+    return &request;
+  }
 };
 
 struct SyncFileRangeOp : OpBase {
+  static constexpr bool kFlush = true;
+  AsyncRequest request;
   int fd = -1;
   int64_t offset = 0;
   int64_t nbytes = 0;
@@ -168,12 +184,27 @@ struct SyncFileRangeOp : OpBase {
            ArgInt64(info, 2, "nbytes", &nbytes) && ArgInt32(info, 3, "flags", &flags);
   }
   Status Run() { return SyncFileRange(fd, offset, nbytes, static_cast<unsigned>(flags)); }
+  AsyncRequest* Request() {
+    request.kind = AsyncRequest::Kind::kRange;
+    request.fd = fd;
+    request.offset = offset;
+    request.nbytes = nbytes;
+    request.flags = static_cast<unsigned>(flags);
+    return &request;
+  }
 };
 
 struct FsyncDirOp : OpBase {
+  static constexpr bool kFlush = true;
   std::string path;
+  AsyncRequest request;
   bool Parse(const Napi::CallbackInfo& info, bool) { return ArgPath(info, 0, "path", &path); }
   Status Run() { return FsyncDir(path.c_str()); }
+  AsyncRequest* Request() {
+    request.kind = AsyncRequest::Kind::kDirectory;
+    request.path = path.c_str();
+    return &request;
+  }
   const char* Path() const { return path.c_str(); }
 };
 
@@ -224,13 +255,14 @@ struct PreallocateOp : OpBase {
 };
 
 struct WriteDurableOp : OpBase {
+  static constexpr bool kFlush = true;
   int fd = -1;
   const uint8_t* data = nullptr;  // borrowed in the sync form, owned.data() in the async one
   size_t length = 0;
   OwnedBytes owned;
   int64_t position = -1;
   int32_t flush = 0;
-  size_t written = 0;
+  AsyncRequest request;  // request.written: bytes written, by either route
   bool Parse(const Napi::CallbackInfo& info, bool async) {
     if (!ArgFd(info, 0, &fd) || !ArgBytes(info, 1, &data, &length) ||
         !ArgInt64(info, 2, "position", &position) || !ArgInt32(info, 3, "flush", &flush)) {
@@ -250,14 +282,23 @@ struct WriteDurableOp : OpBase {
     return true;
   }
   Status Run() {
-    Status status = WriteAll(fd, data, length, position, &written);
+    Status status = WriteAll(fd, data, length, position, &request.written);
     if (!status.ok()) return status;
     return RunFlush(fd, static_cast<Flush>(flush));
   }
-  void Annotate(Napi::Error& error) const {
-    error.Set("bytesWritten", Napi::Number::New(error.Env(), static_cast<double>(written)));
+  AsyncRequest* Request() {
+    request.kind = AsyncRequest::Kind::kWrite;
+    request.fd = fd;
+    request.data = data;
+    request.length = length;
+    request.position = position;
+    request.flush = static_cast<Flush>(flush);
+    return &request;
   }
-  Napi::Value Result(Napi::Env env) const { return Napi::Number::New(env, static_cast<double>(written)); }
+  void Annotate(Napi::Error& error) const {
+    error.Set("bytesWritten", Napi::Number::New(error.Env(), static_cast<double>(request.written)));
+  }
+  Napi::Value Result(Napi::Env env) const { return Napi::Number::New(env, static_cast<double>(request.written)); }
 };
 
 struct LockOp : OpBase {
@@ -465,28 +506,39 @@ Napi::Object ConstantTable(Napi::Env env) {
 }
 
 template <typename Op>
-void ExportPair(Napi::Env env, Napi::Object exports, const char* name) {
-  exports.Set(name, Napi::Function::New(env, Dispatch<Op, true>, name));
+void ExportPair(Napi::Env env, Napi::Object exports, const char* name, Engine* engine) {
+  exports.Set(name, Napi::Function::New(env, Dispatch<Op, true>, name, engine));
   std::string sync_name = std::string(name) + "Sync";
   exports.Set(sync_name, Napi::Function::New(env, Dispatch<Op, false>, sync_name));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  ExportPair<FdOp<Fsync>>(env, exports, "fsync");
-  ExportPair<FdOp<Fdatasync>>(env, exports, "fdatasync");
-  ExportPair<FdOp<FullFsync>>(env, exports, "fullFsync");
-  ExportPair<FdOp<BarrierFsync>>(env, exports, "barrierFsync");
-  ExportPair<FdOp<Syncfs>>(env, exports, "syncfs");
-  ExportPair<SyncFileRangeOp>(env, exports, "syncFileRange");
-  ExportPair<FsyncDirOp>(env, exports, "fsyncDir");
-  ExportPair<OpenOp>(env, exports, "open");
-  ExportPair<PreallocateOp>(env, exports, "preallocate");
-  ExportPair<WriteDurableOp>(env, exports, "writeDurable");
-  ExportPair<ReplaceOp>(env, exports, "replaceFile");
-  ExportPair<LockOp>(env, exports, "lockFile");
-  ExportPair<UnlockOp>(env, exports, "unlockFile");
-  ExportPair<DioAlignmentOp>(env, exports, "dioAlignment");
-  exports.Set("benchLoop", Napi::Function::New(env, Dispatch<BenchLoopOp, true>, "benchLoop"));
+  std::string engine_error;
+  Engine* engine = Engine::Create(env, &engine_error);
+  if (engine == nullptr) {
+    Napi::Error error = Napi::Error::New(env, "hardsync: " + engine_error);
+    error.Set("code", "ERR_INVALID_ARG_VALUE");
+    error.ThrowAsJavaScriptException();
+    return exports;
+  }
+  ExportPair<FlushOp<Fsync, Flush::kFsync>>(env, exports, "fsync", engine);
+  ExportPair<FlushOp<Fdatasync, Flush::kData>>(env, exports, "fdatasync", engine);
+  ExportPair<FlushOp<FullFsync, Flush::kFull>>(env, exports, "fullFsync", engine);
+  ExportPair<FlushOp<BarrierFsync, Flush::kBarrier>>(env, exports, "barrierFsync", engine);
+  ExportPair<FlushOp<Syncfs, Flush::kNone>>(env, exports, "syncfs", engine);
+  ExportPair<SyncFileRangeOp>(env, exports, "syncFileRange", engine);
+  ExportPair<FsyncDirOp>(env, exports, "fsyncDir", engine);
+  ExportPair<OpenOp>(env, exports, "open", engine);
+  ExportPair<PreallocateOp>(env, exports, "preallocate", engine);
+  ExportPair<WriteDurableOp>(env, exports, "writeDurable", engine);
+  ExportPair<ReplaceOp>(env, exports, "replaceFile", engine);
+  ExportPair<LockOp>(env, exports, "lockFile", engine);
+  ExportPair<UnlockOp>(env, exports, "unlockFile", engine);
+  ExportPair<DioAlignmentOp>(env, exports, "dioAlignment", engine);
+  exports.Set("benchLoop", Napi::Function::New(env, Dispatch<BenchLoopOp, true>, "benchLoop", engine));
+  exports.Set("engineInfo", Napi::Function::New(
+      env, [](const Napi::CallbackInfo& info) -> Napi::Value { return static_cast<Engine*>(info.Data())->Info(info.Env()); },
+      "engineInfo", engine));
   exports.Set("alignmentOffset", Napi::Function::New(env, AlignmentOffset, "alignmentOffset"));
   exports.Set("capabilities", Napi::Function::New(env, CapabilityTable, "capabilities"));
   exports.Set("constants", ConstantTable(env));

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace hs {
 
@@ -116,6 +117,55 @@ struct NamedConstant {
   int64_t value;
 };
 const NamedConstant* Constants(size_t* count);
+
+// ---- The kernel completion queue (io_uring on Linux) ---------------------------------------
+// An async flush described without pointers into JavaScript: everything it names is owned by
+// the op that holds it. The engine (native/engine.cc) hands it to a KernelQueue when there is
+// one that can run it, else runs the op's own Run() on a flush thread.
+struct AsyncRequest {
+  enum class Kind { kFlush, kWrite, kRange, kDirectory };
+  Kind kind = Kind::kFlush;
+  int fd = -1;
+  Flush flush = Flush::kNone;    // kFlush and kWrite: the flush to run (after the writes)
+  const uint8_t* data = nullptr; // kWrite
+  size_t length = 0;             // kWrite
+  int64_t position = -1;         // kWrite: < 0 writes at the file position
+  int64_t offset = 0;            // kRange
+  int64_t nbytes = 0;            // kRange
+  unsigned flags = 0;            // kRange
+  const char* path = nullptr;    // kDirectory
+  size_t written = 0;            // kWrite, out: bytes written before any failure
+};
+
+// A queue of requests the kernel runs without a user thread, completing to a descriptor
+// libuv can poll. Used from one thread (the JavaScript thread of one environment) only,
+// except WaitAll, which runs on a reaper thread after that environment is gone.
+class KernelQueue {
+ public:
+  using Done = void (*)(void* tag, Status status, void* context);
+  virtual ~KernelQueue() = default;
+  // Whether this queue can run the request (the opcodes exist, the sizes fit).
+  virtual bool Supports(const AsyncRequest& request) const = 0;
+  // How many more requests Submit can take now.
+  virtual size_t Room() const = 0;
+  // Starts a request; tag comes back through Done. A failure means nothing was started.
+  virtual Status Submit(AsyncRequest* request, void* tag) = 0;
+  // Readable (poll) while completions wait to be drained.
+  virtual int NotifyFd() const = 0;
+  // Reports every finished request through done (a request that needs another step, e.g. the
+  // rest of a short write, is resubmitted instead). Returns how many were reported.
+  virtual size_t Drain(Done done, void* context) = 0;
+  // Requests started and not yet reported.
+  virtual size_t InFlight() const = 0;
+  // Blocks until every request in flight is reported through done.
+  virtual void WaitAll(Done done, void* context) = 0;
+  // The name shown by capabilities(), e.g. "io_uring".
+  virtual const char* Name() const = 0;
+};
+
+// The kernel queue of this OS, or nullptr with *why_not saying why (no such facility, the
+// kernel refuses it, an opcode is missing). Never throws, never aborts.
+KernelQueue* CreateKernelQueue(std::string* why_not);
 
 // Name of this platform family, for diagnostics ("linux", "darwin", "win32", "freebsd").
 const char* PlatformName();

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
+import { straceEngineEnv } from './helpers/strace';
 import { diskTempDir } from './helpers/tmp';
 
 const strace = spawnSync('strace', ['-V']).status === 0;
@@ -26,7 +27,7 @@ describe.skipIf(!strace || !linux)('syscalls under strace (Linux)', () => {
       '-f', '-qq', '-o', log, '-P', file, '-P', `${file}.renamed`,
       '-e', 'trace=openat,fsync,fdatasync,sync_file_range,syncfs,fallocate,pwrite64,flock,rename,renameat,renameat2',
       process.execPath, path.join(__dirname, 'fixtures', 'core', 'each-call.js'), file,
-    ], { env: { ...process.env, HARDSYNC_ROOT: path.resolve(__dirname, '..') } });
+    ], { env: { ...process.env, ...straceEngineEnv, HARDSYNC_ROOT: path.resolve(__dirname, '..') } });
     const calls = fs.readFileSync(log, 'utf8').split('\n')
       .map((line) => line.replace(/^\d+\s+/, ''))
       .filter((line) => line && !line.includes('resumed>') && !line.startsWith('+++') && !line.startsWith('---'))
@@ -63,7 +64,7 @@ describe.skipIf(!strace || !linux)('syscalls under strace (Linux)', () => {
   it('fsyncDir opens the directory O_DIRECTORY and fsyncs it', () => {
     const log = path.join(dir, 'strace-dir.log');
     const script = `require(${JSON.stringify(path.resolve(__dirname, '..'))}).fsyncDirSync(${JSON.stringify(dir)})`;
-    execFileSync('strace', ['-f', '-qq', '-o', log, '-P', dir, '-e', 'trace=openat,fsync,close', process.execPath, '-e', script]);
+    execFileSync('strace', ['-f', '-qq', '-o', log, '-P', dir, '-e', 'trace=openat,fsync,close', process.execPath, '-e', script], { env: { ...process.env, ...straceEngineEnv } });
     const lines = fs.readFileSync(log, 'utf8').split('\n').map((line) => line.replace(/^\d+\s+/, '')).filter(Boolean);
     const open = lines.findIndex((line) => /^openat\(AT_FDCWD, "[^"]*", O_RDONLY\|/.test(line)
       && line.includes('O_DIRECTORY') && line.includes('O_CLOEXEC') && !line.includes('O_NONBLOCK'));

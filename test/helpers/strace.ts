@@ -30,6 +30,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+/**
+ * The engine a traced child must use. strace sees syscalls, and the io_uring engine makes
+ * none for an async flush (the kernel runs it), so traced children run the thread engine
+ * instead, or the libuv threadpool when that is the engine under test. The io_uring engine's
+ * own behaviour is shown elsewhere: test/engine.test.ts (errors, teardown, the ring really
+ * used) and the power-cut tests (what it makes durable), which need no strace.
+ */
+export const straceEngineEnv = {
+  HARDSYNC_ENGINE: process.env.HARDSYNC_ENGINE === 'threadpool' ? 'threadpool' : 'threads',
+};
+
 /** One `-e inject=` clause. */
 export interface Injection {
   /** Syscall names as strace spells them (`pwrite64`, `renameat2`, ...). */
@@ -130,7 +141,7 @@ export function runInjected(options: {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 60_000,
-      env: { ...process.env, UV_USE_IO_URING: '0', ...options.env, HARDSYNC_INJECT_RESULT: resultFile },
+      env: { ...process.env, UV_USE_IO_URING: '0', ...straceEngineEnv, ...options.env, HARDSYNC_INJECT_RESULT: resultFile },
     });
     if (child.error) throw child.error;
     const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';

@@ -199,6 +199,27 @@ check('capabilities: the table names every call, with a boolean and a syscall', 
   assertArgError(caught(() => hs.capabilitiesSync(42)), 'ERR_INVALID_ARG_TYPE', 'capabilitiesSync(42)');
 });
 
+check('engine: which engine runs async flushes, the same in capabilities()', ['engine'], async () => {
+  const { engine } = hs;
+  assert(['io_uring', 'threads', 'libuv-threadpool'].includes(engine.name), `engine.name ${show(engine.name)}`);
+  assert(Object.isFrozen(engine), 'engine is not frozen');
+  assertEqual(show(caps.engine), show(engine), 'capabilitiesSync().engine');
+  assertEqual(show((await hs.capabilities()).engine), show(engine), 'capabilities().engine');
+  // io_uring only where the OS has it; elsewhere the thread engine, saying why.
+  if (engine.name === 'io_uring') assertEqual(hs.platform, 'linux', 'io_uring engine off Linux');
+  if (engine.name === 'threads' && engine.requested !== 'threads') assert(engine.reason.length > 0, 'no reason given for not using io_uring');
+  assert(engine.name === 'libuv-threadpool' ? engine.flushThreads === 0 : engine.flushThreads >= 1, `flushThreads ${engine.flushThreads}`);
+  // A flush completes through whichever engine it is.
+  const file = path.join(workdir, 'engine.bin');
+  const fd = fs.openSync(file, 'w+');
+  try {
+    assertEqual(await hs.writeDurable(fd, Buffer.from('engine'), 0, { flush: 'data' }), 6, 'writeDurable through the engine');
+    await hs.fdatasync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
 check('constants: numbers, the sync flags match the OS', ['constants'], () => {
   for (const [name, value] of Object.entries(hs.constants)) assert(Number.isInteger(value), `${name} = ${show(value)}`);
   assert(Object.isFrozen(hs.constants), 'constants is not frozen');
