@@ -11,11 +11,11 @@
  *
  * Usage: node dist/bench/core.js [--dir DIR] [--overhead-dir DIR] [--rounds N] [--json FILE]
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fdatasync, fdatasyncSync, writeDurable } from '../lib/index';
+import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './engine/c-reference';
 import { median, percentile } from './engine/stats';
 
 interface Options {
@@ -82,28 +82,6 @@ async function latencies(ops: number, body: (i: number) => Promise<unknown>): Pr
   return samples.sort((a, b) => a - b);
 }
 
-const WRITE_SIZE = 8192;
-const FILE_SLOTS = 2048; // 16 MiB file, overwritten in a cycle
-
-function preallocatedFile(dir: string, name: string): string {
-  const file = path.join(dir, name);
-  // Written with real zeros and flushed, so the timed overwrites change no size and convert
-  // no unwritten extents: only the data flush is measured, as pg_test_fsync does.
-  fs.writeFileSync(file, Buffer.alloc(WRITE_SIZE * FILE_SLOTS));
-  const fd = fs.openSync(file, 'r+');
-  fs.fsyncSync(fd);
-  fs.closeSync(fd);
-  return file;
-}
-
-function buildCReference(): string {
-  const source = path.join(__dirname, '..', '..', 'bench', 'c', 'write_fdatasync.c');
-  const binary = path.join(__dirname, '..', '..', 'build', 'bench-write-fdatasync');
-  fs.mkdirSync(path.dirname(binary), { recursive: true });
-  execFileSync('cc', ['-O2', '-o', binary, source]);
-  return binary;
-}
-
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const report: Record<string, unknown> = { node: process.version, kernel: os.release(), rounds: options.rounds };
@@ -168,8 +146,7 @@ async function main(): Promise<void> {
       await handle.write(buffer, 0, WRITE_SIZE, nextPosition());
       await handle.datasync();
     }));
-    const cOut = execFileSync(cBinary, [durableFile, String(opsPerRound), String(WRITE_SIZE), String(FILE_SLOTS)], { encoding: 'utf8' });
-    results.c.push(cOut.trim().split('\n').map(Number).sort((a, b) => a - b));
+    results.c.push(runCReference(cBinary, durableFile, opsPerRound));
   }
   await handle.close();
   fs.closeSync(fd);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import * as hs from '../dist/lib/index.js';
 import { readBenchFile, SCHEMA } from '../dist/bench/engine/schema.js';
 import { runCli, startCli } from './fixtures/bench/run-cli';
 
@@ -101,6 +102,8 @@ describe('hardsync bench', () => {
     expect(doc.schema).toBe(SCHEMA);
     expect(doc.kind).toBe('bench');
     expect(doc.env.node).toBe(process.version);
+    // the CLI child inherits HARDSYNC_ENGINE, so it runs this process's engine and says so
+    expect(doc.env.engine).toEqual({ name: hs.engine.name, flushThreads: hs.engine.flushThreads, reason: hs.engine.reason });
     const keys = doc.results.map((r) => `${r.method}/${r.mode}/${r.size}/${r.writesPerSync}`);
     // write and direct are not amortizable: no writes-per-sync 2 rows for them
     expect(keys).toContain('fdatasync/append/4096/2');

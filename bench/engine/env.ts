@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { capabilitiesSync, platform } from '../../lib/index';
+import { capabilitiesSync, engine, platform } from '../../lib/index';
 import type { BenchEnv } from './schema';
 
 // statfs(2) f_type magic numbers of the filesystems a user is likely to benchmark, for when
@@ -156,6 +156,7 @@ export function probeEnv(directory: string, command: string): BenchEnv {
     memoryBytes: os.totalmem(),
     node: process.version,
     hardsync: packageVersion(),
+    engine: { name: engine.name, flushThreads: engine.flushThreads, reason: engine.reason },
     command,
     directory: path.resolve(directory),
     filesystem: {

@@ -17,6 +17,11 @@ export interface BenchEnv {
   memoryBytes: number;
   node: string;
   hardsync: string;
+  /**
+   * The engine of hardsync's async API in the process that measured (capabilities().engine):
+   * io_uring, threads or libuv-threadpool. Absent in files written before engines existed.
+   */
+  engine?: { name: string; flushThreads: number; reason: string };
   command: string;
   directory: string;
   filesystem: {

@@ -1,0 +1,43 @@
+/**
+ * The plain C loop the speed goals compare against (bench/c/write_fdatasync.c: pwrite +
+ * fdatasync of SIZE bytes over SLOTS slots of an existing file, one latency per line), and
+ * the preallocated file both it and the Node side overwrite. Shared by bench/core.ts and
+ * bench/engines.ts.
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Bytes per write in the comparisons. */
+export const WRITE_SIZE = 8192;
+/** Slots of WRITE_SIZE in the file, overwritten in a cycle (16 MiB). */
+export const FILE_SLOTS = 2048;
+
+/**
+ * A file of FILE_SLOTS * WRITE_SIZE real zeros, flushed, so the timed overwrites change no
+ * size and convert no unwritten extents: only the data flush is measured, as pg_test_fsync does.
+ */
+export function preallocatedFile(dir: string, name: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, Buffer.alloc(WRITE_SIZE * FILE_SLOTS));
+  const fd = fs.openSync(file, 'r+');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  return file;
+}
+
+/** Compiles the C loop (cc -O2) into build/ and returns the binary's path. */
+export function buildCReference(): string {
+  const source = path.join(__dirname, '..', '..', '..', 'bench', 'c', 'write_fdatasync.c');
+  const binary = path.join(__dirname, '..', '..', '..', 'build', 'bench-write-fdatasync');
+  fs.mkdirSync(path.dirname(binary), { recursive: true });
+  execFileSync('cc', ['-O2', '-o', binary, source]);
+  return binary;
+}
+
+/** Runs the C loop: `ops` writes of WRITE_SIZE on `file`; latencies in microseconds, sorted. */
+export function runCReference(binary: string, file: string, ops: number): number[] {
+  const out = execFileSync(binary, [file, String(ops), String(WRITE_SIZE), String(FILE_SLOTS)], { encoding: 'utf8' });
+  return out.trim().split('\n').map(Number).sort((a, b) => a - b);
+}
