@@ -1,7 +1,8 @@
 /**
- * The durability primitives: each a pair, `name()` returning a Promise (the work runs on the
- * libuv threadpool) and `nameSync()`; both call the same native platform function. Arguments
- * are validated before any I/O: the Sync form throws, the Promise form rejects.
+ * The durability primitives: each a pair, `name()` returning a Promise (flushes and
+ * writeDurable run on hardsync's engine, see `engine`; the rest on libuv's threadpool) and
+ * `nameSync()`; both call the same native platform function. Arguments are validated before
+ * any I/O: the Sync form throws, the Promise form rejects.
  * @module
  */
 import { native } from './native';
@@ -280,7 +281,8 @@ function writeArguments(fd: unknown, data: unknown, position: unknown, options: 
 
 /**
  * Writes every byte of `data` at `position` (looping over short writes), then runs the chosen
- * flush, in ONE native call: one threadpool round trip instead of two for write + datasync.
+ * flush, in ONE native call: one submission (linked write + fsync on io_uring, one flush-thread
+ * trip elsewhere) instead of two round trips for write + datasync.
  * Resolves to the number of bytes written (always `data.byteLength`) once the flush returned.
  * The Promise form copies `data` first (keeping its memory alignment), so the caller may reuse
  * the buffer at once.
