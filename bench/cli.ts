@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `hardsync` command: bench, compare, pg, check. No CLI framework: the options are few
+ * The `hardsync` command: bench, compare, pg, check, powercheck. No CLI framework: the options are few
  * and a wrong one must fail with exit code 2 and a clear message, before any I/O.
  * Exit codes: 0 ok, 1 check failed (or a run failed), 2 usage error or refused path.
  * @module
@@ -18,6 +18,11 @@ import { runPg } from './engine/pg';
 import { formatSize, parseSize, renderBenchReport } from './engine/report';
 import { DEFAULT_MAX_SAMPLES_PER_ROUND, planSuite, plausibilityWarnings, runSuite, type SuiteChoice } from './engine/run';
 import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile } from './engine/schema';
+import { WitnessRefusal, WitnessUnreachable } from './powercheck/client';
+import { DEFAULT_PORT, isPowerOfTwo, isTestId, MAX_BLOCK_SIZE, METHODS, MIN_BLOCK_SIZE, parseAddress, parseSizeWithUnits, PROTOCOL, type Method } from './powercheck/protocol';
+import { PowercheckUsageError, runPowercheck, type RunResult } from './powercheck/run';
+import { renderVerify, VERDICT_EXIT, verifyPowercheck } from './powercheck/verify';
+import { Witness } from './powercheck/witness';
 
 /** Breaks a comma-separated list into lines of at most `width` characters. */
 function wrap(text: string, width: number, indent: string): string {
@@ -62,8 +67,30 @@ export const USAGE = `usage: hardsync <command> [options]
       --threshold-ms MS          another threshold (default ${ETCD_THRESHOLD_MS})
       --input FILE               judge a saved check result instead of measuring
       --json FILE
+  hardsync powercheck listen     the witness of a power-loss check: run it on a machine that
+                                 keeps its power; it records what the tested machine announces
+      --port N                   TCP port (default ${DEFAULT_PORT}; 0: any free one)
+      --host ADDR                address to listen on (default: every interface)
+      --state DIR                its durable state (default ./hardsync-witness)
+      --timeout S                close a connection idle for S s (default 120)
+  hardsync powercheck run --witness HOST[:PORT] --file PATH
+                                 on the machine under test: write and flush random blocks of
+                                 PATH, announcing each to the witness, until the power is cut
+      --size SIZE                file size (default 1g; k, m, g, t = powers of 1024)
+      --block-size SIZE          default 4k (a power of two, 512 to 1m)
+      --method M                 data (fdatasync, default), full (fullFsync), dsync (O_DSYNC),
+                                 direct-dsync (O_DIRECT|O_DSYNC)
+      --duration S, --writes N   stop after S seconds or N writes (default: never)
+      --replace                  replace an existing powercheck file at PATH
+      --reconnect S              keep trying a lost witness for S s (default 60)
+      --json FILE                the summary as JSON (- for stdout)
+  hardsync powercheck verify --witness HOST[:PORT] --file PATH
+                                 after the reboot: did every acknowledged write survive?
+      --test ID                  the test to check when the file's header is gone
+      --json FILE                the report as JSON (- for stdout)
 
-exit codes: 0 ok, 1 check failed or the run failed, 2 usage error or refused path
+exit codes: 0 ok, 1 check failed or the run failed, 2 usage error or refused path;
+powercheck verify: 0 honest, 1 lied, 2 could not check
 `;
 
 interface Parsed {
@@ -73,8 +100,9 @@ interface Parsed {
 
 const VALUE_OPTIONS = new Set([
   'duration', 'rounds', 'sizes', 'methods', 'modes', 'writes-per-sync', 'threads', 'json', 'html', 'secs-per-test', 'threshold-ms', 'input',
+  'port', 'host', 'state', 'timeout', 'witness', 'file', 'size', 'block-size', 'method', 'writes', 'reconnect', 'test',
 ]);
-const FLAG_OPTIONS = new Set(['quick', 'js', 'help']);
+const FLAG_OPTIONS = new Set(['quick', 'js', 'help', 'replace']);
 
 /** Splits argv into positionals and --options (values as "--x v" or "--x=v"). */
 export function parseArgs(argv: readonly string[], allowed: readonly string[]): Parsed {
@@ -168,6 +196,8 @@ export function suiteChoice(parsed: Parsed): SuiteChoice {
 // The scratch directory, and its removal on every way out
 
 let scratchDir: string | null = null;
+/** A command that stops gracefully on a signal (powercheck listen and run) sets this. */
+let interruptHandler: ((signal: NodeJS.Signals) => void) | null = null;
 
 function removeScratch(): void {
   if (scratchDir === null) return;
@@ -181,6 +211,13 @@ function installCleanup(): void {
   process.on('exit', removeScratch);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      if (interruptHandler) {
+        // The first signal asks the command to stop; a second one ends the process at once.
+        const handler = interruptHandler;
+        interruptHandler = null;
+        handler(signal);
+        return;
+      }
       const dir = scratchDir;
       removeScratch();
       if (process.stdout.isTTY) process.stdout.write('\n');
@@ -342,6 +379,183 @@ function compare(argv: string[]): number {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// powercheck
+
+function requiredOption(parsed: Parsed, name: string, command: string): string {
+  const value = parsed.options.get(name);
+  if (typeof value !== 'string' || value.length === 0) throw new UsageError(`powercheck ${command} needs --${name}`);
+  return value;
+}
+
+function witnessOption(parsed: Parsed, command: string): { host: string; port: number } {
+  const text = requiredOption(parsed, 'witness', command);
+  const address = parseAddress(text);
+  if (!address) throw new UsageError(`--witness must be HOST, HOST:PORT or [IPv6]:PORT, got "${text}"`);
+  return address;
+}
+
+function sizeOption(parsed: Parsed, name: string, fallback: string): number {
+  const raw = parsed.options.get(name) ?? fallback;
+  const bytes = typeof raw === 'string' ? parseSizeWithUnits(raw) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new UsageError(`--${name} must be a size such as 4k, 64m or 1g, got "${String(raw)}"`);
+  return bytes;
+}
+
+function optionalNumber(parsed: Parsed, name: string, min: number, max: number, integer: boolean): number | undefined {
+  return parsed.options.has(name) ? numberOption(parsed, name, 0, min, max, integer) : undefined;
+}
+
+/** Writes `doc` as JSON to FILE, or to stdout for "-". */
+function writeJson(target: string, doc: unknown): void {
+  const text = `${JSON.stringify(doc, null, 2)}\n`;
+  if (target === '-') process.stdout.write(text);
+  else fs.writeFileSync(target, text);
+}
+
+function timestamped(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+async function powercheck(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    switch (sub) {
+      case 'listen': return await powercheckListen(rest);
+      case 'run': return await powercheckRun(rest);
+      case 'verify': return await powercheckVerify(rest);
+      case undefined: case 'help': case '--help': case '-h': return help();
+      default: throw new UsageError(`unknown powercheck command "${sub}"; use listen, run or verify`);
+    }
+  } catch (error) {
+    if (error instanceof PowercheckUsageError) throw new UsageError(error.message);
+    if (error instanceof WitnessRefusal || error instanceof WitnessUnreachable) {
+      process.stderr.write(`hardsync: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+async function powercheckListen(argv: string[]): Promise<number> {
+  const parsed = parseArgs(argv, ['port', 'host', 'state', 'timeout', 'help']);
+  if (parsed.options.has('help')) return help();
+  if (parsed.positional.length > 0) throw new UsageError('powercheck listen takes no positional argument');
+  const port = numberOption(parsed, 'port', DEFAULT_PORT, 0, 65535, true);
+  const idleSeconds = numberOption(parsed, 'timeout', 120, 0.1, 86400, false);
+  const host = parsed.options.get('host');
+  const stateDir = path.resolve(String(parsed.options.get('state') ?? 'hardsync-witness'));
+  let witness: Witness;
+  try {
+    witness = await Witness.start({ stateDir, port, host: typeof host === 'string' ? host : undefined, idleTimeoutMs: idleSeconds * 1000, log: timestamped });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new UsageError(`port ${port} is in use (another witness?)`);
+    if (e.code === 'EADDRNOTAVAIL') throw new UsageError(`cannot listen on ${String(host)}: not an address of this machine`);
+    if (e.code === 'ERR_HARDSYNC_LOG_LOCKED') throw new UsageError(`another witness is using the state directory ${stateDir}`);
+    if (e.code === 'EACCES' || e.code === 'ENOTDIR' || e.code === 'EROFS') throw new UsageError(`cannot use ${stateDir}: ${e.message}`);
+    throw error;
+  }
+  const address = witness.address();
+  const shown = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  process.stdout.write(`hardsync powercheck witness listening on ${shown} (${PROTOCOL}), state ${stateDir}\n`);
+  return new Promise<number>((resolve) => {
+    interruptHandler = (signal) => {
+      timestamped(`${signal}: closing`);
+      witness.close().then(() => resolve(0), () => resolve(1));
+    };
+    witness.onFailure(() => {
+      interruptHandler = null;
+      witness.close().finally(() => resolve(1));
+    });
+  });
+}
+
+async function powercheckRun(argv: string[]): Promise<number> {
+  const parsed = parseArgs(argv, ['witness', 'file', 'size', 'block-size', 'method', 'duration', 'writes', 'replace', 'reconnect', 'timeout', 'json', 'help']);
+  if (parsed.options.has('help')) return help();
+  if (parsed.positional.length > 0) throw new UsageError('powercheck run takes no positional argument (use --file)');
+  const witness = witnessOption(parsed, 'run');
+  const file = requiredOption(parsed, 'file', 'run');
+  const size = sizeOption(parsed, 'size', '1g');
+  const blockSize = sizeOption(parsed, 'block-size', '4k');
+  if (!isPowerOfTwo(blockSize) || blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE) throw new UsageError(`--block-size must be a power of two from 512 to 1m, got ${blockSize}`);
+  const method = String(parsed.options.get('method') ?? 'data') as Method;
+  if (!METHODS.includes(method)) throw new UsageError(`unknown method "${method}"; methods: ${METHODS.join(', ')}`);
+  const durationS = optionalNumber(parsed, 'duration', 0.001, 1e9, false);
+  const maxWrites = optionalNumber(parsed, 'writes', 1, Number.MAX_SAFE_INTEGER, true);
+  const reconnectS = numberOption(parsed, 'reconnect', 60, 0, 86400, false);
+  const timeoutS = numberOption(parsed, 'timeout', 30, 0.1, 86400, false);
+  const json = parsed.options.get('json');
+  const controller = new AbortController();
+  interruptHandler = () => controller.abort();
+  let progress: NodeJS.Timeout | undefined;
+  let latest = { writes: 0, ms: 0 };
+  let result: RunResult;
+  try {
+    result = await runPowercheck({
+      witness, file, size, blockSize, method, replace: parsed.options.has('replace'), maxWrites,
+      durationMs: durationS === undefined ? undefined : durationS * 1000,
+      reconnectMs: reconnectS * 1000, timeoutMs: timeoutS * 1000, signal: controller.signal,
+      log: (line) => process.stderr.write(`hardsync powercheck: ${line}\n`),
+      onProgress: (writes, ms) => {
+        latest = { writes, ms };
+      },
+      hooks: {
+        afterReady: () => {
+          process.stderr.write('hardsync powercheck: writing until the power is cut (Ctrl-C stops)\n');
+          // The live count only on a terminal: a pipe or a log file gets the summary alone.
+          if (process.stderr.isTTY) {
+            progress = setInterval(() => {
+              const rate = latest.ms > 0 ? (latest.writes / latest.ms) * 1000 : 0;
+              process.stderr.write(`\r${latest.writes} durable writes, ${rate.toFixed(0)} writes/s   `);
+            }, 500);
+          }
+        },
+      },
+    });
+  } finally {
+    if (progress) {
+      clearInterval(progress);
+      process.stderr.write('\n');
+    }
+    interruptHandler = null;
+  }
+  if (typeof json === 'string') writeJson(json, result);
+  if (json !== '-') {
+    process.stdout.write(
+      `test ${result.test}: ${result.writes} writes acknowledged durable in ${result.seconds} s (${result.writesPerSecond} writes/s), ` +
+        `${result.blocks} blocks of ${result.blockSize} B, ${result.calls}\n`,
+    );
+  }
+  if (result.stop === 'io-error') {
+    const e = result.error!;
+    process.stderr.write(
+      `hardsync powercheck: write ${e.seq} to block ${e.block} failed: ${e.message}; stopped. ` +
+        `(After a real power cut this process would be gone.) After the reboot: ` +
+        `hardsync powercheck verify --witness ${result.witness} --file ${result.file}\n`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+async function powercheckVerify(argv: string[]): Promise<number> {
+  const parsed = parseArgs(argv, ['witness', 'file', 'test', 'timeout', 'json', 'help']);
+  if (parsed.options.has('help')) return help();
+  if (parsed.positional.length > 0) throw new UsageError('powercheck verify takes no positional argument (use --file)');
+  const witness = witnessOption(parsed, 'verify');
+  const file = requiredOption(parsed, 'file', 'verify');
+  const test = parsed.options.get('test');
+  if (test !== undefined && (typeof test !== 'string' || !isTestId(test))) throw new UsageError(`--test must be a test id (16 hex digits), got "${String(test)}"`);
+  const timeoutS = numberOption(parsed, 'timeout', 30, 0.1, 86400, false);
+  const report = await verifyPowercheck({ witness, file, test: test as string | undefined, timeoutMs: timeoutS * 1000 });
+  const json = parsed.options.get('json');
+  if (typeof json === 'string') writeJson(json, report);
+  if (json !== '-') process.stdout.write(renderVerify(report));
+  return VERDICT_EXIT[report.verdict];
+}
+
 function help(): number {
   process.stdout.write(USAGE);
   return 0;
@@ -360,6 +574,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'compare': return compare(rest);
       case 'pg': return await pg(rest);
       case 'check': return await check(rest);
+      case 'powercheck': return await powercheck(rest);
       case undefined: case 'help': case '--help': case '-h': return help();
       default: throw new UsageError(`unknown command "${command}"`);
     }

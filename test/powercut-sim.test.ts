@@ -478,6 +478,115 @@ describe.skipIf(unavailable !== undefined)('powercut-fs model', () => {
     });
   });
 
+  describe('a bad disk: lying and slow flushes', () => {
+    it('lie on: fsync, fdatasync, O_DSYNC/O_SYNC writes and directory fsyncs succeed and make nothing durable', () => {
+      const dir = fresh();
+      const a = path.join(dir, 'a');
+      fs.writeFileSync(a, 'old');
+      pfs.sync();
+      const lies = pfs.status().lies;
+      pfs.setLie(true);
+      try {
+        expect(pfs.status().lie).toBe(true);
+        const fd = fs.openSync(a, 'r+');
+        fs.writeSync(fd, 'NEW', 0);
+        hs.fsyncSync(fd);
+        hs.fdatasyncSync(fd);
+        fs.closeSync(fd);
+        const dsync = hs.openSync(a, { write: true, dsync: true });
+        fs.writeSync(dsync, 'DSYNC', 0);
+        fs.closeSync(dsync);
+        const osync = hs.openSync(a, { write: true, sync: true });
+        fs.writeSync(osync, 'OSYNC', 0);
+        fs.closeSync(osync);
+        const b = path.join(dir, 'b');
+        const fb = write(b, 'new file');
+        hs.fsyncSync(fb);
+        fs.closeSync(fb);
+        hs.fsyncDirSync(dir);
+        expect(read(a)).toBe('OSYNC'); // the live state is unaffected
+        expect(pfs.status().lies - lies).toBe(6);
+      } finally {
+        pfs.setLie(false);
+      }
+      pfs.reboot();
+      expect(read(a)).toBe('old');
+      expect(exists(path.join(dir, 'b'))).toBe(false);
+    });
+
+    it('lie off: the next honest flush makes everything durable that the lies skipped', () => {
+      const dir = fresh();
+      const a = path.join(dir, 'a');
+      const fd = write(a, 'lied');
+      const lies = pfs.status().lies;
+      pfs.setLie(true);
+      hs.fsyncSync(fd);
+      hs.fsyncDirSync(dir);
+      pfs.setLie(false);
+      expect(pfs.status()).toMatchObject({ lie: false, lies: lies + 2 });
+      fs.writeSync(fd, '+honest');
+      hs.fsyncSync(fd);
+      hs.fsyncDirSync(dir);
+      fs.closeSync(fd);
+      pfs.reboot();
+      expect(read(a)).toBe('lied+honest');
+    });
+
+    it('delay MS: a flush takes at least MS ms in the filesystem; delay 0 turns it off', () => {
+      const dir = fresh();
+      const a = path.join(dir, 'a');
+      const fd = write(a, 'slow');
+      const delayMs = 50;
+      pfs.setDelay(delayMs);
+      try {
+        expect(pfs.status().delayMs).toBe(delayMs);
+        // A lower bound only: sleeping guarantees it however loaded the machine is.
+        for (const flush of [() => fs.fdatasyncSync(fd), () => fs.fsyncSync(fd), () => hs.fsyncDirSync(dir)]) {
+          const started = process.hrtime.bigint();
+          flush();
+          expect(Number(process.hrtime.bigint() - started) / 1e6).toBeGreaterThanOrEqual(delayMs);
+        }
+        const dsync = hs.openSync(a, { write: true, dsync: true });
+        const started = process.hrtime.bigint();
+        fs.writeSync(dsync, 'SLOW', 0);
+        expect(Number(process.hrtime.bigint() - started) / 1e6).toBeGreaterThanOrEqual(delayMs);
+        fs.closeSync(dsync);
+      } finally {
+        pfs.setDelay(0);
+      }
+      expect(pfs.status().delayMs).toBe(0);
+      fs.closeSync(fd);
+      pfs.reboot();
+      expect(read(a)).toBe('SLOW'); // delayed, not lost
+    });
+
+    it('refuses malformed lie and delay commands', () => {
+      for (const line of ['lie maybe', 'delay', 'delay -1', 'delay 1.5', 'delay 60001', 'delay 12abc', 'delay 99999999999999999999']) {
+        expect(() => pfs.command(line), line).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      }
+      expect(pfs.status()).toMatchObject({ lie: false, delayMs: 0 });
+    });
+
+    it('the mount options lie and delay=MS set both from the start', async () => {
+      const other = await PowercutFs.mount({ lie: true, delayMs: 20 });
+      try {
+        expect(other.status()).toMatchObject({ lie: true, delayMs: 20 });
+        const a = path.join(other.mountpoint, 'a');
+        const fd = write(a, 'never durable');
+        const started = process.hrtime.bigint();
+        fs.fdatasyncSync(fd);
+        expect(Number(process.hrtime.bigint() - started) / 1e6).toBeGreaterThanOrEqual(20);
+        hs.fsyncDirSync(other.mountpoint);
+        fs.closeSync(fd);
+        expect(other.status().lies).toBe(2);
+        other.reboot();
+        expect(exists(a)).toBe(false);
+      } finally {
+        await other.unmount();
+      }
+    });
+  });
+
   describe('the secret audit', () => {
     const secret = Buffer.from('5ec7e7-bytes-nobody-else-may-read');
     afterEach(() => pfs.audit(null));

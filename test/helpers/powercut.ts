@@ -74,6 +74,12 @@ export interface PowercutStatus {
   backingErrors: number;
   /** A case the model does not cover was met (see README). Must stay 0. */
   unmodelled: number;
+  /** Lying mode: flushes report success and make nothing durable. */
+  lie: boolean;
+  /** Flushes that lied (counted while lying mode was on). */
+  lies: number;
+  /** Every flush sleeps this long before its work (0: no delay). */
+  delayMs: number;
   /** States in which a file holding the audited secret was readable by group or others. */
   violations: string[];
 }
@@ -106,8 +112,19 @@ function parseStatus(text: string): PowercutStatus {
     failedAfterCut: num('failed_after_cut'),
     backingErrors: num('backing_errors'),
     unmodelled: num('unmodelled'),
+    lie: fields.get('lie') === 'on',
+    lies: num('lies'),
+    delayMs: num('delay_ms'),
     violations: num('violations') > 0 ? violations.concat(Array(Math.max(0, num('violations') - violations.length)).fill('(more)')) : [],
   };
+}
+
+/** Mount options of {@link PowercutFs.mount}. */
+export interface MountOptions {
+  /** Mount in lying mode (`-o lie`). */
+  lie?: boolean;
+  /** Flush delay in milliseconds (`-o delay=MS`). */
+  delayMs?: number;
 }
 
 /** A mounted powercut-fs: the mount point, the backing directory, and the power switch. */
@@ -128,15 +145,23 @@ export class PowercutFs {
     });
   }
 
-  /** Builds (if needed) and mounts a fresh powercut-fs on a temporary directory. */
-  static async mount(): Promise<PowercutFs> {
+  /**
+   * Builds (if needed) and mounts a fresh powercut-fs on a temporary directory. `lie` and
+   * `delayMs` set the daemon's mount options of the same names (see its README); both can be
+   * changed later with {@link setLie} and {@link setDelay}.
+   */
+  static async mount(options: MountOptions = {}): Promise<PowercutFs> {
     const binary = buildPowercut();
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-powercut-'));
     const backing = path.join(base, 'backing');
     const mountpoint = path.join(base, 'mnt');
     fs.mkdirSync(backing);
     fs.mkdirSync(mountpoint);
-    const daemon = spawn(binary, [backing, mountpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const own: string[] = [];
+    if (options.lie) own.push('lie');
+    if (options.delayMs !== undefined) own.push(`delay=${options.delayMs}`);
+    const args = own.length > 0 ? ['-o', own.join(','), backing, mountpoint] : [backing, mountpoint];
+    const daemon = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let early = '';
     daemon.stderr.on('data', (chunk: Buffer) => {
       early += chunk.toString();
@@ -189,7 +214,20 @@ export class PowercutFs {
     this.command(`secret ${secret ? secret.toString('hex') : ''}`.trimEnd());
   }
 
-  /** Zeroes the counters and forgets the violations. */
+  /**
+   * Lying mode on or off: while on, fsync, fdatasync, O_DSYNC/O_SYNC writes and directory
+   * fsyncs report success and make nothing durable (a cache that ignores FLUSH).
+   */
+  setLie(on: boolean): void {
+    this.command(`lie ${on ? 'on' : 'off'}`);
+  }
+
+  /** Every flush sleeps `ms` milliseconds before its work, in the daemon (0: no delay). */
+  setDelay(ms: number): void {
+    this.command(`delay ${ms}`);
+  }
+
+  /** Zeroes the counters and forgets the violations (lying mode and the delay stay as set). */
   reset(): void {
     this.command('reset');
   }

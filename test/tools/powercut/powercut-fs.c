@@ -9,8 +9,10 @@
  *   - fsync of a directory makes its entries (create, unlink, rename, link, mkdir, rmdir) and
  *     its own mode durable.
  * Writing "cut" to the control file /.powercut makes every later operation fail with EIO;
- * "reboot" then throws the live state away and presents the backing tree again. See README.md
- * for the full model and for what it does not model.
+ * "reboot" then throws the live state away and presents the backing tree again. Two more knobs
+ * turn it into a bad disk: "lie on" (every flush reports success and makes nothing durable, a
+ * volatile cache that ignores FLUSH) and "delay MS" (every flush first sleeps, a slow disk).
+ * See README.md for the full model and for what it does not model.
  *
  * Single-threaded on purpose (fuse_session_loop): the operations are totally ordered, so a cut
  * lands exactly between two of them and needs no locking.
@@ -45,6 +47,8 @@
 /* Live file contents are held in memory: refuse files larger than this rather than exhaust it. */
 #define MAX_FILE_BYTES ((off_t)1 << 30)
 #define MAX_VIOLATIONS 64
+/* The longest flush delay accepted: a typo must not hang a test run for hours. */
+#define MAX_DELAY_MS 60000
 
 enum kind { K_FILE, K_DIR, K_SYMLINK, K_CONTROL };
 
@@ -120,6 +124,8 @@ static struct {
   struct node *all; /* every node of the current boot */
   uint64_t next_id;
   bool cut;
+  bool lie;          /* flushes succeed without making anything durable */
+  unsigned delay_ms; /* every flush sleeps this long first */
   uint64_t arm_left; /* cut before the arm_left-th counted operation; 0: not armed */
   uint8_t *secret;
   size_t secret_len;
@@ -127,7 +133,7 @@ static struct {
   unsigned nviolations;
   struct {
     uint64_t ops, fsyncs, fdatasyncs, dsync_writes, fsyncdirs, cuts, reboots, syncs;
-    uint64_t failed_after_cut, backing_errors, unmodelled;
+    uint64_t failed_after_cut, backing_errors, unmodelled, lies;
   } st;
 } g;
 
@@ -177,6 +183,31 @@ static void set_hint(struct node *n, const char *name) {
 }
 
 static void now(struct timespec *t) { clock_gettime(CLOCK_REALTIME, t); }
+
+/* Every flush (fsync, fdatasync, an O_DSYNC/O_SYNC write, a directory fsync) passes here before
+ * doing its work: it sleeps the configured delay (the whole daemon waits, as one slow disk
+ * would), and says whether the flush should really be done. False means "lie": the caller
+ * reports success and leaves the durable state as it is. */
+static bool flush_point(void) {
+  if (g.delay_ms > 0) {
+    struct timespec left = {(time_t)(g.delay_ms / 1000), (long)(g.delay_ms % 1000) * 1000000L};
+    while (nanosleep(&left, &left) < 0 && errno == EINTR) {
+    }
+  }
+  if (!g.lie) return true;
+  g.st.lies++;
+  return false;
+}
+
+/* Parses a delay in milliseconds (decimal, 0..MAX_DELAY_MS); -1 if it is not one. */
+static long parse_delay(const char *text) {
+  if (!text || !*text) return -1;
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (errno || *end || text[0] == '-' || text[0] == '+' || v > MAX_DELAY_MS) return -1;
+  return (long)v;
+}
 
 static void id_name(const struct node *n, char out[32]) { snprintf(out, 32, "%" PRIu64, n->id); }
 
@@ -877,6 +908,9 @@ static char *status_text(size_t *len) {
   OUT("failed_after_cut=%" PRIu64 "\n", g.st.failed_after_cut);
   OUT("backing_errors=%" PRIu64 "\n", g.st.backing_errors);
   OUT("unmodelled=%" PRIu64 "\n", g.st.unmodelled);
+  OUT("lie=%s\n", g.lie ? "on" : "off");
+  OUT("lies=%" PRIu64 "\n", g.st.lies);
+  OUT("delay_ms=%u\n", g.delay_ms);
   OUT("violations=%u\n", g.nviolations);
   for (unsigned i = 0; i < g.nviolations && i < MAX_VIOLATIONS; i++) OUT("violation=%s\n", g.violations[i]);
 #undef OUT
@@ -933,6 +967,18 @@ static int control_command(char *line) {
     free(g.secret);
     g.secret = s;
     g.secret_len = hl / 2;
+    return 0;
+  }
+  if (!strcmp(line, "lie")) {
+    if (!arg || !strcmp(arg, "on")) g.lie = true;
+    else if (!strcmp(arg, "off")) g.lie = false;
+    else return -EINVAL;
+    return 0;
+  }
+  if (!strcmp(line, "delay")) {
+    long ms = parse_delay(arg);
+    if (ms < 0) return -EINVAL;
+    g.delay_ms = (unsigned)ms;
     return 0;
   }
   if (!strcmp(line, "reset")) {
@@ -1532,7 +1578,7 @@ static void pc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     /* O_DSYNC: the data is durable when write returns; O_SYNC (which includes the O_DSYNC bit)
      * also the metadata. */
     g.st.dsync_writes++;
-    r = flush_file(n, (flags & O_SYNC) == O_SYNC);
+    r = flush_point() ? flush_file(n, (flags & O_SYNC) == O_SYNC) : 0;
     if (r < 0) {
       fuse_reply_err(req, EIO);
       return;
@@ -1569,7 +1615,8 @@ static void pc_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
   if (!n) return;
   if (datasync) g.st.fdatasyncs++;
   else g.st.fsyncs++;
-  int r = n->kind == K_DIR ? flush_dir(n) : n->kind == K_FILE ? flush_file(n, !datasync) : 0;
+  int r = 0;
+  if (flush_point()) r = n->kind == K_DIR ? flush_dir(n) : n->kind == K_FILE ? flush_file(n, !datasync) : 0;
   fuse_reply_err(req, r < 0 ? EIO : 0);
 }
 
@@ -1632,7 +1679,8 @@ static void pc_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
   struct node *d = live_node(req, ino);
   if (!d) return;
   g.st.fsyncdirs++;
-  fuse_reply_err(req, flush_dir(d) < 0 ? EIO : 0);
+  int r = flush_point() ? flush_dir(d) : 0;
+  fuse_reply_err(req, r < 0 ? EIO : 0);
 }
 
 static void pc_statfs(fuse_req_t req, fuse_ino_t ino) {
@@ -1719,11 +1767,46 @@ static const struct fuse_lowlevel_ops ops = {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: powercut-fs [-d] [-o fuse_option,...] BACKING_DIR MOUNTPOINT\n"
+          "usage: powercut-fs [-d] [-o option,...] BACKING_DIR MOUNTPOINT\n"
           "  Mounts MOUNTPOINT in the foreground; prints \"ready\" on stdout once mounted;\n"
           "  unmounts on SIGTERM/SIGINT/SIGHUP and when its parent process exits.\n"
-          "  Control: write \"cut\", \"reboot\", \"sync\", \"arm N\", \"disarm\", \"secret HEX\" or\n"
-          "  \"reset\" to MOUNTPOINT/" CONTROL_NAME "; read it for the status.\n");
+          "  Options of its own (the others go to FUSE): lie (every flush succeeds and makes\n"
+          "  nothing durable), delay=MS (every flush sleeps MS ms first, 0..%d).\n"
+          "  Control: write \"cut\", \"reboot\", \"sync\", \"arm N\", \"disarm\", \"lie on|off\",\n"
+          "  \"delay MS\", \"secret HEX\" or \"reset\" to MOUNTPOINT/" CONTROL_NAME "; read it for\n"
+          "  the status.\n",
+          MAX_DELAY_MS);
+}
+
+/* Takes this daemon's own mount options (lie, delay=MS) out of a comma-separated -o list and
+ * passes the rest on to FUSE. -1 on a malformed value. */
+static int take_own_options(struct fuse_args *args, const char *list) {
+  char *copy = xstrdup(list);
+  char *rest = xcalloc(1, strlen(list) + 1);
+  int r = 0;
+  for (char *save = NULL, *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+    if (!strcmp(opt, "lie")) {
+      g.lie = true;
+    } else if (!strncmp(opt, "delay=", 6)) {
+      long ms = parse_delay(opt + 6);
+      if (ms < 0) {
+        fprintf(stderr, "powercut-fs: -o %s: the delay must be 0..%d milliseconds\n", opt, MAX_DELAY_MS);
+        r = -1;
+        break;
+      }
+      g.delay_ms = (unsigned)ms;
+    } else {
+      if (*rest) strcat(rest, ",");
+      strcat(rest, opt);
+    }
+  }
+  if (r == 0 && *rest) {
+    fuse_opt_add_arg(args, "-o");
+    fuse_opt_add_arg(args, rest);
+  }
+  free(copy);
+  free(rest);
+  return r;
 }
 
 int main(int argc, char **argv) {
@@ -1737,8 +1820,10 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-d")) fuse_opt_add_arg(&args, "-d");
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-      fuse_opt_add_arg(&args, "-o");
-      fuse_opt_add_arg(&args, argv[++i]);
+      if (take_own_options(&args, argv[++i]) < 0) {
+        usage();
+        return 2;
+      }
     } else if (argv[i][0] != '-' && npos < 2) positional[npos++] = argv[i];
     else {
       usage();
