@@ -71,7 +71,13 @@ it(`survives ${CALLS} calls of every export with hostile arguments (seed ${SEED}
   const logFile = path.join(os.tmpdir(), `hardsync-fuzz-${process.pid}.log`);
   // The child's fds 0 and 1 are one /dev/null description (so a lock on one cannot block a
   // lock on the other), fd 2 a log file: the fuzz may write garbage to all three.
-  const devNull = fs.openSync('/dev/null', 'r+');
+  // A private node of the null device where we can make one (root, on our tmpfs): flock(2)
+  // locks belong to the inode, so on the shared /dev/null a fuzzed lockFile would meet the
+  // locks of any other fuzz run on this machine (one in another checkout made this child's
+  // own lock check fail with EAGAIN once).
+  const privateNull = path.join(sandbox, 'null-device');
+  const ownNull = mounted && spawnSync('mknod', ['-m', '666', privateNull, 'c', '1', '3']).status === 0;
+  const devNull = fs.openSync(ownNull ? privateNull : '/dev/null', 'r+');
   // O_APPEND: whatever else the fuzz does to fd 2 (pwrite, preallocate), a crash report
   // written last lands at the end, where we read it.
   const log = fs.openSync(logFile, 'a+');
