@@ -8,7 +8,8 @@
  *    --dir runs back to back; the read latency p99 per engine, and with node:fs
  *    FileHandle.datasync() doing the flushing.
  * 2. Latency: sequential `await writeDurable(fd, 8 KiB, pos, { flush: 'data' })` p50 per
- *    engine, against the plain C loop's pwrite + fdatasync p50 on the same file.
+ *    engine, against the plain C loop's pwrite + fdatasync p50 on the same file, and against
+ *    the same C loop through io_uring (what the kernel's io_uring route costs by itself).
  * 3. DurableLog, 64 appenders of 256-byte records (flush 'data'): records/s per engine.
  *
  * Usage: node dist/bench/engines.js [--dir DIR] [--rounds N] [--seconds S] [--delay-ms MS]
@@ -172,33 +173,38 @@ async function main(): Promise<void> {
     }
   }
 
-  // 2. Latency against the C loop.
+  // 2. Latency against the C loops: plain pwrite + fdatasync, and the same through io_uring
+  // (bench/c/uring_write_fdatasync.c: what the kernel's io_uring route costs by itself).
   const file = preallocatedFile(options.dir, `hardsync-engines-${process.pid}`);
   try {
-    const binary = buildCReference();
+    const loops: Record<string, string> = { c: buildCReference() };
+    if (names.includes('io_uring')) loops.cUring = buildCReference('uring_write_fdatasync');
     const ops = 1000;
-    const p50: Record<string, number[]> = Object.fromEntries([...names, 'c'].map((n) => [n, []]));
-    const p99: Record<string, number[]> = Object.fromEntries([...names, 'c'].map((n) => [n, []]));
+    const rows = [...names, ...Object.keys(loops)];
+    const p50: Record<string, number[]> = Object.fromEntries(rows.map((n) => [n, []]));
+    const p99: Record<string, number[]> = Object.fromEntries(rows.map((n) => [n, []]));
     for (let round = 0; round < options.rounds; round++) {
       for (const name of names) {
         const r = child(name, 'latency', { file, ops, size: WRITE_SIZE, slots: FILE_SLOTS });
         p50[name].push(r.p50);
         p99[name].push(r.p99);
       }
-      const c = runCReference(binary, file, ops);
-      p50.c.push(percentile(c, 50));
-      p99.c.push(percentile(c, 99));
+      for (const [name, binary] of Object.entries(loops)) {
+        const samples = runCReference(binary, file, ops);
+        p50[name].push(percentile(samples, 50));
+        p99[name].push(percentile(samples, 99));
+      }
     }
     const cP50 = median(p50.c);
-    report.latency = { dir: options.dir, size: WRITE_SIZE, opsPerRound: ops, cLoop: { p50: cP50, p99: median(p99.c) }, engines: {} as Record<string, unknown> };
-    lines.push('', `Latency: sequential await writeDurable(8 KiB, flush 'data') on ${options.dir}, ${ops} per round, vs a C loop of pwrite + fdatasync`);
-    lines.push(`  engine                p50 us   p99 us   p50 vs C`);
-    for (const name of names) {
+    const label: Record<string, string> = { c: 'C pwrite+fdatasync', cUring: 'C io_uring loop' };
+    report.latency = { dir: options.dir, size: WRITE_SIZE, opsPerRound: ops, rows: {} as Record<string, unknown> };
+    lines.push('', `Latency: sequential await writeDurable(8 KiB, flush 'data') on ${options.dir}, ${ops} per round, vs C loops`);
+    lines.push(`  ${'engine'.padEnd(20)}  p50 us   p99 us   p50 vs C pwrite+fdatasync`);
+    for (const name of rows) {
       const row = { p50: median(p50[name]), p99: median(p99[name]), p50VsC: median(p50[name]) / cP50 };
-      report.latency.engines[name] = row;
-      lines.push(`  ${name.padEnd(20)}  ${f(row.p50).padStart(6)}  ${f(row.p99).padStart(7)}   ${f(row.p50VsC, 3)}x`);
+      report.latency.rows[label[name] ?? name] = row;
+      lines.push(`  ${(label[name] ?? name).padEnd(20)}  ${f(row.p50).padStart(6)}  ${f(row.p99).padStart(7)}   ${f(row.p50VsC, 3)}x`);
     }
-    lines.push(`  ${'C loop'.padEnd(20)}  ${f(cP50).padStart(6)}  ${f(median(p99.c)).padStart(7)}`);
   } finally {
     fs.rmSync(file, { force: true });
   }

@@ -27,10 +27,13 @@ export function preallocatedFile(dir: string, name: string): string {
   return file;
 }
 
-/** Compiles the C loop (cc -O2) into build/ and returns the binary's path. */
-export function buildCReference(): string {
-  const source = path.join(__dirname, '..', '..', '..', 'bench', 'c', 'write_fdatasync.c');
-  const binary = path.join(__dirname, '..', '..', '..', 'build', 'bench-write-fdatasync');
+/**
+ * Compiles a C loop (cc -O2) into build/ and returns the binary's path: by default
+ * bench/c/write_fdatasync.c; `uring_write_fdatasync` is the same loop through io_uring.
+ */
+export function buildCReference(name = 'write_fdatasync'): string {
+  const source = path.join(__dirname, '..', '..', '..', 'bench', 'c', `${name}.c`);
+  const binary = path.join(__dirname, '..', '..', '..', 'build', `bench-${name.replace(/_/g, '-')}`);
   fs.mkdirSync(path.dirname(binary), { recursive: true });
   execFileSync('cc', ['-O2', '-o', binary, source]);
   return binary;

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WitnessClient, WitnessRefusal, WitnessUnreachable } from './client';
-import { decodeToken, HEADER_MAGIC, parseBlock, parseHeader, type FileHeader, type Method } from './protocol';
+import { decodeToken, HEADER_MAGIC, parseBlock, parseHeader, type FileHeader, type Method, type TestParams } from './protocol';
 
 export type Verdict = 'honest' | 'lied' | 'could-not-check';
 
@@ -21,13 +21,7 @@ export type Verdict = 'honest' | 'lied' | 'could-not-check';
 export const VERDICT_EXIT: Record<Verdict, number> = { honest: 0, lied: 1, 'could-not-check': 2 };
 
 /** What the witness says of a test (the TEST line). */
-export interface WitnessTest {
-  test: string;
-  blockSize: number;
-  blocks: number;
-  method: Method;
-  host: string;
-  path: string;
+export interface WitnessTest extends TestParams {
   ready: boolean;
   ended: boolean;
   began: number;
