@@ -471,6 +471,13 @@ async function powercheckListen(argv: string[]): Promise<number> {
   });
 }
 
+const STOP_REASONS: Record<RunResult['stop'], string> = {
+  writes: '--writes reached',
+  duration: '--duration reached',
+  interrupted: 'interrupted',
+  'io-error': 'I/O error',
+};
+
 async function powercheckRun(argv: string[]): Promise<number> {
   const parsed = parseArgs(argv, ['witness', 'file', 'size', 'block-size', 'method', 'duration', 'writes', 'replace', 'reconnect', 'timeout', 'json', 'help']);
   if (parsed.options.has('help')) return help();
@@ -525,7 +532,7 @@ async function powercheckRun(argv: string[]): Promise<number> {
   if (json !== '-') {
     process.stdout.write(
       `test ${result.test}: ${result.writes} writes acknowledged durable in ${result.seconds} s (${result.writesPerSecond} writes/s), ` +
-        `${result.blocks} blocks of ${result.blockSize} B, ${result.calls}\n`,
+        `${result.blocks} blocks of ${result.blockSize} B, ${result.calls}; stopped: ${STOP_REASONS[result.stop]}\n`,
     );
   }
   if (result.stop === 'io-error') {
