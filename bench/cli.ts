@@ -453,7 +453,7 @@ async function powercheckListen(argv: string[]): Promise<number> {
     if (e.code === 'EADDRINUSE') throw new UsageError(`port ${port} is in use (another witness?)`);
     if (e.code === 'EADDRNOTAVAIL') throw new UsageError(`cannot listen on ${String(host)}: not an address of this machine`);
     if (e.code === 'ERR_HARDSYNC_LOG_LOCKED') throw new UsageError(`another witness is using the state directory ${stateDir}`);
-    if (e.code === 'EACCES' || e.code === 'ENOTDIR' || e.code === 'EROFS') throw new UsageError(`cannot use ${stateDir}: ${e.message}`);
+    if (['EACCES', 'EPERM', 'ENOTDIR', 'EEXIST', 'EROFS'].includes(e.code ?? '')) throw new UsageError(`cannot use ${stateDir} as the state directory: ${e.message}`);
     throw error;
   }
   const address = witness.address();
