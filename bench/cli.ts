@@ -453,7 +453,7 @@ async function powercheckListen(argv: string[]): Promise<number> {
     if (e.code === 'EADDRINUSE') throw new UsageError(`port ${port} is in use (another witness?)`);
     if (e.code === 'EADDRNOTAVAIL') throw new UsageError(`cannot listen on ${String(host)}: not an address of this machine`);
     if (e.code === 'ERR_HARDSYNC_LOG_LOCKED') throw new UsageError(`another witness is using the state directory ${stateDir}`);
-    if (e.code === 'EACCES' || e.code === 'ENOTDIR' || e.code === 'EROFS') throw new UsageError(`cannot use ${stateDir}: ${e.message}`);
+    if (['EACCES', 'EPERM', 'ENOTDIR', 'EEXIST', 'EROFS'].includes(e.code ?? '')) throw new UsageError(`cannot use ${stateDir} as the state directory: ${e.message}`);
     throw error;
   }
   const address = witness.address();
@@ -470,6 +470,13 @@ async function powercheckListen(argv: string[]): Promise<number> {
     });
   });
 }
+
+const STOP_REASONS: Record<RunResult['stop'], string> = {
+  writes: '--writes reached',
+  duration: '--duration reached',
+  interrupted: 'interrupted',
+  'io-error': 'I/O error',
+};
 
 async function powercheckRun(argv: string[]): Promise<number> {
   const parsed = parseArgs(argv, ['witness', 'file', 'size', 'block-size', 'method', 'duration', 'writes', 'replace', 'reconnect', 'timeout', 'json', 'help']);
@@ -525,7 +532,7 @@ async function powercheckRun(argv: string[]): Promise<number> {
   if (json !== '-') {
     process.stdout.write(
       `test ${result.test}: ${result.writes} writes acknowledged durable in ${result.seconds} s (${result.writesPerSecond} writes/s), ` +
-        `${result.blocks} blocks of ${result.blockSize} B, ${result.calls}\n`,
+        `${result.blocks} blocks of ${result.blockSize} B, ${result.calls}; stopped: ${STOP_REASONS[result.stop]}\n`,
     );
   }
   if (result.stop === 'io-error') {

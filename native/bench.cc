@@ -116,11 +116,13 @@ struct ThreadState {
   const WriteBuffer* buffer = nullptr;
   std::atomic<bool>* stop = nullptr;
   Clock::time_point deadline;
-  double* samples = nullptr;  // room for maxOps entries
-  uint64_t maxOps = 0;
+  double* samples = nullptr;  // room for maxSamples entries
+  uint64_t maxSamples = 0;
+  uint64_t samplesTaken = 0;
   uint64_t ops = 0;
   double busyNs = 0;
-  Clock::time_point end;
+  Clock::time_point begin;  // the first operation's start (valid once samplesTaken > 0)
+  Clock::time_point end;    // the last operation's end
   Status status;
   std::string failedPath;
 };
@@ -134,20 +136,44 @@ class Loop {
   void Run() {
     Status status = Setup();
     const uint64_t opBytes = static_cast<uint64_t>(spec_.size) * spec_.writesPerOp;
-    while (status.ok() && state_.ops < state_.maxOps && !state_.stop->load(std::memory_order_relaxed)) {
+    const uint64_t every = spec_.sampleEvery;
+    uint64_t untimed = 0;  // operations left to run without a clock read before the next timed one
+    while (status.ok()) {
+      // The other threads' failure flag is checked before a timed operation only, and the
+      // limits after one, so a run always ends on a timed operation: `end` is the end of the
+      // last operation counted in `ops`.
+      if (untimed == 0 && state_.stop->load(std::memory_order_relaxed)) break;
       status = Place(opBytes);
       if (!status.ok()) break;
+      if (untimed != 0) {
+        // sampleEvery > 1: as pg_test_fsync's loop does, no clock read around the operation.
+        status = Operation();
+        if (!status.ok()) break;
+        untimed--;
+        state_.ops++;
+        position_ += static_cast<int64_t>(opBytes);
+        status = AfterOperation();
+        continue;
+      }
       Clock::time_point start = Clock::now();
       status = Operation();
       Clock::time_point finish = Clock::now();
       if (!status.ok()) break;
       double ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(finish - start).count());
-      state_.samples[state_.ops++] = ns;
+      if (state_.samplesTaken == 0) state_.begin = start;
+      state_.samples[state_.samplesTaken++] = ns;
+      state_.ops++;
       state_.busyNs += ns;
       state_.end = finish;
+      untimed = every - 1;
       position_ += static_cast<int64_t>(opBytes);
       status = AfterOperation();
-      if (finish >= state_.deadline) break;
+      if (finish >= state_.deadline || state_.samplesTaken >= state_.maxSamples) break;
+    }
+    // With untimed operations the summed samples are not the time spent: the loop's elapsed
+    // time is (its operations ran back to back).
+    if (every > 1 && state_.samplesTaken != 0) {
+      state_.busyNs = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(state_.end - state_.begin).count());
     }
     if (fd_ >= 0) {
       Status closed = Close(fd_);
@@ -318,7 +344,8 @@ Status RunBench(const BenchSpec& spec, BenchOutcome* out) {
     state.stop = &stop;
     state.deadline = start + length;
     state.samples = samples.get() + i * perThread;
-    state.maxOps = perThread;
+    state.maxSamples = perThread;
+    state.begin = start;
     state.end = start;
   }
   std::vector<std::thread> helpers;
@@ -335,22 +362,26 @@ Status RunBench(const BenchSpec& spec, BenchOutcome* out) {
   }
   for (std::thread& helper : helpers) helper.join();
 
+  Clock::time_point begin = Clock::time_point::max();
   Clock::time_point end = start;
   for (const ThreadState& state : states) {
     if (!state.status.ok()) {
       out->failedPath = state.failedPath;
       return state.status;
     }
+    if (state.samplesTaken != 0 && state.begin < begin) begin = state.begin;
     if (state.end > end) end = state.end;
     out->ops += state.ops;
+    out->samples += state.samplesTaken;
     if (state.busyNs > out->busyNs) out->busyNs = state.busyNs;
   }
-  out->wallNs = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+  if (begin > end) begin = end;  // no operation ran (cannot happen with maxSamples >= 1)
+  out->wallNs = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - begin).count());
   // Close the gaps between the threads' slices in place: no second copy of the samples.
   double* packed = samples.get();
   for (const ThreadState& state : states) {
-    if (state.ops != 0 && state.samples != packed) std::memmove(packed, state.samples, state.ops * sizeof(double));
-    packed += state.ops;
+    if (state.samplesTaken != 0 && state.samples != packed) std::memmove(packed, state.samples, state.samplesTaken * sizeof(double));
+    packed += state.samplesTaken;
   }
   out->samplesNs = std::move(samples);
   return Ok();

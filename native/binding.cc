@@ -352,7 +352,8 @@ struct DioAlignmentOp : OpBase {
 
 // The benchmark's timed loop (native/bench.cc) on the threadpool. The spec is one object
 // built by bench/engine/native-loop.ts; every field is checked here again, so no spec,
-// however wrong, reaches RunBench. Resolves with the latencies as a Float64Array (ns).
+// however wrong, reaches RunBench. Resolves with the latencies as a Float64Array (ns): one per
+// operation, or one per sampleEvery operations when that is given (see bench.h).
 struct BenchLoopOp : OpBase {
   BenchSpec spec;
   BenchOutcome outcome;
@@ -441,6 +442,15 @@ struct BenchLoopOp : OpBase {
     spec.prefillBytes = static_cast<int64_t>(prefill);
     spec.seconds = seconds;
     spec.maxSamples = static_cast<uint64_t>(samples);
+    // sampleEvery is the one optional field (absent or undefined: 1, every operation timed);
+    // when given it is checked like the others.
+    Napi::Value every = object.Get("sampleEvery");
+    if (env.IsExceptionPending()) return false;
+    if (!every.IsUndefined()) {
+      double sampleEvery;
+      if (!Number(object, "sampleEvery", 1, kBenchMaxSampleEvery, true, &sampleEvery)) return false;
+      spec.sampleEvery = static_cast<uint32_t>(sampleEvery);
+    }
     if ((spec.alignment & (spec.alignment - 1)) != 0) return OutOfRange(env, "alignment");
     bool usesRegion = spec.sequence != BenchSequence::kNewFile && spec.sequence != BenchSequence::kAtomicReplace;
     if (usesRegion && spec.regionBytes < static_cast<int64_t>(spec.size) * spec.writesPerOp) {
@@ -452,10 +462,10 @@ struct BenchLoopOp : OpBase {
   const char* Path() const { return outcome.failedPath.empty() ? nullptr : outcome.failedPath.c_str(); }
   Napi::Value Result(Napi::Env env) const {
     Napi::Object result = Napi::Object::New(env);
-    size_t bytes = static_cast<size_t>(outcome.ops) * sizeof(double);
+    size_t bytes = static_cast<size_t>(outcome.samples) * sizeof(double);
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
     if (bytes != 0) std::memcpy(buffer.Data(), outcome.samplesNs.get(), bytes);
-    result.Set("samplesNs", Napi::Float64Array::New(env, static_cast<size_t>(outcome.ops), buffer, 0));
+    result.Set("samplesNs", Napi::Float64Array::New(env, static_cast<size_t>(outcome.samples), buffer, 0));
     result.Set("ops", Napi::Number::New(env, static_cast<double>(outcome.ops)));
     result.Set("busyNs", Napi::Number::New(env, outcome.busyNs));
     result.Set("wallNs", Napi::Number::New(env, outcome.wallNs));

@@ -32,6 +32,26 @@ describe('native benchmark loop', () => {
     expect(fs.statSync(file).size).toBe(3 << 20);
   });
 
+  it('with sampleEvery N, times one operation in N and counts every one', async () => {
+    const file = path.join(dir, 'sampled');
+    // 5 samples, 4 operations per sample: the run ends on the 5th timed operation, after 1 + 4 * 4
+    const result = await native.benchLoop({ ...spec(), files: [file], flush: 0, regionBytes: 8192, maxSamples: 5, seconds: 60, sampleEvery: 4 } as never);
+    expect(result.ops).toBe(17);
+    expect(result.samplesNs.length).toBe(5);
+    expect(Array.from(result.samplesNs).every((ns) => ns > 0)).toBe(true);
+    // busyNs is the loop's elapsed time then: at least the timed operations, at most the wall time
+    const sum = Array.from(result.samplesNs).reduce((a, b) => a + b, 0);
+    expect(result.busyNs).toBeGreaterThanOrEqual(sum);
+    expect(result.busyNs).toBeLessThanOrEqual(result.wallNs);
+    // the deadline is checked after each timed operation only
+    const timed = await native.benchLoop({ ...spec(), files: [file], flush: 0, regionBytes: 8192, maxSamples: 1000, seconds: 0, sampleEvery: 3 } as never);
+    expect(timed.ops).toBe(1);
+    // absent or undefined: every operation is timed
+    const every = await native.benchLoop({ ...spec(), files: [file], maxSamples: 6, seconds: 60, sampleEvery: undefined } as never);
+    expect(every.ops).toBe(6);
+    expect(every.samplesNs.length).toBe(6);
+  });
+
   it('splits the samples over threads, one file each', async () => {
     const files = [0, 1, 2].map((i) => path.join(dir, `t${i}`));
     const result = await native.benchLoop({ ...spec(), files, maxSamples: 30, seconds: 60 });
@@ -61,6 +81,7 @@ describe('native benchmark loop', () => {
       ['sequence', 6], ['sequence', -1], ['flush', 9], ['placement', 3], ['dsync', 1], ['size', 0], ['size', 2 ** 27],
       ['size', 1.5], ['writesPerOp', 0], ['writesPerOp', 5000], ['alignment', 3], ['alignment', 0], ['regionBytes', 100],
       ['regionBytes', -1], ['prefillBytes', -1], ['prefillBytes', 'x'], ['seconds', Number.NaN], ['seconds', -1], ['maxSamples', 0], ['maxSamples', 2 ** 25], ['syncFileRangeFlags', -1],
+      ['sampleEvery', 0], ['sampleEvery', 2 ** 16 + 1], ['sampleEvery', 1.5], ['sampleEvery', '2'], ['sampleEvery', null], ['sampleEvery', Number.NaN],
     ];
     for (const [key, value] of bad) {
       let error: unknown;

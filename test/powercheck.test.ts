@@ -683,6 +683,46 @@ describe.skipIf(unavailable !== undefined)('powercheck on the power-cut simulato
   });
 });
 
+describe('powercheck CLI: signals', () => {
+  it('run stops cleanly on SIGINT (exit 0, the witness told END); listen closes its state on SIGTERM (exit 0)', async () => {
+    const stateDir = freshDir('signals');
+    const w = await spawnWitness(stateDir);
+    const file = path.join(freshDir('signals-run'), 'pc.bin');
+    const run = startCli(['powercheck', 'run', '--witness', `${LOCAL}:${w.port}`, '--file', file, '--size', '64k']);
+    // Interrupt once it is writing (stderr says so), whatever the speed.
+    await new Promise<void>((resolve) => {
+      let text = '';
+      run.child.stderr!.on('data', (chunk) => {
+        text += chunk;
+        if (text.includes('writing until the power is cut')) resolve();
+      });
+      run.done.then(() => resolve());
+    });
+    run.child.kill('SIGINT');
+    const ran = await run.done;
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/writes acknowledged durable in .*; stopped: interrupted\n$/);
+    const report = await verifyPowercheck({ witness: { host: LOCAL, port: w.port }, file });
+    expect(report.verdict).toBe('honest');
+    expect(report.testInfo!.ended).toBe(true);
+    expect(report.reason).toMatch(/no power cut was tested/);
+    w.child.kill('SIGTERM');
+    await w.exited;
+    expect(w.child.exitCode).toBe(0);
+    // Its lock is released: another witness opens the same state, and knows the test.
+    const again = await startWitness({ stateDir });
+    try {
+      const client = await WitnessClient.connect(LOCAL, again.address().port);
+      const list = await client.request('LIST');
+      client.close();
+      expect(list).toHaveLength(2);
+      expect(list[0]).toMatch(/ ready=1 ended=1 /);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 describe('powercheck CLI: usage and unreachable witness (exit 2)', () => {
   it('refuses bad arguments before any I/O, and says why', async () => {
     const dir = freshDir('cli');

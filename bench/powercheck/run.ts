@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { allocAligned, dioAlignmentSync, fsyncDirSync, openSync, preallocateSync, writeDurableSync, type FlushMode } from '../../lib/index';
 import { WitnessClient, WitnessRefusal, WitnessUnreachable } from './client';
-import { fillBlock, fillHeader, formatBegin, HEADER_MAGIC, METHOD_CALLS, MIN_BLOCKS, type Method } from './protocol';
+import { fillBlock, fillHeader, formatBegin, HEADER_MAGIC, MAX_BLOCKS, METHOD_CALLS, MIN_BLOCKS, type Method } from './protocol';
 
 /** A problem with the arguments or the file, found before the run starts (exit code 2). */
 export class PowercheckUsageError extends Error {
@@ -156,7 +156,13 @@ function openForMethod(file: string, method: Method, blockSize: number): { fd: n
     case 'dsync':
       return { fd: openSync(file, { read: true, write: true, dsync: true }), buffer: allocAligned(blockSize, 4096), flush: 'none' };
     case 'direct-dsync': {
-      const fd = openSync(file, { read: true, write: true, direct: true, dsync: true });
+      let fd: number;
+      try {
+        fd = openSync(file, { read: true, write: true, direct: true, dsync: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EINVAL') throw new PowercheckUsageError(`the filesystem of ${file} refuses O_DIRECT (EINVAL): use another --method or directory`);
+        throw error;
+      }
       const { memory, offset } = dioAlignmentSync(fd);
       if (blockSize % offset !== 0) {
         fs.closeSync(fd);
@@ -180,6 +186,7 @@ export async function runPowercheck(options: RunOptions): Promise<RunResult> {
   const { blockSize, method } = options;
   const blocks = Math.floor(options.size / blockSize);
   if (blocks < MIN_BLOCKS) throw new PowercheckUsageError(`--size ${options.size} holds fewer than ${MIN_BLOCKS} blocks of ${blockSize} B`);
+  if (blocks > MAX_BLOCKS) throw new PowercheckUsageError(`--size ${options.size} holds more than ${MAX_BLOCKS} blocks of ${blockSize} B: use a larger --block-size`);
   const host = options.host ?? os.hostname();
   const test = crypto.randomBytes(8).toString('hex');
   const timeoutMs = options.timeoutMs ?? 30_000;

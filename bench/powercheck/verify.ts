@@ -319,6 +319,7 @@ export async function verifyPowercheck(options: VerifyOptions): Promise<VerifyRe
         c.acknowledged > 0
           ? `every one of the ${c.acknowledged} blocks acknowledged durable holds its acknowledged write (or a later announced one)`
           : 'the file and its header, acknowledged durable, are intact (no block write was acknowledged)';
+      if (info.ended) report.reason += '; but the run was stopped cleanly, so no power cut was tested';
     }
     return report;
   } finally {

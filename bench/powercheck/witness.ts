@@ -441,16 +441,23 @@ export class Witness {
       } catch (error) {
         r = this.errorReply(conn, error);
       }
-      if (r.close) conn.closing = true;
-      await this.write(conn, r.lines);
-      conn.inflight--;
-      if (conn.paused && conn.inflight < MAX_INFLIGHT / 4) {
-        conn.paused = false;
-        conn.socket.resume();
-      }
-      if (r.close) {
-        conn.socket.end();
-        setTimeout(() => conn.socket.destroy(), 2000).unref();
+      try {
+        if (r.close) conn.closing = true;
+        await this.write(conn, r.lines);
+        conn.inflight--;
+        if (conn.paused && conn.inflight < MAX_INFLIGHT / 4) {
+          conn.paused = false;
+          conn.socket.resume();
+        }
+        if (r.close) {
+          conn.socket.end();
+          setTimeout(() => conn.socket.destroy(), 2000).unref();
+        }
+      } catch (error) {
+        // The chain must never reject (nothing awaits it to handle that): drop the connection.
+        this.options.log?.(`${conn.peer}: ${(error as Error).message}`);
+        conn.closing = true;
+        conn.socket.destroy();
       }
     });
   }
