@@ -257,6 +257,6 @@ export function plausibilityWarnings(results: readonly BenchResult[], env: Bench
     method: suspects.map(({ r }) => r.method).join(','),
     mode: suspects[0].r.mode,
     size: suspects[0].r.size,
-    message: `durable writes implausibly fast for the device: ${figures}. Why: ${why}${cacheNote} These figures may only mean "accepted by a volatile cache". To know, run a power-cut test: acknowledge records in a write loop, cut the power (not a reboot), and check that every acknowledged record survived.`,
+    message: `durable writes implausibly fast for the device: ${figures}. Why: ${why}${cacheNote} These figures may only mean "accepted by a volatile cache". To know, run a power-cut test: \`hardsync powercheck\` does one with a second machine as witness (README: "Does your disk keep its promise?"): acknowledge writes in a loop, cut the power (not a reboot), and check that every acknowledged write survived.`,
   }];
 }
