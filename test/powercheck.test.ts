@@ -3,7 +3,7 @@
 // filesystem gives "honest" after every cut, a lying one "lied" every time. Everything talks
 // over 127.0.0.1 only. HARDSYNC_POWERCUT_RUNS raises the number of cut runs per configuration,
 // HARDSYNC_POWERCUT_SEED replays a campaign.
-import { type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -720,6 +720,44 @@ describe('powercheck CLI: signals', () => {
     } finally {
       await again.close();
     }
+  });
+});
+
+// The witness writes nothing but its own state directory: every call of the listening process
+// that creates, opens for writing, renames, links, removes or truncates a path, as strace
+// records them, names a path inside --state.
+const hasStrace = spawnSync('strace', ['-V']).status === 0;
+describe.skipIf(!hasStrace)('powercheck witness: writes only its state directory', () => {
+  it('over a whole session and a clean shutdown (strace -f of the listening process)', async () => {
+    const stateDir = fs.realpathSync(freshDir('confined'));
+    const log = path.join(fs.realpathSync(freshDir('strace')), 'witness.strace');
+    const cli = path.join(__dirname, '..', 'dist', 'bench', 'cli.js');
+    const child = spawn('strace', ['-f', '-qq', '-o', log, '-e', 'trace=openat,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat,link,linkat,symlink,symlinkat,truncate,ftruncate', process.execPath, cli, 'powercheck', 'listen', '--host', LOCAL, '--port', '0', '--state', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const port = await new Promise<number>((resolve, reject) => {
+      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+        const m = /listening on 127\.0\.0\.1:(\d+) /.exec(line);
+        if (m) resolve(Number(m[1]));
+      });
+      exited.then((code) => reject(new Error(`the witness exited (${code})`)));
+    });
+    const t = 'c000000000000001';
+    const { lines } = await converse(port, HELLO + begin(t) + `READY ${t}\nPRE ${t} 1 5\nPOST ${t} 1 5\nPRE ${t} 2 9\nPOST ${t} 2 9\nEND ${t}\nQUIT\n`);
+    expect(lines[lines.length - 1]).toBe('OK BYE');
+    // SIGTERM to the witness itself (strace's child), which closes its state and exits; strace
+    // then exits with the witness's status.
+    const witnessPid = Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+    expect(witnessPid).toBeGreaterThan(0);
+    process.kill(witnessPid, 'SIGTERM');
+    expect(await exited).toBe(0);
+    const calls = fs.readFileSync(log, 'utf8').split('\n').filter((line) => /^\d+\s+[a-z_0-9]+\(/.test(line) && !/= -1 E/.test(line));
+    const mutating = calls.filter((line) => !/^\d+\s+openat\(/.test(line) || /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(line));
+    expect(mutating.length, 'the witness wrote its state').toBeGreaterThan(0);
+    const outside = mutating.filter((line) => {
+      const paths = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
+      return paths.length === 0 ? !/ftruncate\(/.test(line) : paths.some((p) => !(p === stateDir || p.startsWith(`${stateDir}/`)));
+    });
+    expect(outside).toEqual([]);
   });
 });
 
