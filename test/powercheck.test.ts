@@ -17,6 +17,7 @@ import { verifyPowercheck, type VerifyReport } from '../dist/bench/powercheck/ve
 import { Witness, type WitnessOptions } from '../dist/bench/powercheck/witness.js';
 import { runCli, startCli } from './fixtures/bench/run-cli';
 import { PowercutFs, powercutUnavailable, runsFromEnv, seedFromEnv } from './helpers/powercut';
+import { mix } from './helpers/seeded.cjs';
 
 const LOCAL = '127.0.0.1';
 const { PROTOCOL } = protocol;
@@ -29,11 +30,6 @@ async function startWitness(options: Partial<WitnessOptions> = {}): Promise<Witn
   return Witness.start({ stateDir: freshDir('state'), port: 0, host: LOCAL, ...options });
 }
 
-function mix(seed: number, n: number): number {
-  let h = (seed ^ Math.imul(n + 0x9e3779b9, 0x85ebca6b)) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /** A small seeded PRNG for the fuzz inputs. */
 function prng(seed: number): () => number {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
 import { PowercutFs, powercutUnavailable } from './helpers/powercut';
+import { rng } from './helpers/seeded.cjs';
 
 const unavailable = powercutUnavailable();
 if (unavailable) console.warn(`[powercut] skipped: ${unavailable}`);
@@ -756,17 +757,6 @@ function difference(actual: unknown, expected: unknown, where = '.'): string | u
     if (found) return found;
   }
   return undefined;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe.skipIf(unavailable !== undefined)('powercut-fs against a model', () => {

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { mix } from './seeded.cjs';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SOURCE = path.join(ROOT, 'test', 'tools', 'powercut', 'powercut-fs.c');
@@ -387,11 +388,6 @@ export interface CampaignResult {
   elapsedMs: number;
 }
 
-function mix(seed: number, n: number): number {
-  let h = (seed ^ Math.imul(n + 0x9e3779b9, 0x85ebca6b)) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /**
  * Runs `runs` power cuts on one scenario: each run sets up a fresh directory, makes it durable,
