@@ -22,22 +22,18 @@ struct Completions {
   uv_async_t* async = nullptr;
 };
 
-namespace {
-
-constexpr size_t kDefaultFlushThreads = 4;
-constexpr size_t kMaxFlushThreads = 64;
-
 struct Task {
   Job* job;
   std::shared_ptr<Completions> completions;
 };
 
-// hardsync's flush threads: one pool for the process, started on first use and never torn
-// down. The threads are detached and the pool is never deleted, so process exit neither waits
-// for a flush that is stuck on a slow disk nor destroys a mutex a thread still uses.
+// hardsync's flush threads: one pool for the process, started by the first environment that
+// needs it (its HARDSYNC_FLUSH_THREADS decides the size) and never torn down. The threads are
+// detached and the pool is never deleted, so process exit neither waits for a flush that is
+// stuck on a slow disk nor destroys a mutex a thread still uses.
 class FlushPool {
  public:
-  static FlushPool* Get(size_t threads) {
+  static FlushPool* Start(size_t threads) {
     static FlushPool* pool = new FlushPool(threads);
     return pool;
   }
@@ -85,6 +81,11 @@ class FlushPool {
   std::condition_variable ready_;
   std::deque<Task> tasks_;
 };
+
+namespace {
+
+constexpr size_t kDefaultFlushThreads = 4;
+constexpr size_t kMaxFlushThreads = 64;
 
 size_t FlushThreads(std::string* error) {
   const char* text = std::getenv("HARDSYNC_FLUSH_THREADS");
@@ -171,7 +172,7 @@ Engine* Engine::Create(napi_env env, std::string* error) {
     async->data = engine;
     uv_unref(reinterpret_cast<uv_handle_t*>(async));
     engine->completions_->async = async;
-    FlushPool::Get(threads);
+    engine->pool_ = FlushPool::Start(threads);
     engine->kind_ = Kind::kThreads;
     if (requested == "io_uring" || requested == "auto") {
       std::string why_not;
@@ -202,7 +203,7 @@ Napi::Object Engine::Info(Napi::Env env) const {
   Napi::Object info = Napi::Object::New(env);
   info.Set("name", KindName(kind_));
   info.Set("requested", requested_);
-  info.Set("flushThreads", Napi::Number::New(env, kind_ == Kind::kThreadpool ? 0 : static_cast<double>(FlushPool::Get(kDefaultFlushThreads)->Size())));
+  info.Set("flushThreads", Napi::Number::New(env, pool_ == nullptr ? 0 : static_cast<double>(pool_->Size())));
   info.Set("reason", reason_);
   return info;
 }
@@ -244,7 +245,7 @@ bool Engine::StartOnThreadpool(Job* job) {
 
 void Engine::StartOnThreads(Job* job) {
   Began();
-  FlushPool::Get(kDefaultFlushThreads)->Post(Task{job, completions_});
+  pool_->Post(Task{job, completions_});
 }
 
 // The handles keep the event loop alive only while something is in flight, as pending

@@ -36,6 +36,7 @@ class Job {
 };
 
 struct Completions;  // shared with the flush threads (engine.cc)
+class FlushPool;    // the process's flush threads (engine.cc)
 
 class Engine {
  public:
@@ -71,6 +72,7 @@ class Engine {
   std::string requested_ = "auto";
   std::string reason_;
   size_t in_flight_ = 0;  // started and not yet settled, all routes but the threadpool
+  FlushPool* pool_ = nullptr;  // null for the libuv-threadpool engine
   std::shared_ptr<Completions> completions_;
   KernelQueue* queue_ = nullptr;
   uv_poll_t* poll_ = nullptr;

@@ -64,7 +64,6 @@ struct Pending {
   Status status;          // first failure
   size_t chunk = 0;       // kWrite: bytes asked of the current write
   int dir_fd = -1;        // kDirectory
-  bool write_short = false;
   unsigned first_sqe = 0;  // the SQEs of the step last queued: [first_sqe, end_sqe)
   unsigned end_sqe = 0;
 };
@@ -115,7 +114,6 @@ class Uring final : public KernelQueue {
     sq_tail_ = reinterpret_cast<unsigned*>(sq + params.sq_off.tail);
     sq_mask_ = *reinterpret_cast<unsigned*>(sq + params.sq_off.ring_mask);
     sq_array_ = reinterpret_cast<unsigned*>(sq + params.sq_off.array);
-    sq_entries_ = params.sq_entries;
     char* cq = static_cast<char*>(cq_map_);
     cq_head_ = reinterpret_cast<unsigned*>(cq + params.cq_off.head);
     cq_tail_ = reinterpret_cast<unsigned*>(cq + params.cq_off.tail);
@@ -304,7 +302,6 @@ class Uring final : public KernelQueue {
           return;
         }
         p->chunk = rest < kMaxChunk ? rest : kMaxChunk;
-        p->write_short = false;
         io_uring_sqe* sqe = Next(p);
         sqe->opcode = IORING_OP_WRITE;
         sqe->fd = r->fd;
@@ -386,7 +383,7 @@ class Uring final : public KernelQueue {
       case AsyncRequest::Kind::kWrite:
         return AdvanceWrite(p, r, res);
       case AsyncRequest::Kind::kDirectory:
-        return AdvanceDirectory(p, r, res);
+        return AdvanceDirectory(p, res);
     }
     return true;
   }
@@ -395,19 +392,17 @@ class Uring final : public KernelQueue {
     // CQEs of a step come in order: the write's first, then its linked flush's.
     bool is_write_cqe = p->chunk != 0;
     if (is_write_cqe) {
-      size_t asked = p->chunk;
       p->chunk = 0;
       if (res == -EINTR) {
-        p->write_short = true;  // try again from the same place, as WriteAll does
+        // nothing written: the rest is resubmitted from the same place, as WriteAll does
       } else if (res < 0) {
         p->status = Fail(res, r->position < 0 ? "write" : "pwrite");
       } else if (res == 0) {
         p->status = Fail(-EIO, r->position < 0 ? "write" : "pwrite");  // as WriteAll does
       } else {
         r->written += static_cast<size_t>(res);
-        if (static_cast<size_t>(res) < asked) p->write_short = true;
       }
-    } else if (res == -ECANCELED && (p->write_short || !p->status.ok())) {
+    } else if (res == -ECANCELED && (r->written < r->length || !p->status.ok())) {
       // the linked flush, cancelled because the write did not complete: handled below
     } else if (res < 0 && r->flush != Flush::kNone && p->status.ok()) {
       p->status = Fail(res, FlushName(r->flush));
@@ -421,7 +416,7 @@ class Uring final : public KernelQueue {
     return true;
   }
 
-  bool AdvanceDirectory(Pending* p, AsyncRequest* r, int res) {
+  bool AdvanceDirectory(Pending* p, int res) {
     if (p->step == 0) {
       if (res == -EINTR) {
         Queue(p);
@@ -442,7 +437,6 @@ class Uring final : public KernelQueue {
       Queue(p);  // close, whatever fsync said (its error is the one reported)
       return false;
     }
-    (void)r;
     return true;  // close's result is ignored, as FsyncDir ignores close(2)'s
   }
 
@@ -458,7 +452,6 @@ class Uring final : public KernelQueue {
   unsigned* sq_tail_ = nullptr;
   unsigned* sq_array_ = nullptr;
   unsigned sq_mask_ = 0;
-  unsigned sq_entries_ = 0;
   unsigned local_tail_ = 0;
   unsigned* cq_head_ = nullptr;
   unsigned* cq_tail_ = nullptr;
