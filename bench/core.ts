@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fdatasync, fdatasyncSync, writeDurable } from '../lib/index';
 import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './engine/c-reference';
-import { median, percentile } from './engine/stats';
+import { median, percentile, sequentialLatencies as latencies } from './engine/stats';
 
 interface Options {
   dir: string;
@@ -69,17 +69,6 @@ async function timeInFlight(calls: number, depth: number, body: () => Promise<un
     await Promise.all(batch);
   }
   return Number(process.hrtime.bigint() - start) / calls;
-}
-
-/** Latencies (us) of `ops` sequentially awaited operations. */
-async function latencies(ops: number, body: (i: number) => Promise<unknown>): Promise<number[]> {
-  const samples = new Array<number>(ops);
-  for (let i = 0; i < ops; i++) {
-    const start = process.hrtime.bigint();
-    await body(i);
-    samples[i] = Number(process.hrtime.bigint() - start) / 1000;
-  }
-  return samples.sort((a, b) => a - b);
 }
 
 async function main(): Promise<void> {

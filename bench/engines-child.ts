@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DurableLog, engine, fdatasync, writeDurable } from '../lib/index';
-import { percentile } from './engine/stats';
+import { percentile, sequentialLatencies } from './engine/stats';
 
 interface Args {
   file?: string;
@@ -33,14 +33,8 @@ async function latency(args: Required<Pick<Args, 'file' | 'ops' | 'size' | 'slot
   const fd = fs.openSync(args.file, 'r+');
   const buffer = Buffer.alloc(args.size, 0x5a);
   for (let i = 0; i < 50; i++) await writeDurable(fd, buffer, (i % args.slots) * args.size, { flush: 'data' });
-  const samples: number[] = [];
-  for (let i = 0; i < args.ops; i++) {
-    const start = now();
-    await writeDurable(fd, buffer, (i % args.slots) * args.size, { flush: 'data' });
-    samples.push(us(start));
-  }
+  const samples = await sequentialLatencies(args.ops, (i) => writeDurable(fd, buffer, (i % args.slots) * args.size, { flush: 'data' }));
   fs.closeSync(fd);
-  samples.sort((a, b) => a - b);
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 

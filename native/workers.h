@@ -15,8 +15,6 @@
 
 #include <napi.h>
 
-#include <uv.h>
-
 #include <utility>
 
 #include "engine.h"

@@ -109,3 +109,17 @@ export function concatSamples(parts: readonly Float64Array[]): Float64Array {
   }
   return all;
 }
+
+/**
+ * Latencies (us, sorted) of `ops` operations awaited one after another, each timed alone: the
+ * JavaScript-side measurement of bench/core.ts and bench/engines.ts.
+ */
+export async function sequentialLatencies(ops: number, body: (i: number) => Promise<unknown>): Promise<number[]> {
+  const samples = new Array<number>(ops);
+  for (let i = 0; i < ops; i++) {
+    const start = process.hrtime.bigint();
+    await body(i);
+    samples[i] = Number(process.hrtime.bigint() - start) / 1000;
+  }
+  return samples.sort((a, b) => a - b);
+}
