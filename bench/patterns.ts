@@ -105,8 +105,9 @@ async function logRun(root: string, flush: 'data' | 'dsync', appenders: number, 
 
 /**
  * The baseline: each append is its own write + fdatasync (one writeDurable call, flush 'data')
- * at its own offset of a preallocated file, `appenders` of them in flight at once (as many as
- * the libuv threadpool runs).
+ * at its own offset of a preallocated file, `appenders` of them in flight at once: as many as
+ * the engine runs together (4 on libuv's threadpool or the default flush threads, all of them
+ * on io_uring, where the filesystem can merge their journal commits).
  */
 async function writeSyncRun(root: string, appenders: number, perAppender: number, frameSize: number): Promise<Sample> {
   const dir = await freshDir(root, 'plain');
