@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,27 @@ async function collect(log: DurableLog, fromLsn?: number): Promise<[number, stri
   for await (const record of log.records(fromLsn)) out.push([record.lsn, record.data.toString()]);
   return out;
 }
+
+/** `filefrag -v` extent lines of a file (ext4/XFS flag fallocated space 'unwritten'). */
+function filefrag(file: string): string[] {
+  const out = spawnSync('filefrag', ['-v', file], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`filefrag -v ${file}: ${out.stderr}`);
+  return out.stdout.split('\n').filter((line) => /^\s*\d+:/.test(line));
+}
+
+/** Whether filefrag works here and the temp filesystem marks fallocated space unwritten. */
+const hasUnwrittenExtents = (() => {
+  const probe = path.join(os.tmpdir(), `hardsync-probe-${process.pid}`);
+  try {
+    fs.writeFileSync(probe, '');
+    if (spawnSync('fallocate', ['-l', '65536', probe]).status !== 0) return false;
+    return filefrag(probe).some((e) => e.includes('unwritten'));
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
+})();
 
 const SEGMENT_HEADER = 32;
 const RECORD_HEADER = 24;
@@ -114,9 +136,54 @@ describe('DurableLog basics', () => {
     await again.close();
   });
 
+  it('prepares the next segment in the background once the active one is half full; the roll uses it; close removes an unused one', async () => {
+    const dir = freshDir();
+    const spare = path.join(dir, 'next.wal.tmp');
+    const segmentSize = 64 * 1024;
+    const log = await DurableLog.open(dir, { segmentSize });
+    const record = 'r'.repeat(1000); // 1024-byte frames: about 63 to a segment
+    let appended = 0;
+    while (appended * 1024 < segmentSize / 2 - 2048) {
+      await log.append(record);
+      appended++;
+    }
+    expect(fs.existsSync(spare)).toBe(false); // not before half
+    while (!fs.existsSync(spare)) {
+      await log.append(record);
+      appended++;
+      expect(appended).toBeLessThan(40);
+    }
+    const spareInode = fs.statSync(spare).ino;
+    while (segmentsOf(dir).length < 2) await log.append(record);
+    const second = path.join(dir, segmentsOf(dir)[1]);
+    expect(fs.statSync(second).ino).toBe(spareInode);
+    expect(fs.statSync(second).size).toBe(segmentSize);
+    // half of the second segment: a new spare; close (before it is needed) removes it
+    while (!fs.existsSync(spare)) await log.append(record);
+    await log.close();
+    expect(fs.readdirSync(dir).sort()).toEqual([...segmentsOf(dir), 'LOCK'].sort());
+    const again = await DurableLog.open(dir, { segmentSize });
+    expect(again.recovery.lastLsn).toBe(again.lastLsn);
+    expect((await collect(again)).every(([, data]) => data === record)).toBe(true);
+    await again.close();
+  });
+
+  it.skipIf(!hasUnwrittenExtents)("segmentFill 'zeros' leaves no unwritten (fallocated) extent in a segment; 'reserve' does", async () => {
+    for (const fill of ['zeros', 'reserve'] as const) {
+      const dir = freshDir();
+      const log = await DurableLog.open(dir, { segmentSize: 1 << 20, segmentFill: fill });
+      await log.append('x');
+      await log.close();
+      const extents = filefrag(path.join(dir, segmentsOf(dir)[0]));
+      expect(extents.length).toBeGreaterThan(0);
+      expect({ fill, unwritten: extents.some((e) => e.includes('unwritten')) }).toEqual({ fill, unwritten: fill === 'reserve' });
+    }
+  });
+
   it('rejects bad arguments before any I/O', async () => {
     const dir = freshDir();
     await expect(DurableLog.open(dir, { flush: 'sometimes' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(DurableLog.open(dir, { segmentFill: 'ones' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(DurableLog.open(dir, { segmentSize: 10 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(DurableLog.open(dir, { maxBatchRecords: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(DurableLog.open(dir, { maxDelayMicros: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
@@ -350,34 +417,50 @@ describe.skipIf(!hasStrace)('DurableLog syscalls (strace)', () => {
     }
   });
 
-  it('a new segment and the directory are fsynced before the first record goes in', () => {
-    const dir = freshDir();
-    const run = runFixture('log-child.js', ['sequential', dir, JSON.stringify({ count: 12, size: 200, logOptions: { segmentSize: 1024 } })], {
-      trace: 'openat,fallocate,pwrite64,fsync,fdatasync,rename',
+  for (const fill of ['zeros', 'reserve'] as const) {
+    it(`a new segment (segmentFill '${fill}') is filled, fsynced, given its header, renamed and its directory fsynced before the first record goes in`, () => {
+      const dir = freshDir();
+      const run = runFixture(
+        'log-child.js',
+        ['sequential', dir, JSON.stringify({ count: 12, size: 200, logOptions: { segmentSize: 1024, segmentFill: fill } })],
+        { trace: 'openat,write,fallocate,pwrite64,fsync,fdatasync,rename' },
+      );
+      expect(run.result.ok).toBe(true);
+      const segments = segmentsOf(dir);
+      expect(segments.length).toBeGreaterThanOrEqual(3);
+      const spare = path.join(dir, 'next.wal.tmp');
+      const onSpare = (c: (typeof run.calls)[number]) => fdOf(c.args)?.path === spare;
+      let previousRename = -1;
+      for (const name of segments) {
+        const final = path.join(dir, name);
+        const renamed = run.calls.findIndex((c) => c.name === 'rename' && c.args.includes(`"${spare}", "${final}"`));
+        // Every step of this segment's preparation lies between the previous segment's rename and its own.
+        const find = (from: number, pred: (c: (typeof run.calls)[number]) => boolean) =>
+          run.calls.findIndex((c, i) => i > from && i < renamed && pred(c));
+        const created = find(previousRename, (c) => c.name === 'openat' && c.args.includes(`"${spare}"`) && c.args.includes('O_CREAT'));
+        const filled =
+          fill === 'zeros'
+            ? find(created, (c) => c.name === 'write' && onSpare(c) && c.result === '1024')
+            : find(created, (c) => c.name === 'fallocate' && onSpare(c));
+        const synced = find(filled, (c) => c.name === 'fsync' && onSpare(c));
+        const header = find(synced, (c) => c.name === 'pwrite64' && onSpare(c));
+        const headerFlushed = find(header, (c) => c.name === 'fdatasync' && onSpare(c));
+        const dirSynced = run.calls.findIndex((c, i) => i > renamed && c.name === 'fsync' && fdOf(c.args)?.path === dir);
+        const firstRecord = run.calls.findIndex((c) => c.name === 'pwrite64' && fdOf(c.args)?.path === final);
+        expect({ name, steps: [created, filled, synced, header, headerFlushed, renamed, dirSynced, firstRecord].map((i) => i >= 0) }).toEqual({
+          name,
+          steps: Array(8).fill(true),
+        });
+        // findIndex within the window already orders created < filled < synced < header < headerFlushed < renamed
+        expect(renamed).toBeLessThan(dirSynced);
+        expect(dirSynced).toBeLessThan(firstRecord);
+        // zeros: the fill writes every byte; reserve: no zeros are written
+        const zeroWrites = run.calls.filter((c, i) => i > previousRename && i < renamed && c.name === 'write' && onSpare(c));
+        expect(zeroWrites.length > 0).toBe(fill === 'zeros');
+        previousRename = renamed;
+      }
     });
-    expect(run.result.ok).toBe(true);
-    const segments = segmentsOf(dir);
-    expect(segments.length).toBeGreaterThanOrEqual(3);
-    for (const name of segments) {
-      const final = path.join(dir, name);
-      const temp = `${final}.tmp`;
-      const index = (pred: (c: (typeof run.calls)[number]) => boolean) => run.calls.findIndex(pred);
-      const created = index((c) => c.name === 'openat' && c.args.includes(`"${temp}"`) && c.args.includes('O_CREAT'));
-      const allocated = index((c) => c.name === 'fallocate' && fdOf(c.args)?.path === temp);
-      const header = index((c) => c.name === 'pwrite64' && fdOf(c.args)?.path === temp);
-      const synced = index((c) => c.name === 'fsync' && fdOf(c.args)?.path === temp);
-      const renamed = index((c) => c.name === 'rename' && c.args.includes(`"${final}"`));
-      const dirSynced = run.calls.findIndex((c, i) => i > renamed && c.name === 'fsync' && fdOf(c.args)?.path === dir);
-      const firstRecord = index((c) => c.name === 'pwrite64' && fdOf(c.args)?.path === final);
-      expect([created, allocated, header, synced, renamed, dirSynced].every((i) => i >= 0)).toBe(true);
-      expect(created).toBeLessThan(allocated);
-      expect(allocated).toBeLessThan(header);
-      expect(header).toBeLessThan(synced);
-      expect(synced).toBeLessThan(renamed);
-      expect(renamed).toBeLessThan(dirSynced);
-      expect(dirSynced).toBeLessThan(firstRecord);
-    }
-  });
+  }
 
   it("'dsync' opens segments with O_DSYNC and runs no separate flush; 'none' runs no flush", () => {
     const dsyncDir = freshDir();
@@ -385,7 +468,9 @@ describe.skipIf(!hasStrace)('DurableLog syscalls (strace)', () => {
       trace: 'openat,pwrite64,fsync,fdatasync',
     });
     expect(dsync.result.lsns).toEqual([1, 2, 3, 4, 5]);
-    const opens = dsync.calls.filter((c) => c.name === 'openat' && /\.wal(\.tmp)?"/.test(c.args));
+    // Every open a record is written through (the spare, reopened to become a segment, and
+    // recovered segments) is O_DSYNC; the open that fills a spare with zeros need not be.
+    const opens = dsync.calls.filter((c) => c.name === 'openat' && /\.wal(\.tmp)?"/.test(c.args) && !c.args.includes('O_CREAT'));
     expect(opens.length).toBeGreaterThan(0);
     expect(opens.every((c) => c.args.includes('O_DSYNC'))).toBe(true);
     expect(dsync.calls.filter((c) => c.name === 'pwrite64' && onSegment(c.args)).length).toBe(5);
@@ -396,6 +481,25 @@ describe.skipIf(!hasStrace)('DurableLog syscalls (strace)', () => {
     });
     expect(none.result.lsns).toEqual([1, 2, 3, 4, 5]);
     expect(none.calls.filter((c) => (c.name === 'fdatasync' || c.name === 'fsync') && onSegment(c.args)).length).toBe(0);
+  });
+
+  it('a failed background preparation of the next segment is not a failure of the log; a failed roll is', async () => {
+    // segmentFill 'reserve': fallocate 1 prepares the first segment, 2 the spare (in the
+    // background, after the third 224-byte frame of a 1024-byte segment), 3 the retry at the roll.
+    const logOptions = { segmentSize: 1024, segmentFill: 'reserve' };
+    const options = JSON.stringify({ count: 12, size: 200, logOptions });
+    const once = runFixture('log-child.js', ['sequential', freshDir(), options], { trace: 'fallocate', inject: ['fallocate:error=ENOSPC:when=2'] });
+    expect(once.calls.filter((c) => c.name === 'fallocate' && c.result.includes('INJECTED')).length).toBe(1);
+    expect(once.result).toMatchObject({ ok: true, lsns: Array.from({ length: 12 }, (_, i) => i + 1) });
+
+    const dir = freshDir();
+    const always = runFixture('log-child.js', ['sequential', dir, options], { trace: 'fallocate', inject: ['fallocate:error=ENOSPC:when=2+'] });
+    expect(always.result).toMatchObject({ ok: false, error: { code: 'ENOSPC', path: path.join(dir, 'next.wal.tmp') } });
+    expect(fs.existsSync(path.join(dir, 'next.wal.tmp'))).toBe(false);
+    const reopened = await DurableLog.open(dir, logOptions as object);
+    expect(reopened.recovery).toMatchObject({ segments: 1, lastLsn: 4, truncatedBytes: 0 });
+    expect((await collect(reopened)).map(([lsn]) => lsn)).toEqual([1, 2, 3, 4]);
+    await reopened.close();
   });
 
   it('truncateBefore unlinks old segments, then fsyncs the directory', () => {
@@ -413,9 +517,10 @@ describe.skipIf(!hasStrace)('DurableLog syscalls (strace)', () => {
   });
 
   for (const [syscall, when, code] of [
-    ['fdatasync', 3, 'EIO'],
+    // the segment header is pwrite64 + fdatasync 1, 'one' and 'two' are 2 and 3, 'three' is 4
+    ['fdatasync', 4, 'EIO'],
     ['pwrite64', 4, 'EIO'],
-    ['fdatasync', 3, 'ENOSPC'],
+    ['fdatasync', 4, 'ENOSPC'],
     ['pwrite64', 4, 'EDQUOT'],
   ] as const) {
     it(`after a failed ${syscall} (${code} injected) the log is failed: pending and later calls reject with it; reopen recovers`, () => {

@@ -98,6 +98,9 @@ describe.skipIf(unavailable !== undefined)('power cuts on the patterns', () => {
   it('DurableLog with group commit (maxDelayMicros)', { timeout: TIMEOUT }, async () => {
     await mustHold({ scenario: 'log-group', check: checkLog, spanSteps: LOG_SPAN });
   });
+  it("DurableLog with segmentFill 'reserve' (fallocated, not zero-filled, segments)", { timeout: TIMEOUT }, async () => {
+    await mustHold({ scenario: 'log-reserve', check: checkLog, spanSteps: LOG_SPAN });
+  });
   it('DurableLog through repeated cuts: the same log is cut 10 times in a row, inside recovery too', { timeout: TIMEOUT }, async () => {
     // Recovery of the growing log takes more operations with each link, and many cuts land in
     // it (as they should): a longer span, and fewer runs with acknowledgements.
