@@ -12,10 +12,14 @@
  * 3. writeFileAtomic of a 4 KiB file against the write-file-atomic package (which fsyncs the
  *    file but not the directory), with the directory fsync measured on its own.
  *
+ * With --rolls it runs, instead, 64 appenders through several 64 MiB segments, zero-filled
+ * against fallocated, so that each next segment's background preparation and each roll happen
+ * while measured: the tail latency (p99.9, max) they cost.
+ *
  * The scenarios run in interleaved rounds (A B C A B C ...) so that noise from other load hits
  * all of them alike; figures are medians over rounds, after one uncounted warm-up round.
  *
- *   node dist/bench/patterns.js [--dir /tmp] [--rounds 5] [--json out.json] [--quick]
+ *   node dist/bench/patterns.js [--dir /tmp] [--rounds 5] [--json out.json] [--quick] [--rolls]
  * @module
  */
 import fs from 'node:fs';
@@ -35,18 +39,21 @@ interface Args {
   rounds: number;
   json?: string;
   quick: boolean;
+  rolls: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { dir: os.tmpdir(), rounds: 5, quick: false };
+  const args: Args = { dir: os.tmpdir(), rounds: 5, quick: false, rolls: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--dir') args.dir = argv[++i];
     else if (flag === '--rounds') args.rounds = Number(argv[++i]);
     else if (flag === '--json') args.json = argv[++i];
     else if (flag === '--quick') args.quick = true;
+    else if (flag === '--rolls') args.rolls = true;
     else if (flag === '--help') {
-      console.log('usage: node dist/bench/patterns.js [--dir DIR] [--rounds N] [--json FILE] [--quick]');
+      console.log('usage: node dist/bench/patterns.js [--dir DIR] [--rounds N] [--json FILE] [--quick] [--rolls]');
+      console.log('  --rolls: instead, 64 appenders through several 64 MiB segments, zero-filled vs fallocated (tail latency)');
       process.exit(0);
     } else throw new Error(`unknown argument ${flag}`);
   }
@@ -59,11 +66,19 @@ interface Sample {
   opsPerSec: number;
   p50: number;
   p99: number;
+  p999: number;
+  max: number;
 }
 
 function sample(latenciesMs: number[], elapsedMs: number): Sample {
   const sorted = latenciesMs.map((ms) => ms * 1000).sort((a, b) => a - b);
-  return { opsPerSec: (latenciesMs.length / elapsedMs) * 1000, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return {
+    opsPerSec: (latenciesMs.length / elapsedMs) * 1000,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    max: sorted[sorted.length - 1],
+  };
 }
 
 /**
@@ -87,6 +102,7 @@ async function timedLoops(loops: number, perLoop: number, op: () => Promise<unkn
 
 const RECORD = Buffer.alloc(256, 0x5a);
 const APPENDERS = 64;
+const SEGMENT_SIZE = 64 * 1024 * 1024;
 
 async function freshDir(root: string, name: string): Promise<string> {
   const dir = nodePath.join(root, name);
@@ -98,7 +114,7 @@ async function freshDir(root: string, name: string): Promise<string> {
 /** `appenders` loops, each awaiting `perAppender` appends of RECORD. */
 async function logRun(root: string, flush: 'data' | 'dsync', segmentFill: SegmentFill, appenders: number, perAppender: number): Promise<Sample> {
   const dir = await freshDir(root, `log-${flush}-${segmentFill}`);
-  const log = await DurableLog.open(dir, { flush, segmentFill, segmentSize: 64 * 1024 * 1024 });
+  const log = await DurableLog.open(dir, { flush, segmentFill, segmentSize: SEGMENT_SIZE });
   // Warm up: the first appends pay for page faults in the preallocated extent.
   for (let i = 0; i < 50; i++) await log.append(RECORD);
   const { latencies, elapsed } = await timedLoops(appenders, perAppender, () => log.append(RECORD));
@@ -186,23 +202,31 @@ async function main(): Promise<void> {
   // What one DurableLog record of RECORD occupies on disk (24-byte header + payload).
   const frameSize = RECORD.length + 24;
 
-  const scenarios: Scenario[] = [
-    { name: 'log 64 appenders (flush data)', run: () => logRun(root, 'data', 'zeros', APPENDERS, perAppender) },
-    { name: 'log 64 appenders (dsync)', run: () => logRun(root, 'dsync', 'zeros', APPENDERS, perAppender) },
-    { name: 'log 64 appenders (data, reserve)', run: () => logRun(root, 'data', 'reserve', APPENDERS, perAppender) },
-    { name: 'write+fdatasync 64 (zeroed file)', run: () => writeSyncRun(root, 'zeros', APPENDERS, basePerAppender, frameSize) },
-    { name: 'write+fdatasync 64 (fallocated)', run: () => writeSyncRun(root, 'reserve', APPENDERS, basePerAppender, frameSize) },
-    { name: 'log 1 appender (flush data)', run: () => logRun(root, 'data', 'zeros', 1, singleCount) },
-    { name: 'log 1 appender (dsync)', run: () => logRun(root, 'dsync', 'zeros', 1, singleCount) },
-    { name: 'writeDurable 1 at a time (data)', run: () => writeSyncRun(root, 'zeros', 1, singleCount, frameSize) },
-    { name: 'writeFileAtomic 4 KiB (hardsync)', run: () => atomicRun(root, 'hardsync', atomicCount, (p, d) => writeFileAtomic(p, d)) },
-    {
-      name: 'writeFileAtomic 4 KiB (flush data)',
-      run: () => atomicRun(root, 'hardsync-data', atomicCount, (p, d) => writeFileAtomic(p, d, { flush: 'data' })),
-    },
-    { name: 'write-file-atomic 4 KiB (npm)', run: () => atomicRun(root, 'npm', atomicCount, (p, d) => writeFileAtomicPackage(p, d)) },
-    { name: 'fsyncDir after rename', run: () => dirFsyncRun(root, atomicCount) },
-  ];
+  // --rolls: appends through several whole segments, so that the background preparation of
+  // each next segment (64 MiB of zeros, or a fallocate) and the rolls happen while measured.
+  const rollsPerAppender = Math.max(20, Math.round(12000 * scale));
+  const scenarios: Scenario[] = args.rolls
+    ? [
+        { name: 'log 64 appenders, rolls (zeros)', run: () => logRun(root, 'data', 'zeros', APPENDERS, rollsPerAppender) },
+        { name: 'log 64 appenders, rolls (reserve)', run: () => logRun(root, 'data', 'reserve', APPENDERS, rollsPerAppender) },
+      ]
+    : [
+        { name: 'log 64 appenders (flush data)', run: () => logRun(root, 'data', 'zeros', APPENDERS, perAppender) },
+        { name: 'log 64 appenders (dsync)', run: () => logRun(root, 'dsync', 'zeros', APPENDERS, perAppender) },
+        { name: 'log 64 appenders (data, reserve)', run: () => logRun(root, 'data', 'reserve', APPENDERS, perAppender) },
+        { name: 'write+fdatasync 64 (zeroed file)', run: () => writeSyncRun(root, 'zeros', APPENDERS, basePerAppender, frameSize) },
+        { name: 'write+fdatasync 64 (fallocated)', run: () => writeSyncRun(root, 'reserve', APPENDERS, basePerAppender, frameSize) },
+        { name: 'log 1 appender (flush data)', run: () => logRun(root, 'data', 'zeros', 1, singleCount) },
+        { name: 'log 1 appender (dsync)', run: () => logRun(root, 'dsync', 'zeros', 1, singleCount) },
+        { name: 'writeDurable 1 at a time (data)', run: () => writeSyncRun(root, 'zeros', 1, singleCount, frameSize) },
+        { name: 'writeFileAtomic 4 KiB (hardsync)', run: () => atomicRun(root, 'hardsync', atomicCount, (p, d) => writeFileAtomic(p, d)) },
+        {
+          name: 'writeFileAtomic 4 KiB (flush data)',
+          run: () => atomicRun(root, 'hardsync-data', atomicCount, (p, d) => writeFileAtomic(p, d, { flush: 'data' })),
+        },
+        { name: 'write-file-atomic 4 KiB (npm)', run: () => atomicRun(root, 'npm', atomicCount, (p, d) => writeFileAtomicPackage(p, d)) },
+        { name: 'fsyncDir after rename', run: () => dirFsyncRun(root, atomicCount) },
+      ];
 
   const results = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]));
   try {
@@ -219,20 +243,32 @@ async function main(): Promise<void> {
     await fs.promises.rm(root, { recursive: true, force: true });
   }
 
-  const summary: Record<string, { opsPerSec: number; p50: number; p99: number }> = {};
+  const summary: Record<string, Sample> = {};
   for (const [name, samples] of results) {
     summary[name] = {
       opsPerSec: median(samples.map((s) => s.opsPerSec)),
       p50: median(samples.map((s) => s.p50)),
       p99: median(samples.map((s) => s.p99)),
+      p999: median(samples.map((s) => s.p999)),
+      max: median(samples.map((s) => s.max)),
     };
   }
 
   const pad = (text: string, width: number): string => text.padEnd(width);
   const num = (value: number, digits = 1): string => value.toFixed(digits).padStart(12);
   console.log(`hardsync patterns benchmark: ${args.dir} (${os.cpus().length} cpus, ${args.rounds} rounds, medians)`);
-  console.log(`${pad('scenario', 36)}${'ops/s'.padStart(12)}${'p50 us'.padStart(12)}${'p99 us'.padStart(12)}`);
-  for (const [name, s] of Object.entries(summary)) console.log(`${pad(name, 36)}${num(s.opsPerSec, 0)}${num(s.p50)}${num(s.p99)}`);
+  console.log(`${pad('scenario', 36)}${['ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'max us'].map((h) => h.padStart(12)).join('')}`);
+  for (const [name, s] of Object.entries(summary)) console.log(`${pad(name, 36)}${num(s.opsPerSec, 0)}${num(s.p50)}${num(s.p99)}${num(s.p999)}${num(s.max)}`);
+  if (args.rolls) {
+    const zeros = summary['log 64 appenders, rolls (zeros)'];
+    const reserve = summary['log 64 appenders, rolls (reserve)'];
+    const records = APPENDERS * rollsPerAppender;
+    console.log('');
+    console.log(`${records} records of ${RECORD.length} B per run (${((records * (RECORD.length + 24)) / SEGMENT_SIZE).toFixed(1)} segments of ${SEGMENT_SIZE >> 20} MiB)`);
+    console.log(`zero-filled vs fallocated segments: records/s ${(zeros.opsPerSec / reserve.opsPerSec).toFixed(2)}x, p99 ${(zeros.p99 / reserve.p99).toFixed(2)}x, p99.9 ${(zeros.p999 / reserve.p999).toFixed(2)}x, max ${(zeros.max / reserve.max).toFixed(2)}x`);
+    if (args.json) writeJson(args, summary, results, {});
+    return;
+  }
 
   const group = summary['log 64 appenders (flush data)'];
   const groupDsync = summary['log 64 appenders (dsync)'];
@@ -271,9 +307,12 @@ async function main(): Promise<void> {
   console.log(`group commit p99: ${ratios.groupP99VsSingleP99.toFixed(2)}x single write+fdatasync p99 (dsync: ${ratios.groupP99VsSingleP99Dsync.toFixed(2)}x); target <= 3x: ${verdict(ratios.groupP99VsSingleP99 <= 3)}`);
   console.log(`single appender p50: ${ratios.singleAppendVsWriteDurable.toFixed(2)}x writeDurable (dsync: ${ratios.singleAppendVsWriteDurableDsync.toFixed(2)}x); target <= 1.25x: ${verdict(ratios.singleAppendVsWriteDurable <= 1.25)}`);
   console.log(`writeFileAtomic 4 KiB p50: ${atomic.p50.toFixed(0)} us (flush data: ${atomicData.p50.toFixed(0)} us) vs write-file-atomic ${npm.p50.toFixed(0)} us (${ratios.atomicVsNpm.toFixed(2)}x); the directory fsync alone: p50 ${dirSync.p50.toFixed(0)} us`);
-  if (args.json) {
-    fs.writeFileSync(args.json, `${JSON.stringify({ dir: args.dir, rounds: args.rounds, cpus: os.cpus().length, node: process.version, summary, ratios, raw: Object.fromEntries(results) }, null, 2)}\n`);
-  }
+  if (args.json) writeJson(args, summary, results, ratios);
+}
+
+function writeJson(args: Args, summary: Record<string, Sample>, results: Map<string, Sample[]>, ratios: object): void {
+  const out = { dir: args.dir, rounds: args.rounds, rolls: args.rolls, cpus: os.cpus().length, node: process.version, summary, ratios, raw: Object.fromEntries(results) };
+  fs.writeFileSync(args.json as string, `${JSON.stringify(out, null, 2)}\n`);
 }
 
 main().catch((error) => {

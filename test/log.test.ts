@@ -462,6 +462,25 @@ describe.skipIf(!hasStrace)('DurableLog syscalls (strace)', () => {
     });
   }
 
+  it('zeros go to the disk in bounded bursts: a spare being filled is fdatasynced after every 8 MiB', () => {
+    const dir = freshDir();
+    const run = runFixture('log-child.js', ['sequential', dir, JSON.stringify({ count: 1, logOptions: { segmentSize: 20 << 20 } })], {
+      trace: 'write,fdatasync,fsync',
+    });
+    expect(run.result.ok).toBe(true);
+    const spare = path.join(dir, 'next.wal.tmp');
+    let written = 0;
+    const flushedAt: string[] = [];
+    for (const c of run.calls) {
+      if (fdOf(c.args)?.path !== spare) continue;
+      if (c.name === 'write') written += Number(c.result);
+      else flushedAt.push(`${c.name}@${written >> 20}MiB`);
+    }
+    expect(written).toBe(20 << 20);
+    // then the header's fdatasync, after the fill
+    expect(flushedAt).toEqual(['fdatasync@8MiB', 'fdatasync@16MiB', 'fsync@20MiB', 'fdatasync@20MiB']);
+  });
+
   it("'dsync' opens segments with O_DSYNC and runs no separate flush; 'none' runs no flush", () => {
     const dsyncDir = freshDir();
     const dsync = runFixture('log-child.js', ['sequential', dsyncDir, JSON.stringify({ count: 5, logOptions: { flush: 'dsync' } })], {

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { invalidArgValue, outOfRange } from '../errors';
 import type { HardsyncError } from '../errors';
 import {
+  fdatasync,
   fsync,
   fsyncDir,
   fullFsync,
@@ -121,6 +122,15 @@ const LOCK_NAME = 'LOCK';
 const SPARE_NAME = 'next.wal.tmp';
 /** Zeros are written in pieces of this size (one shared, never-written buffer). */
 const ZERO_CHUNK = 1024 * 1024;
+/**
+ * A spare being zero-filled is flushed every this many bytes, so that the disk takes its zeros
+ * in bounded bursts: a batch's flush queued behind them waits for at most this much. Measured
+ * with `bench/patterns.ts --rolls` (bench/README.md): with one fsync of a whole 64 MiB spare the
+ * worst append took ~43 ms; in 8 MiB steps ~7 ms, at the price of more appends near that
+ * (p99.9 ~6 ms instead of ~2 ms). Write-and-wait of each 1 MiB piece (sync_file_range) spread
+ * the zeros so thinly that many more batches met one: p99 2.2x.
+ */
+const ZERO_FLUSH_EVERY = 8 * 1024 * 1024;
 let zeroChunk: Buffer | undefined;
 
 const closeAsync = promisify(fs.close);
@@ -719,8 +729,9 @@ export class DurableLog {
  * bytes, filled as `segmentFill` says, then fsynced (F_FULLFSYNC for `flush: 'full'`) so that
  * its size and allocation are durable. Holds no header yet (the first LSN is not known until
  * the roll). Zeros are written sequentially with write(2), one piece at a time on libuv's
- * threadpool, so a background preparation never holds that pool for long; `stop()` returning
- * true ends it early (the log closed). On failure the file is removed.
+ * threadpool, so a background preparation never holds that pool for long, with an fdatasync
+ * every ZERO_FLUSH_EVERY bytes; `stop()` returning true ends it early (the log closed). On
+ * failure the file is removed.
  */
 async function prepareSpare(directory: string, settings: Settings, stop: () => boolean): Promise<string> {
   const path = nodePath.join(directory, SPARE_NAME);
@@ -730,9 +741,16 @@ async function prepareSpare(directory: string, settings: Settings, stop: () => b
       await preallocate(fd, 0, settings.segmentSize);
     } else {
       const zeros = (zeroChunk ??= Buffer.alloc(ZERO_CHUNK));
+      let unsynced = 0;
       for (let at = 0; at < settings.segmentSize; ) {
         if (stop()) throw logError('ERR_HARDSYNC_LOG_CLOSED', `DurableLog: ${directory} closed while ${path} was being prepared`);
-        at += (await writeAsync(fd, zeros, 0, Math.min(ZERO_CHUNK, settings.segmentSize - at), null)).bytesWritten;
+        const written = (await writeAsync(fd, zeros, 0, Math.min(ZERO_CHUNK, settings.segmentSize - at), null)).bytesWritten;
+        at += written;
+        unsynced += written;
+        if (unsynced >= ZERO_FLUSH_EVERY) {
+          await fdatasync(fd);
+          unsynced = 0;
+        }
       }
     }
     await (settings.flush === 'full' ? fullFsync(fd) : fsync(fd));
