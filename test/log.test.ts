@@ -335,11 +335,13 @@ describe('DurableLog recovery', () => {
     await log.close();
   });
 
-  it('leftover segment temp files (a roll cut short) are removed', async () => {
+  it('leftover segment temp files (a roll cut short, a spare being prepared) are removed', async () => {
     const { dir } = await logWith(3);
-    fs.writeFileSync(path.join(dir, '0000000000000004.wal.tmp'), Buffer.alloc(100));
+    // an older version's temp name, and the spare's (a crash while it was filled or installed)
+    const leftovers = ['0000000000000004.wal.tmp', 'next.wal.tmp'];
+    for (const name of leftovers) fs.writeFileSync(path.join(dir, name), Buffer.alloc(100));
     const log = await DurableLog.open(dir);
-    expect(fs.existsSync(path.join(dir, '0000000000000004.wal.tmp'))).toBe(false);
+    for (const name of leftovers) expect(fs.existsSync(path.join(dir, name))).toBe(false);
     expect(log.recovery.lastLsn).toBe(3);
     await log.close();
   });

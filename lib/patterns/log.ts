@@ -747,7 +747,7 @@ async function prepareSpare(directory: string, settings: Settings, stop: () => b
         const written = (await writeAsync(fd, zeros, 0, Math.min(ZERO_CHUNK, settings.segmentSize - at), null)).bytesWritten;
         at += written;
         unsynced += written;
-        if (unsynced >= ZERO_FLUSH_EVERY) {
+        if (unsynced >= ZERO_FLUSH_EVERY && at < settings.segmentSize) {
           await fdatasync(fd);
           unsynced = 0;
         }
