@@ -8,7 +8,8 @@
  *    write+fdatasync. The log also runs with segmentFill 'reserve' (fallocated segments, what
  *    it did before zero-filled ones) for the before/after.
  * 2. one appender awaiting each append, against a writeDurable (flush 'data') loop writing the
- *    same bytes to a zero-filled file, as the log's segments are. Target: median within 1.25x.
+ *    same bytes to a zero-filled file, as the log's segments are, taking turns with it in
+ *    blocks of 50 calls. Target: median within 1.25x.
  * 3. writeFileAtomic of a 4 KiB file against the write-file-atomic package (which fsyncs the
  *    file but not the directory), with the directory fsync measured on its own.
  *
@@ -111,11 +112,22 @@ async function freshDir(root: string, name: string): Promise<string> {
   return dir;
 }
 
-/** `appenders` loops, each awaiting `perAppender` appends of RECORD. */
+/**
+ * Every log and baseline file is made fresh for each run, then left alone for SETTLE_MS before
+ * the run starts: a log's first segment is 64 MiB of zeros written and fsynced at open, and the
+ * run before removed its files (this disk is mounted with online discard). Right after that,
+ * flushes here were erratic (64 appenders, p99 0.6-2.0 ms across runs) and three seconds later
+ * steady (0.61-0.66 ms). What preparing segments costs in the steady state is `--rolls`' job.
+ */
+const SETTLE_MS = 1000;
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+
+/** `appenders` loops, each awaiting `perAppender` appends of RECORD to a fresh log. */
 async function logRun(root: string, flush: 'data' | 'dsync', segmentFill: SegmentFill, appenders: number, perAppender: number): Promise<Sample> {
   const dir = await freshDir(root, `log-${flush}-${segmentFill}`);
   const log = await DurableLog.open(dir, { flush, segmentFill, segmentSize: SEGMENT_SIZE });
-  // Warm up: the first appends pay for page faults in the preallocated extent.
+  await settle();
+  // Warm up: the first appends pay for page faults and the like.
   for (let i = 0; i < 50; i++) await log.append(RECORD);
   const { latencies, elapsed } = await timedLoops(appenders, perAppender, () => log.append(RECORD));
   await log.close();
@@ -147,6 +159,49 @@ async function writeSyncRun(root: string, fill: SegmentFill, appenders: number, 
   fs.closeSync(fd);
   await fs.promises.rm(dir, { recursive: true, force: true });
   return sample(latencies, elapsed);
+}
+
+/**
+ * One appender awaiting each append, to a log with flush 'data', to one with 'dsync', and a
+ * writeDurable (flush 'data') loop writing the same frames to a zero-filled file (as the log's
+ * segments are): the three take turns in blocks of 50 calls, in a rotating order, so that the
+ * machine's mood of the moment falls on all three alike (their ratio is the goal).
+ */
+async function singlesRun(root: string, count: number, frameSize: number): Promise<Sample[]> {
+  const dirs = [await freshDir(root, 'single-data'), await freshDir(root, 'single-dsync')];
+  const logData = await DurableLog.open(dirs[0], { flush: 'data', segmentSize: SEGMENT_SIZE });
+  const logDsync = await DurableLog.open(dirs[1], { flush: 'dsync', segmentSize: SEGMENT_SIZE });
+  const file = nodePath.join(await freshDir(root, 'single-plain'), 'records');
+  const fd = await open(file, { read: true, write: true, create: true });
+  const size = (count + 64) * frameSize;
+  fs.writeSync(fd, Buffer.alloc(size), 0, size, 0);
+  await fsync(fd);
+  await settle();
+  const record = Buffer.alloc(frameSize, 0x5a);
+  let next = 0;
+  const calls = [() => logData.append(RECORD), () => logDsync.append(RECORD), () => writeDurable(fd, record, (next++) * frameSize, { flush: 'data' })];
+  for (const call of calls) for (let i = 0; i < 50; i++) await call();
+  const latencies: number[][] = calls.map(() => []);
+  const elapsed = calls.map(() => 0);
+  const BLOCK = 50;
+  for (let block = 0; block * BLOCK < count; block++) {
+    for (let k = 0; k < calls.length; k++) {
+      const which = (block + k) % calls.length;
+      const start = performance.now();
+      for (let i = 0; i < BLOCK; i++) {
+        const t = performance.now();
+        await calls[which]();
+        latencies[which].push(performance.now() - t);
+      }
+      elapsed[which] += performance.now() - start;
+    }
+  }
+  await logData.close();
+  await logDsync.close();
+  fs.closeSync(fd);
+  for (const dir of dirs) await fs.promises.rm(dir, { recursive: true, force: true });
+  await fs.promises.rm(nodePath.dirname(file), { recursive: true, force: true });
+  return calls.map((_, i) => sample(latencies[i], elapsed[i]));
 }
 
 /** writeFileAtomic-like calls on one 4 KiB file, sequentially. */
@@ -186,7 +241,9 @@ async function dirFsyncRun(root: string, count: number): Promise<Sample> {
   return sample(latencies, elapsed);
 }
 
-type Scenario = { name: string; run: () => Promise<Sample> };
+/** A scenario measures one thing, or several that take turns (`names`, one Sample each). */
+type Scenario = { names: string[]; run: () => Promise<Sample[]> };
+const one = (name: string, run: () => Promise<Sample>): Scenario => ({ names: [name], run: async () => [await run()] });
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -207,34 +264,32 @@ async function main(): Promise<void> {
   const rollsPerAppender = Math.max(20, Math.round(12000 * scale));
   const scenarios: Scenario[] = args.rolls
     ? [
-        { name: 'log 64 appenders, rolls (zeros)', run: () => logRun(root, 'data', 'zeros', APPENDERS, rollsPerAppender) },
-        { name: 'log 64 appenders, rolls (reserve)', run: () => logRun(root, 'data', 'reserve', APPENDERS, rollsPerAppender) },
+        one('log 64 appenders, rolls (zeros)', () => logRun(root, 'data', 'zeros', APPENDERS, rollsPerAppender)),
+        one('log 64 appenders, rolls (reserve)', () => logRun(root, 'data', 'reserve', APPENDERS, rollsPerAppender)),
       ]
     : [
-        { name: 'log 64 appenders (flush data)', run: () => logRun(root, 'data', 'zeros', APPENDERS, perAppender) },
-        { name: 'log 64 appenders (dsync)', run: () => logRun(root, 'dsync', 'zeros', APPENDERS, perAppender) },
-        { name: 'log 64 appenders (data, reserve)', run: () => logRun(root, 'data', 'reserve', APPENDERS, perAppender) },
-        { name: 'write+fdatasync 64 (zeroed file)', run: () => writeSyncRun(root, 'zeros', APPENDERS, basePerAppender, frameSize) },
-        { name: 'write+fdatasync 64 (fallocated)', run: () => writeSyncRun(root, 'reserve', APPENDERS, basePerAppender, frameSize) },
-        { name: 'log 1 appender (flush data)', run: () => logRun(root, 'data', 'zeros', 1, singleCount) },
-        { name: 'log 1 appender (dsync)', run: () => logRun(root, 'dsync', 'zeros', 1, singleCount) },
-        { name: 'writeDurable 1 at a time (data)', run: () => writeSyncRun(root, 'zeros', 1, singleCount, frameSize) },
-        { name: 'writeFileAtomic 4 KiB (hardsync)', run: () => atomicRun(root, 'hardsync', atomicCount, (p, d) => writeFileAtomic(p, d)) },
+        one('log 64 appenders (flush data)', () => logRun(root, 'data', 'zeros', APPENDERS, perAppender)),
+        one('log 64 appenders (dsync)', () => logRun(root, 'dsync', 'zeros', APPENDERS, perAppender)),
+        one('log 64 appenders (data, reserve)', () => logRun(root, 'data', 'reserve', APPENDERS, perAppender)),
+        one('write+fdatasync 64 (zeroed file)', () => writeSyncRun(root, 'zeros', APPENDERS, basePerAppender, frameSize)),
+        one('write+fdatasync 64 (fallocated)', () => writeSyncRun(root, 'reserve', APPENDERS, basePerAppender, frameSize)),
         {
-          name: 'writeFileAtomic 4 KiB (flush data)',
-          run: () => atomicRun(root, 'hardsync-data', atomicCount, (p, d) => writeFileAtomic(p, d, { flush: 'data' })),
+          names: ['log 1 appender (flush data)', 'log 1 appender (dsync)', 'writeDurable 1 at a time (data)'],
+          run: () => singlesRun(root, singleCount, frameSize),
         },
-        { name: 'write-file-atomic 4 KiB (npm)', run: () => atomicRun(root, 'npm', atomicCount, (p, d) => writeFileAtomicPackage(p, d)) },
-        { name: 'fsyncDir after rename', run: () => dirFsyncRun(root, atomicCount) },
+        one('writeFileAtomic 4 KiB (hardsync)', () => atomicRun(root, 'hardsync', atomicCount, (p, d) => writeFileAtomic(p, d))),
+        one('writeFileAtomic 4 KiB (flush data)', () => atomicRun(root, 'hardsync-data', atomicCount, (p, d) => writeFileAtomic(p, d, { flush: 'data' }))),
+        one('write-file-atomic 4 KiB (npm)', () => atomicRun(root, 'npm', atomicCount, (p, d) => writeFileAtomicPackage(p, d))),
+        one('fsyncDir after rename', () => dirFsyncRun(root, atomicCount)),
       ];
 
-  const results = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]));
+  const results = new Map<string, Sample[]>(scenarios.flatMap((s) => s.names.map((name): [string, Sample[]] => [name, []])));
   try {
     // Round 0 warms up (JIT, page cache, first extent conversions) and is not counted.
     for (let round = -1; round < args.rounds; round++) {
       for (const scenario of scenarios) {
-        const result = await scenario.run();
-        if (round >= 0) results.get(scenario.name)?.push(result);
+        const samples = await scenario.run();
+        if (round >= 0) scenario.names.forEach((name, i) => results.get(name)?.push(samples[i]));
       }
       if (round < 0) continue;
       process.stderr.write(`round ${round + 1}/${args.rounds} done\n`);
