@@ -58,13 +58,21 @@ export function validateOptions(value: unknown, name = 'options'): asserts value
   }
 }
 
+/**
+ * A string option that must be one of `allowed` (default `fallback` when undefined); anything
+ * else is ERR_INVALID_ARG_VALUE: `The argument 'NAME' must be one of 'a', 'b'. Received ...`.
+ */
+export function validateOneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback: T): T {
+  const chosen = value === undefined ? fallback : value;
+  if (typeof chosen !== 'string' || !allowed.includes(chosen as T)) {
+    throw invalidArgValue(name, `must be one of ${allowed.map((m) => `'${m}'`).join(', ')}`, chosen);
+  }
+  return chosen as T;
+}
+
 /** Returns the flush code for a FlushMode name (default `fallback`). */
 export function flushCode(value: unknown, fallback: FlushMode, allowed: readonly FlushMode[] = ALL_FLUSH_MODES): number {
-  const mode = value === undefined ? fallback : value;
-  if (typeof mode !== 'string' || !allowed.includes(mode as FlushMode)) {
-    throw invalidArgValue('flush', `must be one of ${allowed.map((m) => `'${m}'`).join(', ')}`, mode);
-  }
-  return FLUSH_CODES[mode as FlushMode];
+  return FLUSH_CODES[validateOneOf(value, 'flush', allowed, fallback)];
 }
 
 const ALL_FLUSH_MODES: readonly FlushMode[] = Object.freeze(Object.keys(FLUSH_CODES) as FlushMode[]);

@@ -6,17 +6,17 @@
 import { capabilitiesSync } from '../capabilities';
 import { invalidArgType, invalidArgValue } from '../errors';
 import type { HardsyncError } from '../errors';
-import { validateIntRange } from '../validate';
+import { validateIntRange, validateOneOf } from '../validate';
 
 /** The two flushes the patterns offer; see {@link FlushMode} for what each runs per OS. */
 export type PatternFlush = 'data' | 'full';
 
 /** Reads a `'data' | 'full'` option (default `'full'`), throwing ERR_INVALID_ARG_VALUE otherwise. */
 export function patternFlush(value: unknown, name = 'options.flush'): PatternFlush {
-  if (value === undefined) return 'full';
-  if (value !== 'data' && value !== 'full') throw invalidArgValue(name, "must be one of 'data', 'full'", value);
-  return value;
+  return validateOneOf(value, name, PATTERN_FLUSHES, 'full');
 }
+
+const PATTERN_FLUSHES: readonly PatternFlush[] = ['data', 'full'];
 
 /**
  * A Buffer over the same memory as any ArrayBufferView (no copy). A detached view is empty

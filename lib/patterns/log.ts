@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { invalidArgValue, outOfRange } from '../errors';
+import { outOfRange } from '../errors';
 import type { HardsyncError } from '../errors';
 import {
   fdatasync,
@@ -23,7 +23,7 @@ import {
   writeDurable,
 } from '../primitives';
 import type { FlushMode, PathLike } from '../types';
-import { toPath, validateIntRange, validateOptions, validateUint } from '../validate';
+import { toPath, validateIntRange, validateOneOf, validateOptions, validateUint } from '../validate';
 import { canFsyncDir, chunkBytes, withPath } from './common';
 import {
   RECORD_HEADER_SIZE,
@@ -177,23 +177,15 @@ function logError(code: string, message: string, extra?: object): HardsyncError 
 function settingsFrom(options: unknown): Settings {
   validateOptions(options);
   const given = (options ?? {}) as Record<string, unknown>;
-  const flush = given.flush === undefined ? 'data' : given.flush;
-  if (typeof flush !== 'string' || !LOG_FLUSHES.includes(flush as LogFlush)) {
-    throw invalidArgValue('options.flush', "must be one of 'data', 'full', 'dsync', 'none'", flush);
-  }
-  const segmentFill = given.segmentFill === undefined ? 'zeros' : given.segmentFill;
-  if (typeof segmentFill !== 'string' || !SEGMENT_FILLS.includes(segmentFill as SegmentFill)) {
-    throw invalidArgValue('options.segmentFill', "must be one of 'zeros', 'reserve'", segmentFill);
-  }
   const number = (name: keyof typeof DEFAULTS, min: number, max: number): number => {
     const value = given[name] === undefined ? DEFAULTS[name] : given[name];
     validateIntRange(value, `options.${name}`, min, max);
     return value;
   };
   return {
-    flush: flush as LogFlush,
+    flush: validateOneOf(given.flush, 'options.flush', LOG_FLUSHES, 'data'),
     segmentSize: number('segmentSize', MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE),
-    segmentFill: segmentFill as SegmentFill,
+    segmentFill: validateOneOf(given.segmentFill, 'options.segmentFill', SEGMENT_FILLS, 'zeros'),
     maxBatchBytes: number('maxBatchBytes', 1, MAX_SEGMENT_SIZE),
     maxBatchRecords: number('maxBatchRecords', 1, 2 ** 31 - 1),
     maxDelayMicros: number('maxDelayMicros', 0, 60_000_000),
