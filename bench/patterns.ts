@@ -136,6 +136,19 @@ async function logRun(root: string, flush: 'data' | 'dsync', segmentFill: Segmen
 }
 
 /**
+ * `<dir>/records`, `bytes` long, prepared as a log segment is (see SegmentFill), fsynced, and
+ * left to settle like the logs; open for reading and writing.
+ */
+async function baselineFile(dir: string, fill: SegmentFill, bytes: number): Promise<number> {
+  const fd = await open(nodePath.join(dir, 'records'), { read: true, write: true, create: true });
+  if (fill === 'zeros') fs.writeSync(fd, Buffer.alloc(bytes), 0, bytes, 0);
+  else await preallocate(fd, 0, bytes);
+  await fsync(fd);
+  await settle();
+  return fd;
+}
+
+/**
  * The baseline: each append is its own write + fdatasync (one writeDurable call, flush 'data')
  * at its own offset of a preallocated file, `appenders` of them in flight at once: as many as
  * the engine runs together (4 on libuv's threadpool or the default flush threads, all of them
@@ -143,13 +156,7 @@ async function logRun(root: string, flush: 'data' | 'dsync', segmentFill: Segmen
  */
 async function writeSyncRun(root: string, fill: SegmentFill, appenders: number, perAppender: number, frameSize: number): Promise<Sample> {
   const dir = await freshDir(root, 'plain');
-  const file = nodePath.join(dir, 'records');
-  const fd = await open(file, { read: true, write: true, create: true });
-  const total = appenders * perAppender + 64;
-  // Prepared as a log segment is (see SegmentFill), and fsynced.
-  if (fill === 'zeros') fs.writeSync(fd, Buffer.alloc(total * frameSize), 0, total * frameSize, 0);
-  else await preallocate(fd, 0, total * frameSize);
-  await fsync(fd);
+  const fd = await baselineFile(dir, fill, (appenders * perAppender + 64) * frameSize);
   const record = Buffer.alloc(frameSize, 0x5a);
   let next = 0;
   // Warm up like the log run (50 appends), inside the 64 spare slots preallocated above.
@@ -171,12 +178,8 @@ async function singlesRun(root: string, count: number, frameSize: number): Promi
   const dirs = [await freshDir(root, 'single-data'), await freshDir(root, 'single-dsync')];
   const logData = await DurableLog.open(dirs[0], { flush: 'data', segmentSize: SEGMENT_SIZE });
   const logDsync = await DurableLog.open(dirs[1], { flush: 'dsync', segmentSize: SEGMENT_SIZE });
-  const file = nodePath.join(await freshDir(root, 'single-plain'), 'records');
-  const fd = await open(file, { read: true, write: true, create: true });
-  const size = (count + 64) * frameSize;
-  fs.writeSync(fd, Buffer.alloc(size), 0, size, 0);
-  await fsync(fd);
-  await settle();
+  dirs.push(await freshDir(root, 'single-plain'));
+  const fd = await baselineFile(dirs[2], 'zeros', (count + 64) * frameSize);
   const record = Buffer.alloc(frameSize, 0x5a);
   let next = 0;
   const calls = [() => logData.append(RECORD), () => logDsync.append(RECORD), () => writeDurable(fd, record, (next++) * frameSize, { flush: 'data' })];
@@ -200,7 +203,6 @@ async function singlesRun(root: string, count: number, frameSize: number): Promi
   await logDsync.close();
   fs.closeSync(fd);
   for (const dir of dirs) await fs.promises.rm(dir, { recursive: true, force: true });
-  await fs.promises.rm(nodePath.dirname(file), { recursive: true, force: true });
   return calls.map((_, i) => sample(latencies[i], elapsed[i]));
 }
 
