@@ -27,6 +27,15 @@ static double now_us(void) {
   return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
+/* The next submission queue entry, zeroed and placed in the ring's index array at *tail. */
+static struct io_uring_sqe* claim_sqe(struct io_uring_sqe* sqes, unsigned* sq_array, unsigned sq_mask, unsigned* tail) {
+  unsigned slot = *tail & sq_mask;
+  sq_array[slot] = slot;
+  (*tail)++;
+  memset(&sqes[slot], 0, sizeof sqes[slot]);
+  return &sqes[slot];
+}
+
 int main(int argc, char** argv) {
   if (argc != 5) {
     fprintf(stderr, "usage: %s FILE OPS SIZE SLOTS\n", argv[0]);
@@ -79,20 +88,14 @@ int main(int argc, char** argv) {
   unsigned tail = 0;
   for (long i = 0; i < ops; i++) {
     double start = now_us();
-    struct io_uring_sqe* write = &sqes[tail & sq_mask];
-    sq_array[tail & sq_mask] = tail & sq_mask;
-    tail++;
-    memset(write, 0, sizeof *write);
+    struct io_uring_sqe* write = claim_sqe(sqes, sq_array, sq_mask, &tail);
     write->opcode = IORING_OP_WRITE;
     write->fd = fd;
     write->addr = (uintptr_t)buffer;
     write->len = (unsigned)size;
     write->off = (uint64_t)((i % slots) * size);
     write->flags = IOSQE_IO_LINK;
-    struct io_uring_sqe* flush = &sqes[tail & sq_mask];
-    sq_array[tail & sq_mask] = tail & sq_mask;
-    tail++;
-    memset(flush, 0, sizeof *flush);
+    struct io_uring_sqe* flush = claim_sqe(sqes, sq_array, sq_mask, &tail);
     flush->opcode = IORING_OP_FSYNC;
     flush->fd = fd;
     flush->fsync_flags = IORING_FSYNC_DATASYNC;
