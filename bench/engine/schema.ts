@@ -1,13 +1,20 @@
 /**
- * The JSON result format, `hardsync-bench/1` (documented in bench/SCHEMA.md), and the one
- * reader every consumer (compare, html) goes through: it refuses a file of another schema.
+ * The JSON result format, `hardsync-bench/2` (documented in bench/SCHEMA.md), and the one
+ * reader every consumer (compare, check --input, html) goes through: it reads version 2 and
+ * the older `hardsync-bench/1`, and refuses any other.
  * @module
  */
 import type { LatencySummary } from './stats';
 import fs from 'node:fs';
 
-/** The schema identifier this version writes and reads. */
-export const SCHEMA = 'hardsync-bench/1';
+/** The schema identifier this version writes. */
+export const SCHEMA = 'hardsync-bench/2';
+
+/** The first schema: point figures only, no rounds, no intervals. Still read. */
+export const SCHEMA_V1 = 'hardsync-bench/1';
+
+/** Every schema this version reads. */
+export const READABLE_SCHEMAS: readonly string[] = Object.freeze([SCHEMA, SCHEMA_V1]);
 
 /** Where and on what a run was measured. Fields are null where they could not be read. */
 export interface BenchEnv {
@@ -53,6 +60,79 @@ export interface BenchEnv {
 /** Latency figures in microseconds: the statistics' own summary type. */
 export type LatencyUs = LatencySummary;
 
+/**
+ * A figure with its uncertainty: the point figure (from every round's operations pooled), its
+ * 95% confidence interval, and the figure of each round (the rounds' spread). See
+ * bench/README.md, "How sure is each figure", for the method.
+ */
+export interface Estimate {
+  /** The point figure: ops/s = all operations / all time in them; percentiles of all samples. */
+  value: number;
+  /** Lower end of the 95% confidence interval. */
+  low: number;
+  /** Upper end of the 95% confidence interval. */
+  high: number;
+  /** Half the interval's width as a percentage of the figure (the larger side, on a log scale). */
+  halfWidthPct: number;
+  /** The same figure computed from each round alone, in round order. */
+  rounds: number[];
+}
+
+/** The three figures every case reports with an interval. */
+export interface CaseEstimates {
+  opsPerSec: Estimate;
+  /** Median latency, microseconds. */
+  p50: Estimate;
+  /** 99th percentile latency, microseconds. */
+  p99: Estimate;
+}
+
+/**
+ * What else the machine did while a case (or the whole run) was measured: the likely causes
+ * of unstable figures. From /proc/loadavg, /proc/stat and /proc/diskstats; null where those
+ * could not be read (not Linux, or no block device behind the filesystem).
+ */
+export interface RunConditions {
+  /** 1-minute load average at the start and at the end. */
+  loadAverage: [number, number] | null;
+  /** CPUs online (the scale of the load average). */
+  cpus: number;
+  /** Percent of all CPU time used by other processes than this one. */
+  otherCpuPct: number | null;
+  /** Percent of CPU time stolen by the hypervisor. */
+  stealPct: number | null;
+  /** The block device's counters over the same time, less what this run wrote. */
+  device: DeviceActivity | null;
+  /** Seconds the figures cover. */
+  seconds: number;
+}
+
+/** I/O on the block device behind the benchmarked filesystem (/proc/diskstats deltas). */
+export interface DeviceActivity {
+  name: string;
+  /** Bytes read from the device: never this run's (its cases only write). */
+  readBytes: number;
+  /** Bytes written to the device: this run's data, the filesystem's journal and metadata, and anyone else's. */
+  writeBytes: number;
+  /** Bytes of data this run's operations wrote. */
+  ownWriteBytes: number;
+  /** Flush requests the device completed (null on kernels before 5.5). */
+  flushes: number | null;
+  /** Flushes this run's operations asked for (an upper bound: the filesystem may merge them). */
+  ownFlushes: number;
+  /** Device writes beyond this run's data plus its filesystem's expected overhead: other I/O. */
+  otherWriteBytes: number;
+}
+
+/** Whether a case's figures can be trusted, and why not. */
+export interface CaseStability {
+  unstable: boolean;
+  /** Each reason in words, e.g. "p99 interval +-23% (limit 10%)". */
+  reasons: string[];
+  /** What the machine did during this case's rounds. */
+  conditions: RunConditions | null;
+}
+
 /** One method x mode x size x writes-per-sync case. */
 export interface BenchResult {
   method: string;
@@ -62,7 +142,14 @@ export interface BenchResult {
   writesPerSync: number;
   threads: number;
   runner: 'native' | 'js';
+  /**
+   * Whether the method makes data durable on the OS where it ran (from capabilities():
+   * barrierFsync is fdatasync(2) on Linux, durable; F_BARRIERFSYNC on macOS, not). In
+   * `hardsync-bench/1` files: the portable meaning.
+   */
   durable: boolean;
+  /** Whether the method makes data durable on every OS (its portable meaning). Version 2. */
+  durablePortable?: boolean;
   supported: boolean;
   reason?: string;
   ops: number | null;
@@ -72,6 +159,12 @@ export interface BenchResult {
   mbPerSec: number | null;
   syscalls: string[];
   cdf?: [number, number][];
+  /** Rounds measured (version 2; more than the run's --rounds when --until-stable added some). */
+  rounds?: number;
+  /** ops/s, p50 and p99 with their intervals and per-round figures (version 2, supported rows). */
+  estimates?: CaseEstimates;
+  /** Version 2, supported rows. */
+  stability?: CaseStability;
 }
 
 /** A warning about a figure (e.g. a durable flush faster than the device can be). */
@@ -82,14 +175,69 @@ export interface BenchWarning {
   message: string;
 }
 
+/** The settings of a run that change its figures (what compare warns about when they differ). */
+export interface RunSettings {
+  quick: boolean;
+  /** Seconds per case, over all planned rounds. */
+  secondsPerCase: number;
+  /** Planned rounds per case. */
+  rounds: number;
+  threads: number;
+  js: boolean;
+  /** --until-stable given. */
+  untilStable: boolean;
+  /** The time budget of the whole run in seconds (--max-duration), or null. */
+  maxDurationSeconds: number | null;
+  /** Options that chose the cases, as given (null: the default suite). */
+  methods: string[] | null;
+  sizes: number[] | null;
+  modes: string[] | null;
+  writesPerSync: number[] | null;
+}
+
+/** The run's stability summary (version 2). */
+export interface RunStability {
+  /** A case is unstable when an interval's half-width exceeds this percentage of its figure. */
+  limitPct: number;
+  /** ... or when its rounds' ops/s differ by more than this factor (max / min). */
+  roundsRatioLimit: number;
+  cases: number;
+  unstableCases: number;
+  /** Likely causes measured during the run, in words. */
+  causes: string[];
+  /** What the whole run saw. */
+  conditions: RunConditions | null;
+  /** With --until-stable: rounds added, and the cases that stayed unstable (method/mode/size/w). */
+  untilStable: { addedRounds: number; stillUnstable: string[]; budgetSpent: boolean } | null;
+}
+
+/** The verdict of `hardsync check`. */
+export type CheckVerdict = 'PASS' | 'FAIL' | 'UNCERTAIN';
+
 /** A whole result file. */
 export interface BenchFile {
-  schema: typeof SCHEMA;
+  schema: string;
   kind: 'bench' | 'pg' | 'check';
   env: BenchEnv;
   results: BenchResult[];
   warnings: BenchWarning[];
-  check?: { thresholdUs: number; p99Us: number; pass: boolean; bytes: number; blockSize: number };
+  /** Version 2. */
+  settings?: RunSettings;
+  /** Version 2, kind "bench". */
+  stability?: RunStability;
+  check?: {
+    thresholdUs: number;
+    p99Us: number;
+    /** PASS only when the p99's whole interval is under the threshold (version 2; `pass` is verdict === 'PASS'). */
+    pass: boolean;
+    bytes: number;
+    blockSize: number;
+    verdict?: CheckVerdict;
+    /** The p99's 95% interval (version 2). */
+    p99LowUs?: number;
+    p99HighUs?: number;
+    rounds?: number;
+  };
 }
 
 /** An error a command reports with exit code 2 (bad input, refused path or file). */
@@ -102,15 +250,29 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function validateEstimates(value: unknown, where: string): void {
+  if (!isObject(value)) throw new UsageError(`${where} must be an object`);
+  for (const figure of ['opsPerSec', 'p50', 'p99'] as const) {
+    const e = value[figure];
+    if (!isObject(e)) throw new UsageError(`${where}.${figure} must be an object`);
+    for (const key of ['value', 'low', 'high', 'halfWidthPct'] as const) {
+      if (typeof e[key] !== 'number') throw new UsageError(`${where}.${figure}.${key} must be a number`);
+    }
+    if (!Array.isArray(e.rounds) || e.rounds.length === 0 || e.rounds.some((r) => typeof r !== 'number')) {
+      throw new UsageError(`${where}.${figure}.rounds must be a non-empty array of numbers`);
+    }
+  }
+}
+
 /**
  * Checks that `value` is a result document of this schema version; throws a UsageError naming
  * the file and what is wrong.
  */
 export function validateBenchFile(value: unknown, name: string): BenchFile {
   if (!isObject(value)) throw new UsageError(`${name}: not a hardsync result file (not a JSON object)`);
-  if (value.schema !== SCHEMA) {
+  if (typeof value.schema !== 'string' || !READABLE_SCHEMAS.includes(value.schema)) {
     const found = typeof value.schema === 'string' ? `"${value.schema}"` : 'none';
-    throw new UsageError(`${name}: unknown schema version ${found}; this hardsync reads "${SCHEMA}" only`);
+    throw new UsageError(`${name}: unknown schema version ${found}; this hardsync reads ${READABLE_SCHEMAS.map((s) => `"${s}"`).join(' and ')}`);
   }
   if (!isObject(value.env)) throw new UsageError(`${name}: "env" must be an object`);
   if (!Array.isArray(value.results)) throw new UsageError(`${name}: "results" must be an array`);
@@ -132,6 +294,7 @@ export function validateBenchFile(value: unknown, name: string): BenchFile {
       for (const key of ['min', 'p50', 'p90', 'p99', 'p999', 'max', 'stddev']) {
         if (typeof row.latencyUs[key] !== 'number') throw new UsageError(`${where}.latencyUs.${key} must be a number`);
       }
+      if (value.schema !== SCHEMA_V1) validateEstimates(row.estimates, `${where}.estimates`);
     }
   });
   if (value.warnings !== undefined && !Array.isArray(value.warnings)) throw new UsageError(`${name}: "warnings" must be an array`);
