@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { constants, type Capabilities } from '../../lib/index';
-import type { NativeBenchSpec } from '../../lib/native';
+import type { NativeBenchResult, NativeBenchSpec } from '../../lib/native';
 import { durableOn, layoutOf, methodLabel, sizeReason, syscallsOf, unsupportedReason, type MethodDef, type Mode, METHODS } from './methods';
 import { BenchFlushCode, BenchPlacementCode, BenchSequenceCode, runJsLoop, runNativeLoop } from './native-loop';
 import { ConditionsAccumulator, likelyCauses, snapshot, type OwnWork } from './conditions';
@@ -62,6 +62,11 @@ export interface RunOptions {
   untilStableDeadline?: number | null;
   /** Called before each round of a case runs (progress). */
   onProgress?: (progress: Progress) => void;
+  /**
+   * The timed loop of one round (default: the native loop, or the JavaScript one for --js and
+   * node:fs baselines). Tests give a synthetic one to drive the rounds and the stability logic.
+   */
+  loop?: (spec: NativeBenchSpec, c: BenchCase) => Promise<NativeBenchResult>;
 }
 
 /** What a suite measured: a result per case and the run's stability summary. */
@@ -154,6 +159,8 @@ interface Round {
 /** Everything measured of one case so far. */
 interface CaseState {
   rounds: Round[];
+  /** Whether the case is unstable with the rounds it has (null: not computed since the last round). */
+  unstable: boolean | null;
   conditions: ConditionsAccumulator;
   reason: string | null;
 }
@@ -218,6 +225,7 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
   if (!Number.isInteger(options.rounds) || options.rounds < 2) throw new RangeError(`rounds must be an integer of at least 2, got ${options.rounds}`);
   const states: CaseState[] = cases.map((c) => ({
     rounds: [],
+    unstable: null,
     conditions: new ConditionsAccumulator(options.device),
     reason: unsupportedReason(c.method, caps) ?? sizeReason(c.method, c.size, caps),
   }));
@@ -244,12 +252,13 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
     try {
       const spec = specOf(c, dir, options);
       const before = snapshot(options.device);
-      const outcome = c.method.nodeFs || options.js ? await runJsLoop({ ...spec, files: spec.files.slice(0, 1) }, c.method.nodeFs) : await runNativeLoop(spec);
+      const outcome = await (options.loop ?? defaultLoop(options.js))(spec, c);
       const after = snapshot(options.device);
       const own = ownWork(c, spec, outcome.ops);
       state.conditions.add(before, after, own);
       whole.add(before, after, own);
       if (outcome.samplesNs.length > 0) state.rounds.push({ ops: outcome.ops, busyNs: outcome.busyNs, samples: outcome.samplesNs.sort() });
+      state.unstable = null;
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
       // A filesystem that refuses a call (EINVAL for O_DIRECT, ENOTSUP, ...) makes the
@@ -269,7 +278,8 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
   }
   const unstableNow = (): number[] => states.flatMap((state, i) => {
     if (state.reason !== null || state.rounds.length < 2 || state.rounds.length >= MAX_ROUNDS) return [];
-    return instability(estimatesOf(pooledFigures(state.rounds), state.rounds.map(roundFigures))).length > 0 ? [i] : [];
+    state.unstable ??= instability(estimatesOf(pooledFigures(state.rounds), state.rounds.map(roundFigures))).length > 0;
+    return state.unstable ? [i] : [];
   });
   let budgetSpent = false;
   const deadline = options.untilStableDeadline ?? null;
@@ -303,6 +313,10 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
       untilStable: deadline === null ? null : { addedRounds: extraRounds, stillUnstable, budgetSpent },
     },
   };
+}
+
+function defaultLoop(js: boolean): (spec: NativeBenchSpec, c: BenchCase) => Promise<NativeBenchResult> {
+  return (spec, c) => (c.method.nodeFs || js ? runJsLoop({ ...spec, files: spec.files.slice(0, 1) }, c.method.nodeFs) : runNativeLoop(spec));
 }
 
 /** The pooled figures of all rounds: all operations over all their time; percentiles of all samples. */
