@@ -66,7 +66,7 @@ function range(e: Estimate | undefined, format: (v: number) => string): string {
 const opsText = (v: number): string => v.toFixed(0);
 
 /** The table's columns. */
-const HEADER = ['method', 'mode', 'size', 'w/sync', 'ops/s', '+-95%', 'rounds ops/s', 'p50 us', '+-95%', 'rounds p50', 'p99 us', '+-95%', 'rounds p99', 'p99.9', 'max', 'MB/s', ''];
+const HEADER = ['method', 'mode', 'size', 'w/sync', 'ops/s', '+-95%', 'rounds ops/s', 'p50 us', '+-95%', 'rounds p50', 'p99 us', '+-95%', 'rounds p99', 'p99.9', 'max', 'MB/s', 'note'];
 
 function resultRow(r: BenchResult): string[] {
   const head = [r.durable ? r.label : `${r.label} *`, r.mode, formatSize(r.size), String(r.writesPerSync)];
@@ -109,7 +109,7 @@ export function renderBenchReport(doc: BenchFile, width = 80): string {
     out.push(paragraph(`mount options: ${mount}${superblock ? `; filesystem options: ${superblock}` : ''}`, width, '  ', '    '));
   }
   if (env.device.name) {
-    out.push(paragraph(`device ${env.device.name}${env.device.model ? ` (${env.device.model})` : ''}: write cache ${env.device.writeCache ?? '?'}, FUA ${fmtFlag(env.device.fua)}, rotational ${fmtFlag(env.device.rotational)}, logical block ${env.device.logicalBlockSize ?? '?'} B`, width, '  ', '    '));
+    out.push(paragraph(`device ${env.device.name}${env.device.model ? ` (${env.device.model})` : ''}: write cache ${env.device.writeCache ?? '?'}, FUA ${fmtFlag(env.device.fua)}, rotational ${fmtFlag(env.device.rotational)}, ${env.device.logicalBlockSize ?? '?'}-byte logical blocks`, width, '  ', '    '));
   }
   if (env.dioAlignment) out.push(`  direct I/O alignment: memory ${env.dioAlignment.memory} B, offset ${env.dioAlignment.offset} B (${env.dioAlignment.source})`);
   const runner = doc.results.some((r) => r.runner === 'native') ? 'a native loop on a worker thread' : 'a JavaScript loop (--js)';
