@@ -11,7 +11,8 @@
  * Writing "cut" to the control file /.powercut makes every later operation fail with EIO;
  * "reboot" then throws the live state away and presents the backing tree again. Two more knobs
  * turn it into a bad disk: "lie on" (every flush reports success and makes nothing durable, a
- * volatile cache that ignores FLUSH) and "delay MS" (every flush first sleeps, a slow disk).
+ * volatile cache that ignores FLUSH) and "delay MS" / "delay-us US" (every flush first sleeps,
+ * a slow disk).
  * See README.md for the full model and for what it does not model.
  *
  * Single-threaded on purpose (fuse_session_loop): the operations are totally ordered, so a cut
@@ -49,6 +50,7 @@
 #define MAX_VIOLATIONS 64
 /* The longest flush delay accepted: a typo must not hang a test run for hours. */
 #define MAX_DELAY_MS 60000
+#define MAX_DELAY_US (MAX_DELAY_MS * 1000L)
 
 enum kind { K_FILE, K_DIR, K_SYMLINK, K_CONTROL };
 
@@ -125,7 +127,7 @@ static struct {
   uint64_t next_id;
   bool cut;
   bool lie;          /* flushes succeed without making anything durable */
-  unsigned delay_ms; /* every flush sleeps this long first */
+  long delay_us;     /* every flush sleeps this many microseconds first */
   uint64_t arm_left; /* cut before the arm_left-th counted operation; 0: not armed */
   uint8_t *secret;
   size_t secret_len;
@@ -189,9 +191,18 @@ static void now(struct timespec *t) { clock_gettime(CLOCK_REALTIME, t); }
  * would), and says whether the flush should really be done. False means "lie": the caller
  * reports success and leaves the durable state as it is. */
 static bool flush_point(void) {
-  if (g.delay_ms > 0) {
-    struct timespec left = {(time_t)(g.delay_ms / 1000), (long)(g.delay_ms % 1000) * 1000000L};
-    while (nanosleep(&left, &left) < 0 && errno == EINTR) {
+  if (g.delay_us > 0) {
+    /* An absolute deadline: a signal that interrupts the sleep cannot lengthen it by
+     * restarting the whole interval. (clock_nanosleep returns the error, it does not set errno.) */
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(g.delay_us / 1000000);
+    until.tv_nsec += (g.delay_us % 1000000) * 1000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
     }
   }
   if (!g.lie) return true;
@@ -199,14 +210,23 @@ static bool flush_point(void) {
   return false;
 }
 
-/* Parses a delay in milliseconds (decimal, 0..MAX_DELAY_MS); -1 if it is not one. */
-static long parse_delay(const char *text) {
+/* Parses a whole number of decimal digits only (no sign, space, point or exponent) in 0..max;
+ * -1 if it is not one. */
+static long parse_bounded(const char *text, long max) {
   if (!text || !*text) return -1;
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(text, &end, 10);
-  if (errno || *end || text[0] == '-' || text[0] == '+' || v > MAX_DELAY_MS) return -1;
-  return (long)v;
+  long v = 0;
+  for (const char *c = text; *c; c++) {
+    if (*c < '0' || *c > '9') return -1;
+    v = v * 10 + (*c - '0');
+    if (v > max) return -1; /* also stops before an overflow */
+  }
+  return v;
+}
+
+/* A delay command's or mount option's value in microseconds; -1 if malformed or too long. */
+static long parse_delay_us(const char *text, bool micros) {
+  long v = parse_bounded(text, micros ? MAX_DELAY_US : MAX_DELAY_MS);
+  return v < 0 ? -1 : micros ? v : v * 1000L;
 }
 
 static void id_name(const struct node *n, char out[32]) { snprintf(out, 32, "%" PRIu64, n->id); }
@@ -910,7 +930,16 @@ static char *status_text(size_t *len) {
   OUT("unmodelled=%" PRIu64 "\n", g.st.unmodelled);
   OUT("lie=%s\n", g.lie ? "on" : "off");
   OUT("lies=%" PRIu64 "\n", g.st.lies);
-  OUT("delay_ms=%u\n", g.delay_ms);
+  /* delay_ms stays for older readers, exact: a fraction only when the delay is not whole ms. */
+  if (g.delay_us % 1000) {
+    char frac[8];
+    snprintf(frac, sizeof frac, "%03ld", g.delay_us % 1000);
+    for (int i = 2; i > 0 && frac[i] == '0'; i--) frac[i] = '\0';
+    OUT("delay_ms=%ld.%s\n", g.delay_us / 1000, frac);
+  } else {
+    OUT("delay_ms=%ld\n", g.delay_us / 1000);
+  }
+  OUT("delay_us=%ld\n", g.delay_us);
   OUT("violations=%u\n", g.nviolations);
   for (unsigned i = 0; i < g.nviolations && i < MAX_VIOLATIONS; i++) OUT("violation=%s\n", g.violations[i]);
 #undef OUT
@@ -975,10 +1004,10 @@ static int control_command(char *line) {
     else return -EINVAL;
     return 0;
   }
-  if (!strcmp(line, "delay")) {
-    long ms = parse_delay(arg);
-    if (ms < 0) return -EINVAL;
-    g.delay_ms = (unsigned)ms;
+  if (!strcmp(line, "delay") || !strcmp(line, "delay-us")) {
+    long us = parse_delay_us(arg, line[5] == '-');
+    if (us < 0) return -EINVAL;
+    g.delay_us = us;
     return 0;
   }
   if (!strcmp(line, "reset")) {
@@ -1771,14 +1800,15 @@ static void usage(void) {
           "  Mounts MOUNTPOINT in the foreground; prints \"ready\" on stdout once mounted;\n"
           "  unmounts on SIGTERM/SIGINT/SIGHUP and when its parent process exits.\n"
           "  Options of its own (the others go to FUSE): lie (every flush succeeds and makes\n"
-          "  nothing durable), delay=MS (every flush sleeps MS ms first, 0..%d).\n"
+          "  nothing durable), delay=MS (every flush sleeps MS ms first, 0..%d), delay_us=US\n"
+          "  (the same in microseconds, 0..%ld).\n"
           "  Control: write \"cut\", \"reboot\", \"sync\", \"arm N\", \"disarm\", \"lie on|off\",\n"
-          "  \"delay MS\", \"secret HEX\" or \"reset\" to MOUNTPOINT/" CONTROL_NAME "; read it for\n"
-          "  the status.\n",
-          MAX_DELAY_MS);
+          "  \"delay MS\", \"delay-us US\", \"secret HEX\" or \"reset\" to MOUNTPOINT/" CONTROL_NAME ";\n"
+          "  read it for the status.\n",
+          MAX_DELAY_MS, MAX_DELAY_US);
 }
 
-/* Takes this daemon's own mount options (lie, delay=MS) out of a comma-separated -o list and
+/* Takes this daemon's own mount options (lie, delay=MS, delay_us=US) out of a comma-separated -o list and
  * passes the rest on to FUSE. -1 on a malformed value. */
 static int take_own_options(struct fuse_args *args, const char *list) {
   char *copy = xstrdup(list);
@@ -1787,14 +1817,16 @@ static int take_own_options(struct fuse_args *args, const char *list) {
   for (char *save = NULL, *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
     if (!strcmp(opt, "lie")) {
       g.lie = true;
-    } else if (!strncmp(opt, "delay=", 6)) {
-      long ms = parse_delay(opt + 6);
-      if (ms < 0) {
-        fprintf(stderr, "powercut-fs: -o %s: the delay must be 0..%d milliseconds\n", opt, MAX_DELAY_MS);
+    } else if (!strncmp(opt, "delay=", 6) || !strncmp(opt, "delay_us=", 9)) {
+      bool micros = opt[5] == '_';
+      long us = parse_delay_us(strchr(opt, '=') + 1, micros);
+      if (us < 0) {
+        fprintf(stderr, "powercut-fs: -o %s: the delay must be 0..%ld %s\n", opt,
+                micros ? MAX_DELAY_US : (long)MAX_DELAY_MS, micros ? "microseconds" : "milliseconds");
         r = -1;
         break;
       }
-      g.delay_ms = (unsigned)ms;
+      g.delay_us = us;
     } else {
       if (*rest) strcat(rest, ",");
       strcat(rest, opt);
@@ -1863,6 +1895,9 @@ int main(int argc, char **argv) {
    * the handlers above turn into a clean unmount, when the parent goes. */
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() != parent) return 1;
+  /* The kernel may end a sleep up to the timer slack late (50 us by default): a flush delay of a
+   * few hundred microseconds would come out 10-50% long. 1 ns: no slack. */
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   if (fuse_session_mount(se, positional[1]) != 0) return 1;
   printf("ready\n");
   fflush(stdout);
