@@ -593,6 +593,28 @@ describe.skipIf(unavailable !== undefined)('powercut-fs model', () => {
       fs.closeSync(fd);
     });
 
+    it('the daemon is single-threaded: delays of flushes from concurrent callers add up', async () => {
+      expect(fs.readFileSync(`/proc/${pfs.pid}/status`, 'utf8')).toMatch(/^Threads:\s+1$/m);
+      const dir = fresh();
+      const files = await Promise.all([0, 1, 2, 3].map((i) => fs.promises.open(path.join(dir, `c${i}`), 'w')));
+      const delayUs = 5000;
+      const perCaller = 10;
+      pfs.delayMicros(delayUs);
+      try {
+        const started = process.hrtime.bigint();
+        // Four callers at once (node:fs promises run in libuv's four-thread pool).
+        await Promise.all(files.map(async (file) => {
+          for (let i = 0; i < perCaller; i++) await file.datasync();
+        }));
+        const elapsedUs = Number(process.hrtime.bigint() - started) / 1e3;
+        // A lower bound only: served one at a time, the 40 sleeps cannot overlap.
+        expect(elapsedUs).toBeGreaterThanOrEqual(files.length * perCaller * delayUs);
+      } finally {
+        pfs.delayMicros(0);
+        await Promise.all(files.map((file) => file.close()));
+      }
+    });
+
     it('the daemon sleeps with no timer slack, so a delay of a few hundred microseconds is not rounded up', () => {
       // The default slack (50 us) lets the kernel end each sleep up to that late.
       expect(fs.readFileSync(`/proc/${pfs.pid}/timerslack_ns`, 'utf8').trim()).toBe('1');
