@@ -1,5 +1,6 @@
 // The power-cut simulator's model (test/tools/powercut/README.md), one rule at a time: what a
 // flush makes durable, what a cut loses, and that the harness's switch and audit work.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,24 @@ describe.skipIf(unavailable !== undefined)('powercut-fs model', () => {
   const modeOf = (file: string) => fs.statSync(file).mode & 0o7777;
 
   describe('file data', () => {
+    it('a flush makes exactly the changed ranges durable: writes in the middle, punched holes and zeroed ranges', () => {
+      const dir = fresh();
+      const a = path.join(dir, 'a');
+      const fd = write(a, 'abcdefghijklmnop');
+      hs.fsyncSync(fd);
+      hs.fsyncDirSync(dir);
+      fs.writeSync(fd, 'XY', 4);
+      fs.writeSync(fd, 'Z', 9);
+      hs.fdatasyncSync(fd);
+      execFileSync('fallocate', ['--punch-hole', '--offset', '12', '--length', '2', a]);
+      execFileSync('fallocate', ['--zero-range', '--keep-size', '--offset', '1', '--length', '1', a]);
+      hs.fdatasyncSync(fd);
+      fs.writeSync(fd, 'lost', 0); // after the last flush
+      fs.closeSync(fd);
+      pfs.reboot();
+      expect(read(a)).toBe('a\0cdXYghiZkl\0\0op');
+    });
+
     it('a write with no flush is lost; after fsync it survives', () => {
       const dir = fresh();
       const a = path.join(dir, 'a');

@@ -48,6 +48,7 @@
 /* Live file contents are held in memory: refuse files larger than this rather than exhaust it. */
 #define MAX_FILE_BYTES ((off_t)1 << 30)
 #define MAX_VIOLATIONS 64
+#define DIRTY_TO_END ((off_t)INT64_MAX)
 /* The longest flush delay accepted: a typo must not hang a test run for hours. */
 #define MAX_DELAY_MS 60000
 #define MAX_DELAY_US (MAX_DELAY_MS * 1000L)
@@ -100,8 +101,9 @@ struct node {
   mode_t dmode;
   uid_t duid;
   gid_t dgid;
-  bool dirty;     /* live data differs from durable data at offsets >= dirty_lo */
+  bool dirty;     /* live data differs from durable data only in [dirty_lo, dirty_hi) */
   off_t dirty_lo;
+  off_t dirty_hi; /* DIRTY_TO_END after a size change: the durable tail must be rebuilt */
   bool durable_secret; /* the durable data contains the audited secret */
 };
 
@@ -453,8 +455,10 @@ static int reserve(struct node *n, size_t need) {
   return 0;
 }
 
-static void mark_dirty(struct node *n, off_t from) {
+/* Live bytes [from, to) changed (to = DIRTY_TO_END: and everything after them). */
+static void mark_dirty(struct node *n, off_t from, off_t to) {
   if (!n->dirty || from < n->dirty_lo) n->dirty_lo = from;
+  if (!n->dirty || to > n->dirty_hi) n->dirty_hi = to;
   n->dirty = true;
 }
 
@@ -463,7 +467,7 @@ static void mark_dirty(struct node *n, off_t from) {
 static int set_size(struct node *n, off_t size) {
   if (size > MAX_FILE_BYTES) return -EFBIG;
   if (size == n->size) return 0;
-  mark_dirty(n, size < n->size ? size : n->size);
+  mark_dirty(n, size < n->size ? size : n->size, DIRTY_TO_END);
   if ((size_t)size < n->len) n->len = (size_t)size;
   n->size = size;
   return 0;
@@ -526,12 +530,21 @@ static int flush_file(struct node *n, bool meta) {
   int r = ensure_backing(n);
   if (r < 0) return r;
   if (n->dirty) {
-    /* Everything below dirty_lo already matches; rewrite the rest from the live copy. */
+    /* Everything outside [dirty_lo, dirty_hi) already matches: rewrite that range from the live
+     * copy (only it: a flush of one block of a large file copies one block). After a size change
+     * the durable tail from dirty_lo is rebuilt: cut off, then rewritten up to the live data's
+     * end, the rest left a hole (zeros, as live). */
     struct stat st;
     if (fstat(n->bfd, &st) < 0) return backing_error("fstat", n);
-    if (st.st_size > n->dirty_lo && ftruncate(n->bfd, n->dirty_lo) < 0)
-      return backing_error("truncate", n);
+    /* (A range past the live data's end would need zeros written: rebuild instead.) */
+    bool rebuild = n->dirty_hi == DIRTY_TO_END || n->dirty_hi > (off_t)n->len;
+    off_t backing_size = st.st_size;
+    if (rebuild && st.st_size > n->dirty_lo) {
+      if (ftruncate(n->bfd, n->dirty_lo) < 0) return backing_error("truncate", n);
+      backing_size = n->dirty_lo;
+    }
     off_t end = (off_t)n->len < n->size ? (off_t)n->len : n->size;
+    if (!rebuild && n->dirty_hi < end) end = n->dirty_hi;
     off_t off = n->dirty_lo;
     while (off < end) {
       ssize_t w = pwrite(n->bfd, n->data + off, (size_t)(end - off), off);
@@ -539,7 +552,8 @@ static int flush_file(struct node *n, bool meta) {
       if (w <= 0) return backing_error("write", n);
       off += w;
     }
-    if (ftruncate(n->bfd, n->size) < 0) return backing_error("truncate", n);
+    if (end > n->dirty_lo && end > backing_size) backing_size = end; /* the pwrite extended it */
+    if (backing_size != n->size && ftruncate(n->bfd, n->size) < 0) return backing_error("truncate", n);
     n->dirty = false;
     n->durable_secret = holds_secret(n);
   }
@@ -1607,7 +1621,7 @@ static void pc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   memcpy(n->data + off, buf, size);
   if (end > n->len) n->len = end;
   if ((off_t)end > n->size) n->size = (off_t)end;
-  mark_dirty(n, off);
+  mark_dirty(n, off, (off_t)end);
   now(&n->mtime);
   n->ctime = n->mtime;
   audit_live(n);
@@ -1758,7 +1772,7 @@ static void pc_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
     if ((size_t)off < n->len) {
       size_t end = (size_t)(off + len) < n->len ? (size_t)(off + len) : n->len;
       memset(n->data + off, 0, end - (size_t)off);
-      mark_dirty(n, off);
+      mark_dirty(n, off, (off_t)end);
     }
   }
   if (!keep && off + len > n->size) r = set_size(n, off + len);
