@@ -1,5 +1,6 @@
 // The power-cut simulator's model (test/tools/powercut/README.md), one rule at a time: what a
 // flush makes durable, what a cut loses, and that the harness's switch and audit work.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,24 @@ describe.skipIf(unavailable !== undefined)('powercut-fs model', () => {
   const modeOf = (file: string) => fs.statSync(file).mode & 0o7777;
 
   describe('file data', () => {
+    it('a flush makes exactly the changed ranges durable: writes in the middle, punched holes and zeroed ranges', () => {
+      const dir = fresh();
+      const a = path.join(dir, 'a');
+      const fd = write(a, 'abcdefghijklmnop');
+      hs.fsyncSync(fd);
+      hs.fsyncDirSync(dir);
+      fs.writeSync(fd, 'XY', 4);
+      fs.writeSync(fd, 'Z', 9);
+      hs.fdatasyncSync(fd);
+      execFileSync('fallocate', ['--punch-hole', '--offset', '12', '--length', '2', a]);
+      execFileSync('fallocate', ['--zero-range', '--keep-size', '--offset', '1', '--length', '1', a]);
+      hs.fdatasyncSync(fd);
+      fs.writeSync(fd, 'lost', 0); // after the last flush
+      fs.closeSync(fd);
+      pfs.reboot();
+      expect(read(a)).toBe('a\0cdXYghiZkl\0\0op');
+    });
+
     it('a write with no flush is lost; after fsync it survives', () => {
       const dir = fresh();
       const a = path.join(dir, 'a');
@@ -561,11 +580,81 @@ describe.skipIf(unavailable !== undefined)('powercut-fs model', () => {
       expect(read(a)).toBe('SLOW'); // delayed, not lost
     });
 
-    it('refuses malformed lie and delay commands', () => {
-      for (const line of ['lie maybe', 'delay', 'delay -1', 'delay 1.5', 'delay 60001', 'delay 12abc', 'delay 99999999999999999999']) {
-        expect(() => pfs.command(line), line).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    it('delay-us US: every fdatasync takes at least US microseconds; delay MS is the same setting', () => {
+      const dir = fresh();
+      const fd = write(path.join(dir, 'a'), 'x');
+      const delayUs = 400;
+      pfs.delayMicros(delayUs);
+      try {
+        expect(pfs.status()).toMatchObject({ delayUs, delayMs: 0.4 });
+        const before = pfs.status().fdatasyncs;
+        const rounds = 20;
+        for (let i = 0; i < rounds; i++) {
+          fs.writeSync(fd, 'y');
+          const started = process.hrtime.bigint();
+          fs.fdatasyncSync(fd);
+          // A lower bound only: the daemon's sleep cannot end before its deadline.
+          expect(Number(process.hrtime.bigint() - started) / 1e3, `fdatasync ${i}`).toBeGreaterThanOrEqual(delayUs);
+        }
+        expect(pfs.status().fdatasyncs - before).toBe(rounds); // each one reached the daemon
+        pfs.setDelay(2);
+        expect(pfs.status()).toMatchObject({ delayUs: 2000, delayMs: 2 });
+        pfs.delayMicros(1500);
+        expect(pfs.status()).toMatchObject({ delayUs: 1500, delayMs: 1.5 });
+        pfs.delayMicros(5);
+        expect(pfs.status()).toMatchObject({ delayUs: 5, delayMs: 0.005 });
+        pfs.delayMicros(60_000_000); // the maximum, 60 s, is accepted
+        expect(pfs.status().delayUs).toBe(60_000_000);
+      } finally {
+        pfs.delayMicros(0);
       }
-      expect(pfs.status()).toMatchObject({ lie: false, delayMs: 0 });
+      expect(pfs.status()).toMatchObject({ delayUs: 0, delayMs: 0 });
+      fs.closeSync(fd);
+    });
+
+    it('the daemon is single-threaded: delays of flushes from concurrent callers add up', async () => {
+      expect(fs.readFileSync(`/proc/${pfs.pid}/status`, 'utf8')).toMatch(/^Threads:\s+1$/m);
+      const dir = fresh();
+      const files = await Promise.all([0, 1, 2, 3].map((i) => fs.promises.open(path.join(dir, `c${i}`), 'w')));
+      const delayUs = 5000;
+      const perCaller = 10;
+      pfs.delayMicros(delayUs);
+      try {
+        const started = process.hrtime.bigint();
+        // Four callers at once (node:fs promises run in libuv's four-thread pool).
+        await Promise.all(files.map(async (file) => {
+          for (let i = 0; i < perCaller; i++) await file.datasync();
+        }));
+        const elapsedUs = Number(process.hrtime.bigint() - started) / 1e3;
+        // A lower bound only: served one at a time, the 40 sleeps cannot overlap.
+        expect(elapsedUs).toBeGreaterThanOrEqual(files.length * perCaller * delayUs);
+      } finally {
+        pfs.delayMicros(0);
+        await Promise.all(files.map((file) => file.close()));
+      }
+    });
+
+    it('the daemon sleeps with no timer slack, so a delay of a few hundred microseconds is not rounded up', () => {
+      // The default slack (50 us) lets the kernel end each sleep up to that late.
+      expect(fs.readFileSync(`/proc/${pfs.pid}/timerslack_ns`, 'utf8').trim()).toBe('1');
+    });
+
+    it('refuses malformed lie and delay commands, and a refused one changes nothing', () => {
+      const malformed = [
+        'lie maybe',
+        'delay', 'delay -1', 'delay 1.5', 'delay 60001', 'delay 12abc', 'delay 99999999999999999999', 'delay +5', 'delay  5',
+        'delay-us', 'delay-us -1', 'delay-us 0.5', 'delay-us 400.0', 'delay-us 60000001', 'delay-us abc', 'delay-us 12abc',
+        'delay-us 4e2', 'delay-us 0x10', 'delay-us +400', 'delay-us  400', 'delay-us 400 ', 'delay-us 99999999999999999999',
+        'delay_us 400', 'delay-ms 4',
+      ];
+      for (const setting of [0, 123]) {
+        pfs.delayMicros(setting);
+        for (const line of malformed) {
+          expect(() => pfs.command(line), line).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+        }
+        expect(pfs.status()).toMatchObject({ lie: false, delayUs: setting, delayMs: setting / 1000 });
+      }
+      pfs.delayMicros(0);
     });
 
     it('the mount options lie and delay=MS set both from the start', async () => {
@@ -585,6 +674,28 @@ describe.skipIf(unavailable !== undefined)('powercut-fs model', () => {
       } finally {
         await other.unmount();
       }
+    });
+
+    it('the mount option delay_us=US sets the delay in microseconds; a malformed one stops the mount', async () => {
+      const delayUs = 2500; // not whole milliseconds
+      const other = await PowercutFs.mount({ delayUs });
+      try {
+        expect(other.status()).toMatchObject({ delayUs, delayMs: 2.5 });
+        const fd = write(path.join(other.mountpoint, 'a'), 'slow');
+        for (let i = 0; i < 10; i++) {
+          const started = process.hrtime.bigint();
+          fs.fdatasyncSync(fd);
+          expect(Number(process.hrtime.bigint() - started) / 1e3, `fdatasync ${i}`).toBeGreaterThanOrEqual(delayUs);
+        }
+        expect(other.status().fdatasyncs).toBe(10);
+        fs.closeSync(fd);
+      } finally {
+        await other.unmount();
+      }
+      for (const bad of [-1, 1.5, 60_000_001]) {
+        await expect(PowercutFs.mount({ delayUs: bad }), String(bad)).rejects.toThrow(/delay_us=.*must be 0\.\.60000000 microseconds/);
+      }
+      await expect(PowercutFs.mount({ delayMs: 1, delayUs: 1 })).rejects.toThrow(TypeError);
     });
   });
 

@@ -79,8 +79,10 @@ export interface PowercutStatus {
   lie: boolean;
   /** Flushes that lied (counted while lying mode was on). */
   lies: number;
-  /** Every flush sleeps this long before its work (0: no delay). */
+  /** Every flush sleeps this long before its work, in milliseconds (0: no delay); a fraction when set in microseconds. */
   delayMs: number;
+  /** The same delay in microseconds. */
+  delayUs: number;
   /** States in which a file holding the audited secret was readable by group or others. */
   violations: string[];
 }
@@ -116,6 +118,7 @@ function parseStatus(text: string): PowercutStatus {
     lie: fields.get('lie') === 'on',
     lies: num('lies'),
     delayMs: num('delay_ms'),
+    delayUs: num('delay_us'),
     violations: num('violations') > 0 ? violations.concat(Array(Math.max(0, num('violations') - violations.length)).fill('(more)')) : [],
   };
 }
@@ -126,6 +129,8 @@ export interface MountOptions {
   lie?: boolean;
   /** Flush delay in milliseconds (`-o delay=MS`). */
   delayMs?: number;
+  /** Flush delay in microseconds (`-o delay_us=US`); not together with `delayMs`. */
+  delayUs?: number;
 }
 
 /** A mounted powercut-fs: the mount point, the backing directory, and the power switch. */
@@ -148,10 +153,14 @@ export class PowercutFs {
 
   /**
    * Builds (if needed) and mounts a fresh powercut-fs on a temporary directory. `lie` and
-   * `delayMs` set the daemon's mount options of the same names (see its README); both can be
-   * changed later with {@link setLie} and {@link setDelay}.
+   * `delayMs` / `delayUs` set the daemon's mount options `lie`, `delay=MS` and `delay_us=US`
+   * (see its README); they can be changed later with {@link setLie}, {@link setDelay} and
+   * {@link delayMicros}.
    */
   static async mount(options: MountOptions = {}): Promise<PowercutFs> {
+    if (options.delayMs !== undefined && options.delayUs !== undefined) {
+      throw new TypeError('powercut-fs mount: give delayMs or delayUs, not both');
+    }
     const binary = buildPowercut();
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-powercut-'));
     const backing = path.join(base, 'backing');
@@ -161,13 +170,14 @@ export class PowercutFs {
     const own: string[] = [];
     if (options.lie) own.push('lie');
     if (options.delayMs !== undefined) own.push(`delay=${options.delayMs}`);
+    if (options.delayUs !== undefined) own.push(`delay_us=${options.delayUs}`);
     const args = own.length > 0 ? ['-o', own.join(','), backing, mountpoint] : [backing, mountpoint];
     const daemon = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let early = '';
     daemon.stderr.on('data', (chunk: Buffer) => {
       early += chunk.toString();
     });
-    await new Promise<void>((resolve, reject) => {
+    const mounted = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`powercut-fs did not mount within 10 s: ${early}`)), 10_000);
       const lines = readline.createInterface({ input: daemon.stdout });
       lines.on('line', (line) => {
@@ -176,11 +186,20 @@ export class PowercutFs {
           resolve();
         }
       });
-      daemon.once('exit', (code, signal) => {
+      // 'close', not 'exit': by then its stderr (why it refused to mount) has been read.
+      daemon.once('close', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`powercut-fs exited (${code ?? signal}) before mounting: ${early}`));
       });
     });
+    try {
+      await mounted;
+    } catch (error) {
+      daemon.kill('SIGTERM');
+      spawnSync('umount', ['-l', mountpoint], { stdio: 'ignore' });
+      fs.rmSync(base, { recursive: true, force: true });
+      throw error;
+    }
     const controlFd = fs.openSync(path.join(mountpoint, '.powercut'), 'r+');
     return new PowercutFs(mountpoint, backing, base, daemon, controlFd);
   }
@@ -226,6 +245,16 @@ export class PowercutFs {
   /** Every flush sleeps `ms` milliseconds before its work, in the daemon (0: no delay). */
   setDelay(ms: number): void {
     this.command(`delay ${ms}`);
+  }
+
+  /** Every flush sleeps `us` microseconds before its work, in the daemon (0: no delay). */
+  delayMicros(us: number): void {
+    this.command(`delay-us ${us}`);
+  }
+
+  /** The daemon's process id (to inspect it under /proc). */
+  get pid(): number {
+    return this.daemon.pid!;
   }
 
   /** Zeroes the counters and forgets the violations (lying mode and the delay stay as set). */

@@ -11,7 +11,8 @@
  * Writing "cut" to the control file /.powercut makes every later operation fail with EIO;
  * "reboot" then throws the live state away and presents the backing tree again. Two more knobs
  * turn it into a bad disk: "lie on" (every flush reports success and makes nothing durable, a
- * volatile cache that ignores FLUSH) and "delay MS" (every flush first sleeps, a slow disk).
+ * volatile cache that ignores FLUSH) and "delay MS" / "delay-us US" (every flush first sleeps,
+ * a slow disk).
  * See README.md for the full model and for what it does not model.
  *
  * Single-threaded on purpose (fuse_session_loop): the operations are totally ordered, so a cut
@@ -47,8 +48,12 @@
 /* Live file contents are held in memory: refuse files larger than this rather than exhaust it. */
 #define MAX_FILE_BYTES ((off_t)1 << 30)
 #define MAX_VIOLATIONS 64
+#define DIRTY_TO_END ((off_t)INT64_MAX)
 /* The longest flush delay accepted: a typo must not hang a test run for hours. */
 #define MAX_DELAY_MS 60000
+#define MAX_DELAY_US (MAX_DELAY_MS * 1000L)
+/* The last part of a flush delay is waited by polling the clock, not sleeping (see flush_point). */
+#define SPIN_NS 100000
 
 enum kind { K_FILE, K_DIR, K_SYMLINK, K_CONTROL };
 
@@ -96,8 +101,9 @@ struct node {
   mode_t dmode;
   uid_t duid;
   gid_t dgid;
-  bool dirty;     /* live data differs from durable data at offsets >= dirty_lo */
+  bool dirty;     /* live data differs from durable data only in [dirty_lo, dirty_hi) */
   off_t dirty_lo;
+  off_t dirty_hi; /* DIRTY_TO_END after a size change: the durable tail must be rebuilt */
   bool durable_secret; /* the durable data contains the audited secret */
 };
 
@@ -125,7 +131,7 @@ static struct {
   uint64_t next_id;
   bool cut;
   bool lie;          /* flushes succeed without making anything durable */
-  unsigned delay_ms; /* every flush sleeps this long first */
+  long delay_us;     /* every flush sleeps this many microseconds first */
   uint64_t arm_left; /* cut before the arm_left-th counted operation; 0: not armed */
   uint8_t *secret;
   size_t secret_len;
@@ -184,29 +190,53 @@ static void set_hint(struct node *n, const char *name) {
 
 static void now(struct timespec *t) { clock_gettime(CLOCK_REALTIME, t); }
 
+static int64_t timespec_ns(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
+
 /* Every flush (fsync, fdatasync, an O_DSYNC/O_SYNC write, a directory fsync) passes here before
  * doing its work: it sleeps the configured delay (the whole daemon waits, as one slow disk
  * would), and says whether the flush should really be done. False means "lie": the caller
  * reports success and leaves the durable state as it is. */
 static bool flush_point(void) {
-  if (g.delay_ms > 0) {
-    struct timespec left = {(time_t)(g.delay_ms / 1000), (long)(g.delay_ms % 1000) * 1000000L};
-    while (nanosleep(&left, &left) < 0 && errno == EINTR) {
+  if (g.delay_us > 0) {
+    /* An absolute deadline: a signal that interrupts the sleep cannot lengthen it by
+     * restarting the whole interval. (clock_nanosleep returns the error, it does not set errno.) */
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t until = timespec_ns(start) + (int64_t)g.delay_us * 1000;
+    /* A timer wakes a sleeper some tens of microseconds late (about 65 us at the median on a
+     * loaded VM): sleep to SPIN_NS before the deadline, then poll the clock up to it. */
+    if ((int64_t)g.delay_us * 1000 > SPIN_NS) {
+      int64_t early = until - SPIN_NS;
+      struct timespec wake = {(time_t)(early / 1000000000), (long)(early % 1000000000)};
+      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &wake, NULL) == EINTR) {
+      }
     }
+    struct timespec t;
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while (timespec_ns(t) < until);
   }
   if (!g.lie) return true;
   g.st.lies++;
   return false;
 }
 
-/* Parses a delay in milliseconds (decimal, 0..MAX_DELAY_MS); -1 if it is not one. */
-static long parse_delay(const char *text) {
+/* Parses a whole number of decimal digits only (no sign, space, point or exponent) in 0..max;
+ * -1 if it is not one. */
+static long parse_bounded(const char *text, long max) {
   if (!text || !*text) return -1;
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(text, &end, 10);
-  if (errno || *end || text[0] == '-' || text[0] == '+' || v > MAX_DELAY_MS) return -1;
-  return (long)v;
+  long v = 0;
+  for (const char *c = text; *c; c++) {
+    if (*c < '0' || *c > '9') return -1;
+    v = v * 10 + (*c - '0');
+    if (v > max) return -1; /* also stops before an overflow */
+  }
+  return v;
+}
+
+/* A delay command's or mount option's value in microseconds; -1 if malformed or too long. */
+static long parse_delay_us(const char *text, bool micros) {
+  long v = parse_bounded(text, micros ? MAX_DELAY_US : MAX_DELAY_MS);
+  return v < 0 ? -1 : micros ? v : v * 1000L;
 }
 
 static void id_name(const struct node *n, char out[32]) { snprintf(out, 32, "%" PRIu64, n->id); }
@@ -425,8 +455,10 @@ static int reserve(struct node *n, size_t need) {
   return 0;
 }
 
-static void mark_dirty(struct node *n, off_t from) {
+/* Live bytes [from, to) changed (to = DIRTY_TO_END: and everything after them). */
+static void mark_dirty(struct node *n, off_t from, off_t to) {
   if (!n->dirty || from < n->dirty_lo) n->dirty_lo = from;
+  if (!n->dirty || to > n->dirty_hi) n->dirty_hi = to;
   n->dirty = true;
 }
 
@@ -435,7 +467,7 @@ static void mark_dirty(struct node *n, off_t from) {
 static int set_size(struct node *n, off_t size) {
   if (size > MAX_FILE_BYTES) return -EFBIG;
   if (size == n->size) return 0;
-  mark_dirty(n, size < n->size ? size : n->size);
+  mark_dirty(n, size < n->size ? size : n->size, DIRTY_TO_END);
   if ((size_t)size < n->len) n->len = (size_t)size;
   n->size = size;
   return 0;
@@ -498,12 +530,21 @@ static int flush_file(struct node *n, bool meta) {
   int r = ensure_backing(n);
   if (r < 0) return r;
   if (n->dirty) {
-    /* Everything below dirty_lo already matches; rewrite the rest from the live copy. */
+    /* Everything outside [dirty_lo, dirty_hi) already matches: rewrite that range from the live
+     * copy (only it: a flush of one block of a large file copies one block). After a size change
+     * the durable tail from dirty_lo is rebuilt: cut off, then rewritten up to the live data's
+     * end, the rest left a hole (zeros, as live). */
     struct stat st;
     if (fstat(n->bfd, &st) < 0) return backing_error("fstat", n);
-    if (st.st_size > n->dirty_lo && ftruncate(n->bfd, n->dirty_lo) < 0)
-      return backing_error("truncate", n);
+    /* (A range past the live data's end would need zeros written: rebuild instead.) */
+    bool rebuild = n->dirty_hi == DIRTY_TO_END || n->dirty_hi > (off_t)n->len;
+    off_t backing_size = st.st_size;
+    if (rebuild && st.st_size > n->dirty_lo) {
+      if (ftruncate(n->bfd, n->dirty_lo) < 0) return backing_error("truncate", n);
+      backing_size = n->dirty_lo;
+    }
     off_t end = (off_t)n->len < n->size ? (off_t)n->len : n->size;
+    if (!rebuild && n->dirty_hi < end) end = n->dirty_hi;
     off_t off = n->dirty_lo;
     while (off < end) {
       ssize_t w = pwrite(n->bfd, n->data + off, (size_t)(end - off), off);
@@ -511,7 +552,8 @@ static int flush_file(struct node *n, bool meta) {
       if (w <= 0) return backing_error("write", n);
       off += w;
     }
-    if (ftruncate(n->bfd, n->size) < 0) return backing_error("truncate", n);
+    if (end > n->dirty_lo && end > backing_size) backing_size = end; /* the pwrite extended it */
+    if (backing_size != n->size && ftruncate(n->bfd, n->size) < 0) return backing_error("truncate", n);
     n->dirty = false;
     n->durable_secret = holds_secret(n);
   }
@@ -910,7 +952,16 @@ static char *status_text(size_t *len) {
   OUT("unmodelled=%" PRIu64 "\n", g.st.unmodelled);
   OUT("lie=%s\n", g.lie ? "on" : "off");
   OUT("lies=%" PRIu64 "\n", g.st.lies);
-  OUT("delay_ms=%u\n", g.delay_ms);
+  /* delay_ms stays for older readers, exact: a fraction only when the delay is not whole ms. */
+  if (g.delay_us % 1000) {
+    char frac[8];
+    snprintf(frac, sizeof frac, "%03ld", g.delay_us % 1000);
+    for (int i = 2; i > 0 && frac[i] == '0'; i--) frac[i] = '\0';
+    OUT("delay_ms=%ld.%s\n", g.delay_us / 1000, frac);
+  } else {
+    OUT("delay_ms=%ld\n", g.delay_us / 1000);
+  }
+  OUT("delay_us=%ld\n", g.delay_us);
   OUT("violations=%u\n", g.nviolations);
   for (unsigned i = 0; i < g.nviolations && i < MAX_VIOLATIONS; i++) OUT("violation=%s\n", g.violations[i]);
 #undef OUT
@@ -975,10 +1026,10 @@ static int control_command(char *line) {
     else return -EINVAL;
     return 0;
   }
-  if (!strcmp(line, "delay")) {
-    long ms = parse_delay(arg);
-    if (ms < 0) return -EINVAL;
-    g.delay_ms = (unsigned)ms;
+  if (!strcmp(line, "delay") || !strcmp(line, "delay-us")) {
+    long us = parse_delay_us(arg, line[5] == '-');
+    if (us < 0) return -EINVAL;
+    g.delay_us = us;
     return 0;
   }
   if (!strcmp(line, "reset")) {
@@ -1570,7 +1621,7 @@ static void pc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   memcpy(n->data + off, buf, size);
   if (end > n->len) n->len = end;
   if ((off_t)end > n->size) n->size = (off_t)end;
-  mark_dirty(n, off);
+  mark_dirty(n, off, (off_t)end);
   now(&n->mtime);
   n->ctime = n->mtime;
   audit_live(n);
@@ -1721,7 +1772,7 @@ static void pc_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
     if ((size_t)off < n->len) {
       size_t end = (size_t)(off + len) < n->len ? (size_t)(off + len) : n->len;
       memset(n->data + off, 0, end - (size_t)off);
-      mark_dirty(n, off);
+      mark_dirty(n, off, (off_t)end);
     }
   }
   if (!keep && off + len > n->size) r = set_size(n, off + len);
@@ -1771,14 +1822,15 @@ static void usage(void) {
           "  Mounts MOUNTPOINT in the foreground; prints \"ready\" on stdout once mounted;\n"
           "  unmounts on SIGTERM/SIGINT/SIGHUP and when its parent process exits.\n"
           "  Options of its own (the others go to FUSE): lie (every flush succeeds and makes\n"
-          "  nothing durable), delay=MS (every flush sleeps MS ms first, 0..%d).\n"
+          "  nothing durable), delay=MS (every flush sleeps MS ms first, 0..%d), delay_us=US\n"
+          "  (the same in microseconds, 0..%ld).\n"
           "  Control: write \"cut\", \"reboot\", \"sync\", \"arm N\", \"disarm\", \"lie on|off\",\n"
-          "  \"delay MS\", \"secret HEX\" or \"reset\" to MOUNTPOINT/" CONTROL_NAME "; read it for\n"
-          "  the status.\n",
-          MAX_DELAY_MS);
+          "  \"delay MS\", \"delay-us US\", \"secret HEX\" or \"reset\" to MOUNTPOINT/" CONTROL_NAME ";\n"
+          "  read it for the status.\n",
+          MAX_DELAY_MS, MAX_DELAY_US);
 }
 
-/* Takes this daemon's own mount options (lie, delay=MS) out of a comma-separated -o list and
+/* Takes this daemon's own mount options (lie, delay=MS, delay_us=US) out of a comma-separated -o list and
  * passes the rest on to FUSE. -1 on a malformed value. */
 static int take_own_options(struct fuse_args *args, const char *list) {
   char *copy = xstrdup(list);
@@ -1787,14 +1839,16 @@ static int take_own_options(struct fuse_args *args, const char *list) {
   for (char *save = NULL, *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
     if (!strcmp(opt, "lie")) {
       g.lie = true;
-    } else if (!strncmp(opt, "delay=", 6)) {
-      long ms = parse_delay(opt + 6);
-      if (ms < 0) {
-        fprintf(stderr, "powercut-fs: -o %s: the delay must be 0..%d milliseconds\n", opt, MAX_DELAY_MS);
+    } else if (!strncmp(opt, "delay=", 6) || !strncmp(opt, "delay_us=", 9)) {
+      bool micros = opt[5] == '_';
+      long us = parse_delay_us(strchr(opt, '=') + 1, micros);
+      if (us < 0) {
+        fprintf(stderr, "powercut-fs: -o %s: the delay must be 0..%ld %s\n", opt,
+                micros ? MAX_DELAY_US : (long)MAX_DELAY_MS, micros ? "microseconds" : "milliseconds");
         r = -1;
         break;
       }
-      g.delay_ms = (unsigned)ms;
+      g.delay_us = us;
     } else {
       if (*rest) strcat(rest, ",");
       strcat(rest, opt);
@@ -1863,6 +1917,9 @@ int main(int argc, char **argv) {
    * the handlers above turn into a clean unmount, when the parent goes. */
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() != parent) return 1;
+  /* The kernel may end a sleep up to the timer slack late (50 us by default), half of the margin
+   * a flush delay keeps before its deadline (flush_point). 1 ns: no slack. */
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   if (fuse_session_mount(se, positional[1]) != 0) return 1;
   printf("ready\n");
   fflush(stdout);
