@@ -294,7 +294,8 @@ export function validateBenchFile(value: unknown, name: string): BenchFile {
       for (const key of ['min', 'p50', 'p90', 'p99', 'p999', 'max', 'stddev']) {
         if (typeof row.latencyUs[key] !== 'number') throw new UsageError(`${where}.latencyUs.${key} must be a number`);
       }
-      if (value.schema !== SCHEMA_V1) validateEstimates(row.estimates, `${where}.estimates`);
+      // Version 2: bench rows carry intervals (pg rows, one run per test, do not).
+      if (value.schema !== SCHEMA_V1 && (value.kind === 'bench' || row.estimates !== undefined)) validateEstimates(row.estimates, `${where}.estimates`);
     }
   });
   if (value.warnings !== undefined && !Array.isArray(value.warnings)) throw new UsageError(`${name}: "warnings" must be an array`);
