@@ -23,7 +23,9 @@ export const engine: EngineInfo = Object.freeze(native.engineInfo());
 function osTable(): Record<CapabilityName, Capability> {
   const calls = {} as Record<CapabilityName, Capability>;
   for (const row of native.capabilities()) {
-    calls[row.name as CapabilityName] = { supported: row.supported, syscall: row.syscall };
+    calls[row.name as CapabilityName] = row.durable === undefined
+      ? { supported: row.supported, syscall: row.syscall }
+      : { supported: row.supported, syscall: row.syscall, durable: row.durable };
   }
   return calls;
 }

@@ -11,6 +11,8 @@ export interface NativeCapability {
   name: string;
   supported: boolean;
   syscall: string;
+  /** Present for flushes and synchronous opens: whether a successful call makes data durable here. */
+  durable?: boolean;
 }
 
 /** The benchmark loop's spec (native/bench.h BenchSpec); built by bench/engine/native-loop.ts. */

@@ -117,6 +117,12 @@ export interface Capability {
   syscall: string;
   /** Why it is unsupported on the probed filesystem (only when a probe refused it). */
   reason?: string;
+  /**
+   * For the flushes and the synchronous opens only: whether a successful call makes the data
+   * durable on this OS, through every volatile cache (false for macOS's fsync, which leaves
+   * the drive's cache unflushed, and for sync_file_range and O_DIRECT everywhere).
+   */
+  durable?: boolean;
 }
 
 /** Where async flushes run: see {@link EngineInfo}. */

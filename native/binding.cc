@@ -500,6 +500,7 @@ Napi::Value CapabilityTable(const Napi::CallbackInfo& info) {
     entry.Set("name", table[i].name);
     entry.Set("supported", table[i].supported);
     entry.Set("syscall", table[i].syscall);
+    if (table[i].durable != Durability::kNotAFlush) entry.Set("durable", table[i].durable == Durability::kDurable);
     array.Set(static_cast<uint32_t>(i), entry);
   }
   return array;

@@ -49,10 +49,16 @@ struct DioAlignment {
 };
 
 // One entry of capabilities(): whether an export works on this OS and what it maps to.
+// Whether a call that returned success has made the data durable on this OS: written through
+// every volatile cache down to stable storage. macOS's fsync, for one, does not flush the
+// drive's cache (only F_FULLFSYNC does); sync_file_range and O_DIRECT never do.
+enum class Durability { kNotAFlush, kDurable, kNotDurable };
+
 struct Capability {
   const char* name;     // the export's name in lib/, e.g. "fullFsync"
   bool supported;
   const char* syscall;  // what it calls here, e.g. "fcntl(F_FULLFSYNC)"
+  Durability durable;   // for flushes and synchronous opens; kNotAFlush for the rest
 };
 
 // Flushes. None of them is ever retried after a failure (see DESIGN.md, "fsyncgate").

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readBenchFile, SCHEMA, UsageError, validateBenchFile, writeBenchFile } from '../dist/bench/engine/schema.js';
-import { renderCompare } from '../dist/bench/engine/compare.js';
+import { readBenchFile, SCHEMA, SCHEMA_V1, UsageError, validateBenchFile, writeBenchFile, type BenchFile } from '../dist/bench/engine/schema.js';
+import { compareFiles, renderCompare } from '../dist/bench/engine/compare.js';
 import { runCli } from './fixtures/bench/run-cli';
 
 const fixtures = path.join(__dirname, 'fixtures', 'bench');
@@ -11,7 +11,7 @@ const fixtures = path.join(__dirname, 'fixtures', 'bench');
 describe('bench JSON schema', () => {
   it('round-trips a result file unchanged', () => {
     const doc = readBenchFile(path.join(fixtures, 'a.json'));
-    expect(doc.schema).toBe(SCHEMA);
+    expect(doc.schema).toBe(SCHEMA_V1);
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hs-schema-')), 'out.json');
     writeBenchFile(file, doc);
     expect(readBenchFile(file)).toEqual(doc);
@@ -20,7 +20,7 @@ describe('bench JSON schema', () => {
   });
 
   it('refuses an unknown schema version with a clear error', () => {
-    expect(() => readBenchFile(path.join(fixtures, 'future-schema.json'))).toThrow(/unknown schema version "hardsync-bench\/2"/);
+    expect(() => readBenchFile(path.join(fixtures, 'future-schema.json'))).toThrow(/unknown schema version "hardsync-bench\/3"; this hardsync reads "hardsync-bench\/2" and "hardsync-bench\/1"/);
     expect(() => readBenchFile(path.join(fixtures, 'no-schema.json'))).toThrow(/unknown schema version none/);
     expect(() => validateBenchFile([], 'x')).toThrow(UsageError);
   });
@@ -37,30 +37,123 @@ describe('bench JSON schema', () => {
   it('compare refuses a file of another schema with exit code 2', async () => {
     const run = await runCli(['compare', path.join(fixtures, 'a.json'), path.join(fixtures, 'future-schema.json')]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/future-schema\.json: unknown schema version "hardsync-bench\/2"/);
+    expect(run.stderr).toMatch(/future-schema\.json: unknown schema version "hardsync-bench\/3"/);
     expect(run.stdout).toBe('');
   });
 });
 
-describe('hardsync compare', () => {
-  it('puts fixture files side by side with ratios to the first', () => {
+describe('hardsync compare of hardsync-bench/1 files (no rounds)', () => {
+  it('puts them side by side with point ratios, marked untested, and says why', () => {
     const files = ['a.json', 'b.json'].map((name) => ({ name, doc: readBenchFile(path.join(fixtures, name)) }));
     const text = renderCompare(files);
-    const line = (label: string): string => text.split('\n').find((l) => l.startsWith(label)) as string;
+    const lines = text.split('\n');
+    const after = (label: string): string[] => lines.slice(lines.findIndex((l) => l.startsWith(label)), lines.findIndex((l) => l.startsWith(label)) + 2);
     // b's fdatasync: p50 50 us vs 100 (0.50x), 20000 ops/s vs 10000 (2.00x)
-    expect(line('write+fdatasync')).toMatch(/100\.0\s+10000\s+50\.00 \(0\.50x\)\s+20000 \(2\.00x\)/);
-    expect(line('write only (page cache)')).toMatch(/1\.000\s+1000000\s+2\.000 \(2\.00x\)\s+500000 \(0\.50x\)/);
+    expect(after('write+fdatasync')[0]).toMatch(/\s1\s+10000\s+100\.0\s/);
+    expect(after('write+fdatasync')[1]).toMatch(/^\s+2\s+2\.00x untested\s+0\.50x untested/);
     // fsync only in a; fullFsync only in b; direct n/a in a
-    expect(line('write+fsync')).toMatch(/200\.0\s+5000\s+-\s+-$/);
-    expect(line('write+fullFsync')).toMatch(/-\s+-\s+4000\s+250$/);
-    expect(line('O_DIRECT alone')).toMatch(/n\/a\s+n\/a\s+20\.00\s+50000$/);
+    expect(after('write+fsync')[1]).toMatch(/2\s+-\s+-\s+-$/);
+    expect(after('write+fullFsync')[0]).toMatch(/1\s+-\s+-\s+-$/);
+    expect(after('O_DIRECT alone')[0]).toMatch(/1\s+n\/a\s+n\/a\s+n\/a$/);
     expect(text).toMatch(/1: a \[linux\/ext4\]/);
     expect(text).toMatch(/2: b \[darwin\/apfs\]/);
+    expect(text).toMatch(/WARNING: a hardsync-bench\/1 file has no rounds: its ratios are point figures, untested/);
   });
 
   it('prints the same table from the CLI', async () => {
     const run = await runCli(['compare', path.join(fixtures, 'a.json'), path.join(fixtures, 'b.json')]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/write\+fdatasync.*50\.00 \(0\.50x\)/);
+    expect(run.stdout).toMatch(/2\.00x untested\s+0\.50x untested/);
+  });
+});
+
+/**
+ * A hardsync-bench/2 document made from fixture a.json: every supported row gets `rounds`
+ * per-round figures, each round's ops/s = the row's ops/s * factor(method) * jitter[round]
+ * and latencies divided by the same (so a factor of 2 makes the method twice as fast).
+ */
+function v2From(file: string, factor: (method: string) => number, jitter: number[], settings: Partial<NonNullable<BenchFile['settings']>> = {}): BenchFile {
+  const doc = JSON.parse(fs.readFileSync(path.join(fixtures, file), 'utf8'));
+  doc.schema = SCHEMA;
+  doc.settings = { quick: false, secondsPerCase: 1, rounds: jitter.length, threads: 1, js: false, untilStable: false, maxDurationSeconds: null, methods: null, sizes: null, modes: null, writesPerSync: null, ...settings };
+  for (const r of doc.results) {
+    if (r.supported === false) continue;
+    const f = factor(r.method);
+    const est = (value: number, higherIsFaster: boolean) => {
+      const rounds = jitter.map((j) => (higherIsFaster ? value * f * j : value / (f * j)));
+      const v = higherIsFaster ? value * f : value / f;
+      return { value: v, low: v * 0.95, high: v * 1.05, halfWidthPct: 5, rounds };
+    };
+    r.estimates = { opsPerSec: est(r.opsPerSec, true), p50: est(r.latencyUs.p50, false), p99: est(r.latencyUs.p99, false) };
+    r.opsPerSec *= f;
+    r.latencyUs.p50 /= f;
+    r.latencyUs.p99 /= f;
+    r.rounds = jitter.length;
+  }
+  return validateBenchFile(doc, file);
+}
+
+const JITTER_A = [1, 1.03, 0.98, 1.01, 0.97, 1.02, 0.99, 1.04];
+const JITTER_B = [0.99, 1.02, 1.01, 0.97, 1.03, 0.98, 1.0, 1.02];
+
+describe('hardsync compare with rounds (hardsync-bench/2)', () => {
+  it('calls a real difference faster or slower, with the ratio interval, and noise "~"', () => {
+    const base = v2From('a.json', () => 1, JITTER_A);
+    // fdatasync twice as fast, write 5% faster (within the 10% noise threshold), fsync the same.
+    const other = v2From('a.json', (m) => (m === 'fdatasync' ? 2 : m === 'write' ? 1.05 : 1), JITTER_B);
+    const slower = v2From('a.json', (m) => (m === 'fdatasync' ? 0.5 : 1), JITTER_B);
+    const report = compareFiles([{ name: 'base.json', doc: base }, { name: 'other.json', doc: other }, { name: 'slower.json', doc: slower }]);
+    const byMethod = (method: string) => report.cases.find((c) => c.method === method)!;
+    const fdatasync = byMethod('fdatasync');
+    expect(fdatasync.files[1]!.against!.map((f) => f.verdict)).toEqual(['faster', 'faster', 'faster']);
+    expect(fdatasync.files[2]!.against!.map((f) => f.verdict)).toEqual(['slower', 'slower', 'slower']);
+    const ops = fdatasync.files[1]!.against![0];
+    expect(ops.ratio).toBeCloseTo(2, 9);
+    expect(ops.low!).toBeLessThan(2);
+    expect(ops.high!).toBeGreaterThan(2);
+    expect(ops.low!).toBeGreaterThan(1.8);
+    expect(ops.p!).toBeLessThan(0.001);
+    // write: a significant 5% shift, but inside the noise threshold: not called
+    expect(byMethod('write').files[1]!.against!.map((f) => f.verdict)).toEqual(['same', 'same', 'same']);
+    expect(byMethod('fsync').files[1]!.against!.map((f) => f.verdict)).toEqual(['same', 'same', 'same']);
+    expect(report.summary[0]).toMatchObject({ faster: 3, slower: 0 });
+    expect(report.summary[1]).toMatchObject({ faster: 0, slower: 3 });
+    // with no noise threshold, the consistent 5% of write is called
+    const strict = compareFiles([{ name: 'base.json', doc: base }, { name: 'other.json', doc: other }], 0);
+    expect(strict.cases.find((c) => c.method === 'write')!.files[1]!.against![0].verdict).toBe('faster');
+    const text = renderCompare([{ name: 'base.json', doc: base }, { name: 'other.json', doc: other }]);
+    expect(text).toMatch(/2\.00x \[1\.\d\d-2\.\d\d\] FASTER/);
+    expect(text).toMatch(/~ \[/);
+    expect(text).toMatch(/file 2 against file 1: 3 figures faster, 0 slower/);
+  });
+
+  it('warns when the files differ in settings that change the figures, or have too few rounds', () => {
+    const base = v2From('a.json', () => 1, JITTER_A);
+    const quick = v2From('a.json', () => 1, [1, 1.1, 0.9], { quick: true, secondsPerCase: 0.3 });
+    const report = compareFiles([{ name: 'base.json', doc: base }, { name: 'quick.json', doc: quick }]);
+    expect(report.warnings.join('\n')).toMatch(/file 2 differs from file 1 in settings that change the figures: quick default length vs --quick; seconds per case 1 vs 0\.3; rounds 8 vs 3/);
+    expect(report.warnings.join('\n')).toMatch(/file 2 has 3 rounds per case: with so few, no difference can be significant/);
+    const mixed = compareFiles([{ name: 'base.json', doc: base }, { name: 'a.json', doc: readBenchFile(path.join(fixtures, 'a.json')) }]);
+    expect(mixed.warnings.join('\n')).toMatch(/schema hardsync-bench\/2 vs hardsync-bench\/1/);
+    expect(mixed.cases.find((c) => c.method === 'fdatasync')!.files[1]!.against!.every((f) => f.verdict === 'untested')).toBe(true);
+  });
+
+  it('--json writes the comparison for scripts; --json - prints only it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-cmp-'));
+    const a = path.join(dir, 'base.json');
+    const b = path.join(dir, 'other.json');
+    writeBenchFile(a, v2From('a.json', () => 1, JITTER_A));
+    writeBenchFile(b, v2From('a.json', (m) => (m === 'fdatasync' ? 2 : 1), JITTER_B));
+    const run = await runCli(['compare', a, b, '--json', '-']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.schema).toBe('hardsync-compare/1');
+    expect(report.files.map((f: { name: string }) => f.name)).toEqual([a, b]);
+    expect(report.cases.find((c: { method: string }) => c.method === 'fdatasync').files[1].against[0].verdict).toBe('faster');
+    const toFile = await runCli(['compare', a, b, '--json', path.join(dir, 'cmp.json'), '--noise', '5']);
+    expect(toFile.code).toBe(0);
+    expect(toFile.stdout).toMatch(/FASTER/);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'cmp.json'), 'utf8')).noiseThreshold).toBe(0.05);
+    fs.rmSync(dir, { recursive: true });
   });
 });

@@ -173,7 +173,8 @@ export function probeEnv(directory: string, command: string): BenchEnv {
   };
 }
 
-function packageVersion(): string {
+/** The version in hardsync's package.json ("unknown" when it cannot be read). */
+export function packageVersion(): string {
   for (const candidate of [path.join(__dirname, '..', '..', 'package.json'), path.join(__dirname, '..', '..', '..', 'package.json')]) {
     try {
       const json = JSON.parse(fs.readFileSync(candidate, 'utf8')) as { name?: string; version?: string };

@@ -18,8 +18,13 @@ export interface MethodDef {
   id: string;
   /** Short human name for the table. */
   label: string;
-  /** Whether the method claims durability (the warning on implausibly fast figures uses it). */
+  /**
+   * Whether the method makes data durable on every OS (its portable meaning; the warning on
+   * implausibly fast figures uses it). What it does on the OS where it runs: {@link durableOn}.
+   */
   durable: boolean;
+  /** The calls whose durability the method relies on (capabilities() says, per OS, whether each is durable). */
+  durableVia?: CapabilityName[];
   /** Capabilities that must be supported. */
   requires: CapabilityName[];
   flush: BenchFlushCode;
@@ -42,40 +47,52 @@ export interface MethodDef {
 export const METHODS: readonly MethodDef[] = Object.freeze([
   { id: 'write', label: 'write only (page cache)', durable: false, requires: [], flush: BenchFlushCode.none, amortizable: false,
     note: 'no flush: the page-cache baseline, not durable' },
-  { id: 'fdatasync', label: 'write+fdatasync', durable: true, requires: ['fdatasync'], flush: BenchFlushCode.fdatasync, amortizable: true,
+  { id: 'fdatasync', label: 'write+fdatasync', durable: true, durableVia: ['fdatasync'], requires: ['fdatasync'], flush: BenchFlushCode.fdatasync, amortizable: true,
     note: 'data and the metadata needed to read it' },
-  { id: 'fsync', label: 'write+fsync', durable: true, requires: ['fsync'], flush: BenchFlushCode.fsync, amortizable: true,
+  { id: 'fsync', label: 'write+fsync', durable: true, durableVia: ['fsync'], requires: ['fsync'], flush: BenchFlushCode.fsync, amortizable: true,
     note: 'data and all metadata' },
-  { id: 'fullFsync', label: 'write+fullFsync', durable: true, requires: ['fullFsync'], flush: BenchFlushCode.full, amortizable: true,
+  { id: 'fullFsync', label: 'write+fullFsync', durable: true, durableVia: ['fullFsync'], requires: ['fullFsync'], flush: BenchFlushCode.full, amortizable: true,
     note: "the OS's strongest flush" },
-  { id: 'barrierFsync', label: 'write+barrierFsync', durable: false, requires: ['barrierFsync'], flush: BenchFlushCode.barrier, amortizable: true,
+  { id: 'barrierFsync', label: 'write+barrierFsync', durable: false, durableVia: ['barrierFsync'], requires: ['barrierFsync'], flush: BenchFlushCode.barrier, amortizable: true,
     note: 'ordering barrier where the OS has one (macOS); durable only where it maps to a flush' },
-  { id: 'dsync', label: 'O_DSYNC open', durable: true, requires: ['openDsync'], flush: BenchFlushCode.none, dsync: true, amortizable: false,
+  { id: 'dsync', label: 'O_DSYNC open', durable: true, durableVia: ['openDsync'], requires: ['openDsync'], flush: BenchFlushCode.none, dsync: true, amortizable: false,
     note: 'each write returns once its data is on stable storage' },
-  { id: 'osync', label: 'O_SYNC open', durable: true, requires: ['openSync'], flush: BenchFlushCode.none, sync: true, amortizable: false,
+  { id: 'osync', label: 'O_SYNC open', durable: true, durableVia: ['openSync'], requires: ['openSync'], flush: BenchFlushCode.none, sync: true, amortizable: false,
     note: 'each write returns once data and metadata are on stable storage' },
   { id: 'direct', label: 'O_DIRECT alone', durable: false, requires: ['openDirect'], flush: BenchFlushCode.none, direct: true, amortizable: false,
     note: 'bypasses the page cache but NOT durable: the device cache may still hold the data' },
-  { id: 'direct-dsync', label: 'O_DIRECT|O_DSYNC', durable: true, requires: ['openDirect', 'openDsync'], flush: BenchFlushCode.none, direct: true, dsync: true, amortizable: false,
+  { id: 'direct-dsync', label: 'O_DIRECT|O_DSYNC', durable: true, durableVia: ['openDsync'], requires: ['openDirect', 'openDsync'], flush: BenchFlushCode.none, direct: true, dsync: true, amortizable: false,
     note: 'no page cache, and a device flush (or FUA) per write' },
   { id: 'sfr-write', label: 'sync_file_range WRITE', durable: false, requires: ['syncFileRange'], flush: BenchFlushCode.none,
     syncFileRange: ['SYNC_FILE_RANGE_WRITE'], amortizable: true, note: 'starts writeback only: not durable' },
   { id: 'sfr-wait', label: 'sync_file_range WAIT|WRITE|WAIT', durable: false, requires: ['syncFileRange'], flush: BenchFlushCode.none,
     syncFileRange: ['SYNC_FILE_RANGE_WAIT_BEFORE', 'SYNC_FILE_RANGE_WRITE', 'SYNC_FILE_RANGE_WAIT_AFTER'], amortizable: true,
     note: 'waits for writeback, but writes no metadata and flushes no device cache: not durable' },
-  { id: 'sfr-fdatasync', label: 'sync_file_range+fdatasync', durable: true, requires: ['syncFileRange', 'fdatasync'], flush: BenchFlushCode.fdatasync,
+  { id: 'sfr-fdatasync', label: 'sync_file_range+fdatasync', durable: true, durableVia: ['fdatasync'], requires: ['syncFileRange', 'fdatasync'], flush: BenchFlushCode.fdatasync,
     syncFileRange: ['SYNC_FILE_RANGE_WRITE'], amortizable: true, note: 'writeback started early, then the real flush (RocksDB style)' },
-  { id: 'syncfs', label: 'write+syncfs', durable: true, requires: ['syncfs'], flush: BenchFlushCode.syncfs, amortizable: true,
+  { id: 'syncfs', label: 'write+syncfs', durable: true, durableVia: ['syncfs'], requires: ['syncfs'], flush: BenchFlushCode.syncfs, amortizable: true,
     note: 'flushes the whole filesystem' },
-  { id: 'dir-fsync', label: 'create+fsync+dir fsync', durable: true, requires: ['fsync', 'fsyncDir'], flush: BenchFlushCode.fsync, sequence: 'dirFsync', amortizable: true,
+  { id: 'dir-fsync', label: 'create+fsync+dir fsync', durable: true, durableVia: ['fsync', 'fsyncDir'], requires: ['fsync', 'fsyncDir'], flush: BenchFlushCode.fsync, sequence: 'dirFsync', amortizable: true,
     note: 'a new file is durable only once its directory entry is' },
-  { id: 'atomic-replace', label: 'atomic replace', durable: true, requires: ['fsync', 'replaceFile', 'fsyncDir'], flush: BenchFlushCode.fsync,
+  { id: 'atomic-replace', label: 'atomic replace', durable: true, durableVia: ['fsync', 'fsyncDir'], requires: ['fsync', 'replaceFile', 'fsyncDir'], flush: BenchFlushCode.fsync,
     sequence: 'atomicReplace', amortizable: true, note: 'write temp, fsync, close, rename, fsync dir' },
   { id: 'node-fdatasync', label: 'node:fs fdatasyncSync', durable: true, requires: [], flush: BenchFlushCode.none, nodeFs: 'fdatasync', amortizable: true,
     note: "node's own call, from JavaScript (baseline)" },
   { id: 'node-fsync', label: 'node:fs fsyncSync', durable: true, requires: [], flush: BenchFlushCode.none, nodeFs: 'fsync', amortizable: true,
     note: "node's own call, from JavaScript (baseline)" },
 ] as MethodDef[]);
+
+/**
+ * Whether `method` makes data durable on the OS `caps` describes: every call it relies on is
+ * durable there (barrierFsync is fdatasync(2) on Linux: durable; F_BARRIERFSYNC on macOS: not).
+ * node:fs's own calls are libuv's strongest flush on each OS (see NODE_FS_CALLS): their
+ * portable meaning holds.
+ */
+export function durableOn(method: MethodDef, caps: Capabilities): boolean {
+  if (method.nodeFs) return method.durable;
+  const via = method.durableVia ?? [];
+  return via.length > 0 && via.every((name) => caps.calls[name]?.durable === true);
+}
 
 /** Method ids accepted by --methods. */
 export const METHOD_IDS: readonly string[] = Object.freeze(METHODS.map((m) => m.id));

@@ -8,11 +8,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { constants, type Capabilities } from '../../lib/index';
-import type { NativeBenchSpec } from '../../lib/native';
-import { layoutOf, methodLabel, sizeReason, syscallsOf, unsupportedReason, type MethodDef, type Mode, METHODS } from './methods';
-import { runJsLoop, runNativeLoop } from './native-loop';
-import type { BenchEnv, BenchResult, BenchWarning } from './schema';
-import { cdfPoints, concatSamples, round3, summarize } from './stats';
+import type { NativeBenchResult, NativeBenchSpec } from '../../lib/native';
+import { durableOn, layoutOf, methodLabel, sizeReason, syscallsOf, unsupportedReason, type MethodDef, type Mode, METHODS } from './methods';
+import { BenchFlushCode, BenchPlacementCode, BenchSequenceCode, runJsLoop, runNativeLoop } from './native-loop';
+import { ConditionsAccumulator, likelyCauses, snapshot, type OwnWork } from './conditions';
+import { formatSize, formatUs } from './report';
+import type { BenchEnv, BenchResult, BenchWarning, CaseEstimates, Estimate, RunStability } from './schema';
+import { cdfPoints, concatSamples, percentile, round3, roundsInterval, summarize } from './stats';
 
 /** One case of a suite. */
 export interface BenchCase {
@@ -22,12 +24,28 @@ export interface BenchCase {
   writesPerSync: number;
 }
 
+/** Where a run stands, for a progress bar. */
+export interface Progress {
+  /** Rounds of cases done, and planned (planned grows when --until-stable adds rounds). */
+  done: number;
+  total: number;
+  /** The case about to run, as the table names it ("write+fdatasync overwrite 8k"). */
+  what: string;
+  /** Seconds since the suite started. */
+  elapsedSeconds: number;
+  /** Estimated seconds left (null before the first round ends). */
+  etaSeconds: number | null;
+  /** Rounds added by --until-stable so far. */
+  extraRounds: number;
+}
+
 /** How a suite runs. */
 export interface RunOptions {
   /** The scratch directory (created by the caller, removed by the caller). */
   scratch: string;
   /** Seconds per case, split over the rounds. */
   seconds: number;
+  /** Rounds per case, interleaved (at least 2: an interval needs two). */
   rounds: number;
   threads: number;
   /** Run the loop in JavaScript through the public API instead of natively. */
@@ -35,9 +53,34 @@ export interface RunOptions {
   /** Samples kept per case and round (memory bound: 8 bytes each). */
   maxSamplesPerRound: number;
   caps: Capabilities;
-  /** Called before each case runs (progress). */
-  onProgress?: (done: number, total: number, what: string) => void;
+  /** The block device behind the scratch directory (/proc/diskstats name), or null. */
+  device: string | null;
+  /**
+   * --until-stable: after the planned rounds, keep adding a round to each unstable case
+   * until none is left or this time (Date.now() milliseconds) has passed.
+   */
+  untilStableDeadline?: number | null;
+  /** Called before each round of a case runs (progress). */
+  onProgress?: (progress: Progress) => void;
+  /**
+   * The timed loop of one round (default: the native loop, or the JavaScript one for --js and
+   * node:fs baselines). Tests give a synthetic one to drive the rounds and the stability logic.
+   */
+  loop?: (spec: NativeBenchSpec, c: BenchCase) => Promise<NativeBenchResult>;
 }
+
+/** What a suite measured: a result per case and the run's stability summary. */
+export interface SuiteOutcome {
+  results: BenchResult[];
+  stability: RunStability;
+}
+
+/** A case whose interval's half-width is above this percentage of its figure is unstable. */
+export const UNSTABLE_HALF_WIDTH_PCT = 10;
+/** ... and so is one whose rounds' ops/s differ by more than this factor. */
+export const UNSTABLE_ROUNDS_RATIO = 1.5;
+/** --until-stable gives no case more rounds than this. */
+export const MAX_ROUNDS = 200;
 
 /** Default per-round sample cap: 128 Ki latencies = 1 MiB per case and round. */
 export const DEFAULT_MAX_SAMPLES_PER_ROUND = 131_072;
@@ -86,7 +129,8 @@ function caseIdentity(c: BenchCase, caps: Capabilities, threads: number, js: boo
     writesPerSync: c.writesPerSync,
     threads,
     runner: js || c.method.nodeFs ? ('js' as const) : ('native' as const),
-    durable: c.method.durable,
+    durable: durableOn(c.method, caps),
+    durablePortable: c.method.durable,
     syscalls: syscallsOf(c.method, c.mode, c.size, c.writesPerSync, caps),
   };
 }
@@ -105,67 +149,212 @@ function naResult(c: BenchCase, caps: Capabilities, reason: string, threads: num
   };
 }
 
-/** Runs the cases and returns one result per case, in case order. */
-export async function runSuite(cases: readonly BenchCase[], options: RunOptions): Promise<BenchResult[]> {
+/** One round of one case. */
+interface Round {
+  ops: number;
+  busyNs: number;
+  samples: Float64Array;
+}
+
+/** Everything measured of one case so far. */
+interface CaseState {
+  rounds: Round[];
+  /** Whether the case is unstable with the rounds it has (null: not computed since the last round). */
+  unstable: boolean | null;
+  conditions: ConditionsAccumulator;
+  reason: string | null;
+}
+
+/** The figures of a round, as the intervals use them. */
+function roundFigures(round: Round): { opsPerSec: number; p50: number; p99: number } {
+  return {
+    opsPerSec: round.ops / (round.busyNs / 1e9),
+    p50: percentile(round.samples, 50) / 1000,
+    p99: percentile(round.samples, 99) / 1000,
+  };
+}
+
+/** ops/s, p50 and p99 with their intervals, from the rounds of a case. */
+export function estimatesOf(pooled: { opsPerSec: number; p50: number; p99: number }, rounds: readonly { opsPerSec: number; p50: number; p99: number }[]): CaseEstimates {
+  const one = (key: 'opsPerSec' | 'p50' | 'p99'): Estimate => {
+    const e = roundsInterval(pooled[key], rounds.map((r) => r[key]));
+    return { value: round3(e.value), low: round3(e.low), high: round3(e.high), halfWidthPct: Math.round(e.halfWidthPct * 10) / 10, rounds: e.rounds.map(round3) };
+  };
+  return { opsPerSec: one('opsPerSec'), p50: one('p50'), p99: one('p99') };
+}
+
+/** Why a case's figures are not to be trusted (empty: stable). */
+export function instability(estimates: CaseEstimates): string[] {
+  const reasons: string[] = [];
+  const names = { opsPerSec: 'ops/s', p50: 'p50', p99: 'p99' } as const;
+  for (const key of ['opsPerSec', 'p50', 'p99'] as const) {
+    const e = estimates[key];
+    if (e.halfWidthPct > UNSTABLE_HALF_WIDTH_PCT) reasons.push(`${names[key]} interval +-${e.halfWidthPct.toFixed(0)}% (limit ${UNSTABLE_HALF_WIDTH_PCT}%)`);
+  }
+  const ops = estimates.opsPerSec.rounds;
+  const spread = Math.max(...ops) / Math.min(...ops);
+  if (spread > UNSTABLE_ROUNDS_RATIO) reasons.push(`rounds disagree: ops/s from ${formatRate(Math.min(...ops))} to ${formatRate(Math.max(...ops))} (${spread.toFixed(1)}x)`);
+  return reasons;
+}
+
+function formatRate(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value.toPrecision(3);
+}
+
+/** The table's name of a case: "write+fdatasync overwrite 8k" (with "x8" for 8 writes per flush). */
+export function caseName(c: { label: string; mode: string; size: number; writesPerSync: number }): string {
+  return `${c.label} ${c.mode} ${formatSize(c.size)}${c.writesPerSync > 1 ? ` x${c.writesPerSync}` : ''}`;
+}
+
+/** Bytes and flushes one round of a case asks of the device (for the other-I/O estimate). */
+function ownWork(c: BenchCase, spec: NativeBenchSpec, ops: number): OwnWork {
+  const opBytes = c.size * c.writesPerSync;
+  const prefill = spec.placement === BenchPlacementCode.overwrite && spec.sequence === BenchSequenceCode.plain ? Math.max(spec.regionBytes, spec.prefillBytes) * spec.files.length : 0;
+  const flushesPerOp = (c.method.flush !== BenchFlushCode.none || c.method.nodeFs ? 1 : 0) + (c.method.dsync || c.method.sync ? c.writesPerSync : 0) + (c.method.sequence ? 1 : 0);
+  return { writeBytes: ops * opBytes + prefill, flushes: ops * flushesPerOp };
+}
+
+/**
+ * Runs the cases in interleaved rounds (round 1 of every case, then round 2, ...), so that a
+ * machine that drifts during the run affects every case alike; then, with
+ * `untilStableDeadline`, more rounds of the unstable cases. Returns one result per case, in
+ * case order, and the run's stability summary.
+ */
+export async function runSuite(cases: readonly BenchCase[], options: RunOptions): Promise<SuiteOutcome> {
   const { caps } = options;
-  const parts: Float64Array[][] = cases.map(() => []);
-  const busy: number[][] = cases.map(() => []);
-  const reasons: (string | null)[] = cases.map((c) => unsupportedReason(c.method, caps) ?? sizeReason(c.method, c.size, caps));
-  const total = cases.length * options.rounds;
+  if (!Number.isInteger(options.rounds) || options.rounds < 2) throw new RangeError(`rounds must be an integer of at least 2, got ${options.rounds}`);
+  const states: CaseState[] = cases.map((c) => ({
+    rounds: [],
+    unstable: null,
+    conditions: new ConditionsAccumulator(options.device),
+    reason: unsupportedReason(c.method, caps) ?? sizeReason(c.method, c.size, caps),
+  }));
+  const started = Date.now();
+  const whole = new ConditionsAccumulator(options.device);
+  let total = cases.length * options.rounds;
   let done = 0;
-  for (let round = 0; round < options.rounds; round++) {
-    for (let i = 0; i < cases.length; i++) {
-      const c = cases[i];
-      options.onProgress?.(done++, total, `${c.method.id} ${c.mode} ${c.size} B`);
-      if (reasons[i] !== null) continue;
-      const dir = path.join(options.scratch, `c${i}-${crypto.randomBytes(3).toString('hex')}`);
-      fs.mkdirSync(dir);
-      try {
-        const spec = specOf(c, dir, options);
-        const outcome = c.method.nodeFs || options.js ? await runJsLoop({ ...spec, files: spec.files.slice(0, 1) }, c.method.nodeFs) : await runNativeLoop(spec);
-        parts[i].push(outcome.samplesNs);
-        busy[i].push(outcome.busyNs);
-      } catch (error) {
-        const e = error as NodeJS.ErrnoException;
-        // A filesystem that refuses a call (EINVAL for O_DIRECT, ENOTSUP, ...) makes the
-        // method n/a here; anything else (EIO, ENOSPC) is a real failure and stops the run.
-        if (['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'ERR_HARDSYNC_UNSUPPORTED'].includes(e.code ?? '')) {
-          reasons[i] = `${e.message}`;
-        } else {
-          throw error;
-        }
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+  let extraRounds = 0;
+  const report = (i: number): void => {
+    const elapsed = (Date.now() - started) / 1000;
+    options.onProgress?.({
+      done, total, what: caseName({ ...cases[i], label: methodLabel(cases[i].method, caps) }), elapsedSeconds: elapsed,
+      etaSeconds: done > 0 ? (elapsed / done) * (total - done) : null, extraRounds,
+    });
+  };
+  const runRound = async (i: number): Promise<void> => {
+    const c = cases[i];
+    const state = states[i];
+    report(i);
+    done++;
+    if (state.reason !== null) return;
+    const dir = path.join(options.scratch, `c${i}-${crypto.randomBytes(3).toString('hex')}`);
+    fs.mkdirSync(dir);
+    try {
+      const spec = specOf(c, dir, options);
+      const before = snapshot(options.device);
+      const outcome = await (options.loop ?? defaultLoop(options.js))(spec, c);
+      const after = snapshot(options.device);
+      const own = ownWork(c, spec, outcome.ops);
+      state.conditions.add(before, after, own);
+      whole.add(before, after, own);
+      if (outcome.samplesNs.length > 0) state.rounds.push({ ops: outcome.ops, busyNs: outcome.busyNs, samples: outcome.samplesNs.sort() });
+      state.unstable = null;
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      // A filesystem that refuses a call (EINVAL for O_DIRECT, ENOTSUP, ...) makes the
+      // method n/a here; anything else (EIO, ENOSPC) is a real failure and stops the run.
+      if (['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'ERR_HARDSYNC_UNSUPPORTED'].includes(e.code ?? '')) {
+        state.reason = `${e.message}`;
+        state.rounds = [];
+      } else {
+        throw error;
       }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  for (let round = 0; round < options.rounds; round++) {
+    for (let i = 0; i < cases.length; i++) await runRound(i);
+  }
+  const unstableNow = (): number[] => states.flatMap((state, i) => {
+    if (state.reason !== null || state.rounds.length < 2 || state.rounds.length >= MAX_ROUNDS) return [];
+    state.unstable ??= instability(estimatesOf(pooledFigures(state.rounds), state.rounds.map(roundFigures))).length > 0;
+    return state.unstable ? [i] : [];
+  });
+  let budgetSpent = false;
+  const deadline = options.untilStableDeadline ?? null;
+  if (deadline !== null) {
+    for (let pending = unstableNow(); pending.length > 0; pending = unstableNow()) {
+      total += pending.length;
+      for (const i of pending) {
+        if (Date.now() >= deadline) {
+          budgetSpent = true;
+          break;
+        }
+        extraRounds++;
+        await runRound(i);
+      }
+      if (budgetSpent) break;
     }
   }
-  options.onProgress?.(total, total, 'done');
-  return cases.map((c, i) => {
-    const threads = c.method.nodeFs || options.js ? 1 : options.threads;
-    if (reasons[i] !== null) return naResult(c, caps, reasons[i] as string, threads, options.js);
-    const samples = concatSamples(parts[i]).sort();
-    parts[i] = [];
-    const ops = samples.length;
-    // Like pg_test_fsync: ops/s from the time the operations took; with threads, the
-    // busiest thread's time (they ran concurrently).
-    const busyNs = busy[i].reduce((a, b) => a + b, 0);
-    const opsPerSec = ops / (busyNs / 1e9);
-    const latency = summarize(samples);
-    const bytes = ops * c.size * c.writesPerSync;
-    return {
-      ...caseIdentity(c, caps, threads, Boolean(options.js)),
-      supported: true,
-      ops,
-      opsPerSec: round3(opsPerSec),
-      usPerOp: round3(1e6 / opsPerSec),
-      latencyUs: {
-        min: round3(latency.min), p50: round3(latency.p50), p90: round3(latency.p90), p99: round3(latency.p99),
-        p999: round3(latency.p999), max: round3(latency.max), mean: round3(latency.mean), stddev: round3(latency.stddev),
-      },
-      mbPerSec: round3(bytes / (busyNs / 1e9) / 1e6),
-      cdf: cdfPoints(samples),
-    };
-  });
+  options.onProgress?.({ done: total, total, what: 'done', elapsedSeconds: (Date.now() - started) / 1000, etaSeconds: 0, extraRounds });
+  const results = cases.map((c, i) => resultOf(c, states[i], options));
+  const stillUnstable = results.filter((r) => r.stability?.unstable).map((r) => caseName(r));
+  const conditions = whole.result();
+  return {
+    results,
+    stability: {
+      limitPct: UNSTABLE_HALF_WIDTH_PCT,
+      roundsRatioLimit: UNSTABLE_ROUNDS_RATIO,
+      cases: results.filter((r) => r.supported).length,
+      unstableCases: stillUnstable.length,
+      causes: likelyCauses(conditions),
+      conditions,
+      untilStable: deadline === null ? null : { addedRounds: extraRounds, stillUnstable, budgetSpent },
+    },
+  };
+}
+
+function defaultLoop(js: boolean): (spec: NativeBenchSpec, c: BenchCase) => Promise<NativeBenchResult> {
+  return (spec, c) => (c.method.nodeFs || js ? runJsLoop({ ...spec, files: spec.files.slice(0, 1) }, c.method.nodeFs) : runNativeLoop(spec));
+}
+
+/** The pooled figures of all rounds: all operations over all their time; percentiles of all samples. */
+function pooledFigures(rounds: readonly Round[]): { opsPerSec: number; p50: number; p99: number; samples: Float64Array; ops: number; busyNs: number } {
+  const samples = concatSamples(rounds.map((r) => r.samples)).sort();
+  const ops = rounds.reduce((a, r) => a + r.ops, 0);
+  const busyNs = rounds.reduce((a, r) => a + r.busyNs, 0);
+  return { opsPerSec: ops / (busyNs / 1e9), p50: percentile(samples, 50) / 1000, p99: percentile(samples, 99) / 1000, samples, ops, busyNs };
+}
+
+/** The result row of a case from what its rounds measured. */
+function resultOf(c: BenchCase, state: CaseState, options: RunOptions): BenchResult {
+  const { caps } = options;
+  const threads = c.method.nodeFs || options.js ? 1 : options.threads;
+  if (state.reason !== null || state.rounds.length === 0) return naResult(c, caps, state.reason ?? 'no operation completed', threads, options.js);
+  const pooled = pooledFigures(state.rounds);
+  // Like pg_test_fsync: ops/s from the time the operations took; with threads, the
+  // busiest thread's time (they ran concurrently).
+  const latency = summarize(pooled.samples);
+  const bytes = pooled.ops * c.size * c.writesPerSync;
+  const estimates = state.rounds.length >= 2 ? estimatesOf(pooled, state.rounds.map(roundFigures)) : undefined;
+  const reasons = estimates ? instability(estimates) : ['one round only: no interval'];
+  return {
+    ...caseIdentity(c, caps, threads, Boolean(options.js)),
+    supported: true,
+    ops: pooled.ops,
+    opsPerSec: round3(pooled.opsPerSec),
+    usPerOp: round3(1e6 / pooled.opsPerSec),
+    latencyUs: {
+      min: round3(latency.min), p50: round3(latency.p50), p90: round3(latency.p90), p99: round3(latency.p99),
+      p999: round3(latency.p999), max: round3(latency.max), mean: round3(latency.mean), stddev: round3(latency.stddev),
+    },
+    mbPerSec: round3(bytes / (pooled.busyNs / 1e9) / 1e6),
+    cdf: cdfPoints(pooled.samples),
+    rounds: state.rounds.length,
+    ...(estimates ? { estimates } : {}),
+    stability: { unstable: reasons.length > 0, reasons, conditions: state.conditions.result() },
+  };
 }
 
 /** Options that pick the cases. */
@@ -239,7 +428,7 @@ export function plausibilityWarnings(results: readonly BenchResult[], env: Bench
   }
   if (suspects.length === 0) return [];
   const device = env.device.name ? `${env.device.name}${env.device.model ? ` (${env.device.model})` : ''}` : 'the device';
-  const figures = suspects.map(({ r }) => `${r.label} p50 ${r.latencyUs?.p50} us at ${r.size} B`).join('; ');
+  const figures = suspects.map(({ r }) => `${r.label} p50 ${formatUs(r.latencyUs?.p50 ?? 0)} us at ${formatSize(r.size)}`).join("; ");
   let why: string;
   if (suspects.some((s) => s.nearBaseline)) {
     why = 'some are within 5x of a plain page-cache write, so nothing reached a device.';

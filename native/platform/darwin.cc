@@ -65,22 +65,22 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
 }
 
 static const Capability kCapabilities[] = {
-    {"fsync", true, "fsync(2) (does not flush the drive cache on macOS)"},
-    {"fdatasync", true, "fsync(2) (macOS has no documented fdatasync)"},
-    {"fullFsync", true, "fcntl(F_FULLFSYNC)"},
-    {"barrierFsync", true, "fcntl(F_BARRIERFSYNC) (orders writes, flushes no cache)"},
-    {"syncFileRange", false, "none"},
-    {"syncfs", false, "none"},
-    {"fsyncDir", true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)"},
-    {"open", true, "open(2) with O_CLOEXEC"},
-    {"openDsync", true, "open(2) with O_DSYNC (does not flush the drive cache)"},
-    {"openSync", true, "open(2) with O_SYNC"},
-    {"openDirect", true, "open(2) + fcntl(F_NOCACHE)"},
-    {"preallocate", true, "fcntl(F_PREALLOCATE) + ftruncate(2)"},
-    {"writeDurable", true, "pwrite(2) loop + the chosen flush"},
-    {"replaceFile", true, "rename(2)"},
-    {"dioAlignment", true, "st_blksize"},
-    {"lockFile", true, "flock(2)"},
+    {"fsync", true, "fsync(2) (does not flush the drive cache on macOS)", Durability::kNotDurable},
+    {"fdatasync", true, "fsync(2) (macOS has no documented fdatasync)", Durability::kNotDurable},
+    {"fullFsync", true, "fcntl(F_FULLFSYNC)", Durability::kDurable},
+    {"barrierFsync", true, "fcntl(F_BARRIERFSYNC) (orders writes, flushes no cache)", Durability::kNotDurable},
+    {"syncFileRange", false, "none", Durability::kNotDurable},
+    {"syncfs", false, "none", Durability::kNotDurable},
+    {"fsyncDir", true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kNotDurable},
+    {"open", true, "open(2) with O_CLOEXEC", Durability::kNotAFlush},
+    {"openDsync", true, "open(2) with O_DSYNC (does not flush the drive cache)", Durability::kNotDurable},
+    {"openSync", true, "open(2) with O_SYNC", Durability::kNotDurable},
+    {"openDirect", true, "open(2) + fcntl(F_NOCACHE)", Durability::kNotDurable},
+    {"preallocate", true, "fcntl(F_PREALLOCATE) + ftruncate(2)", Durability::kNotAFlush},
+    {"writeDurable", true, "pwrite(2) loop + the chosen flush", Durability::kNotAFlush},
+    {"replaceFile", true, "rename(2)", Durability::kNotAFlush},
+    {"dioAlignment", true, "st_blksize", Durability::kNotAFlush},
+    {"lockFile", true, "flock(2)", Durability::kNotAFlush},
 };
 
 const Capability* Capabilities(size_t* count) {

@@ -44,22 +44,22 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
 }
 
 static const Capability kCapabilities[] = {
-    {"fsync", true, "fsync(2)"},
-    {"fdatasync", true, "fdatasync(2)"},
-    {"fullFsync", true, "fsync(2)"},
-    {"barrierFsync", true, "fdatasync(2) (no ordering-only flush)"},
-    {"syncFileRange", false, "none"},
-    {"syncfs", false, "none"},
-    {"fsyncDir", true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)"},
-    {"open", true, "open(2) with O_CLOEXEC"},
-    {"openDsync", true, "open(2) with O_DSYNC"},
-    {"openSync", true, "open(2) with O_SYNC"},
-    {"openDirect", true, "open(2) with O_DIRECT"},
-    {"preallocate", true, "posix_fallocate(2)"},
-    {"writeDurable", true, "pwrite(2) loop + the chosen flush"},
-    {"replaceFile", true, "rename(2)"},
-    {"dioAlignment", true, "st_blksize"},
-    {"lockFile", true, "flock(2)"},
+    {"fsync", true, "fsync(2)", Durability::kDurable},
+    {"fdatasync", true, "fdatasync(2)", Durability::kDurable},
+    {"fullFsync", true, "fsync(2)", Durability::kDurable},
+    {"barrierFsync", true, "fdatasync(2) (no ordering-only flush)", Durability::kDurable},
+    {"syncFileRange", false, "none", Durability::kNotDurable},
+    {"syncfs", false, "none", Durability::kNotDurable},
+    {"fsyncDir", true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kDurable},
+    {"open", true, "open(2) with O_CLOEXEC", Durability::kNotAFlush},
+    {"openDsync", true, "open(2) with O_DSYNC", Durability::kDurable},
+    {"openSync", true, "open(2) with O_SYNC", Durability::kDurable},
+    {"openDirect", true, "open(2) with O_DIRECT", Durability::kNotDurable},
+    {"preallocate", true, "posix_fallocate(2)", Durability::kNotAFlush},
+    {"writeDurable", true, "pwrite(2) loop + the chosen flush", Durability::kNotAFlush},
+    {"replaceFile", true, "rename(2)", Durability::kNotAFlush},
+    {"dioAlignment", true, "st_blksize", Durability::kNotAFlush},
+    {"lockFile", true, "flock(2)", Durability::kNotAFlush},
 };
 
 const Capability* Capabilities(size_t* count) {

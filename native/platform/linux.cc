@@ -99,22 +99,22 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
 }
 
 static const Capability kCapabilities[] = {
-    {"fsync", true, "fsync(2)"},
-    {"fdatasync", true, "fdatasync(2)"},
-    {"fullFsync", true, "fsync(2) (Linux fsync already flushes the device write cache)"},
-    {"barrierFsync", true, "fdatasync(2) (Linux has no ordering-only flush)"},
-    {"syncFileRange", true, "sync_file_range(2) (writeback hint: no metadata, no cache flush)"},
-    {"syncfs", true, "syncfs(2)"},
-    {"fsyncDir", true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)"},
-    {"open", true, "open(2) with O_CLOEXEC"},
-    {"openDsync", true, "open(2) with O_DSYNC"},
-    {"openSync", true, "open(2) with O_SYNC"},
-    {"openDirect", true, "open(2) with O_DIRECT"},
-    {"preallocate", true, "fallocate(2), posix_fallocate(3) where unsupported"},
-    {"writeDurable", true, "pwrite(2) loop + the chosen flush"},
-    {"replaceFile", true, "rename(2)"},
-    {"dioAlignment", true, "statx(STATX_DIOALIGN), else sysfs logical_block_size"},
-    {"lockFile", true, "flock(2)"},
+    {"fsync", true, "fsync(2)", Durability::kDurable},
+    {"fdatasync", true, "fdatasync(2)", Durability::kDurable},
+    {"fullFsync", true, "fsync(2) (Linux fsync already flushes the device write cache)", Durability::kDurable},
+    {"barrierFsync", true, "fdatasync(2) (Linux has no ordering-only flush)", Durability::kDurable},
+    {"syncFileRange", true, "sync_file_range(2) (writeback hint: no metadata, no cache flush)", Durability::kNotDurable},
+    {"syncfs", true, "syncfs(2)", Durability::kDurable},
+    {"fsyncDir", true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kDurable},
+    {"open", true, "open(2) with O_CLOEXEC", Durability::kNotAFlush},
+    {"openDsync", true, "open(2) with O_DSYNC", Durability::kDurable},
+    {"openSync", true, "open(2) with O_SYNC", Durability::kDurable},
+    {"openDirect", true, "open(2) with O_DIRECT", Durability::kNotDurable},
+    {"preallocate", true, "fallocate(2), posix_fallocate(3) where unsupported", Durability::kNotAFlush},
+    {"writeDurable", true, "pwrite(2) loop + the chosen flush", Durability::kNotAFlush},
+    {"replaceFile", true, "rename(2)", Durability::kNotAFlush},
+    {"dioAlignment", true, "statx(STATX_DIOALIGN), else sysfs logical_block_size", Durability::kNotAFlush},
+    {"lockFile", true, "flock(2)", Durability::kNotAFlush},
 };
 
 const Capability* Capabilities(size_t* count) {

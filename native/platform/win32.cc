@@ -222,22 +222,22 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
 }
 
 static const Capability kCapabilities[] = {
-    {"fsync", true, "FlushFileBuffers"},
-    {"fdatasync", true, "FlushFileBuffers"},
-    {"fullFsync", true, "FlushFileBuffers"},
-    {"barrierFsync", true, "FlushFileBuffers (no ordering-only flush)"},
-    {"syncFileRange", false, "none"},
-    {"syncfs", false, "none"},
-    {"fsyncDir", false, "none (FlushFileBuffers needs write access; a directory has none)"},
-    {"open", true, "uv_fs_open (CreateFileW)"},
-    {"openDsync", true, "uv_fs_open with UV_FS_O_DSYNC (FILE_FLAG_WRITE_THROUGH)"},
-    {"openSync", true, "uv_fs_open with UV_FS_O_SYNC (FILE_FLAG_WRITE_THROUGH)"},
-    {"openDirect", true, "uv_fs_open with UV_FS_O_DIRECT (FILE_FLAG_NO_BUFFERING)"},
-    {"preallocate", true, "SetFileInformationByHandle(FileEndOfFileInfo)"},
-    {"writeDurable", true, "WriteFile loop + FlushFileBuffers"},
-    {"replaceFile", true, "MoveFileExW(MOVEFILE_REPLACE_EXISTING|MOVEFILE_WRITE_THROUGH)"},
-    {"dioAlignment", true, "GetFileInformationByHandleEx(FileStorageInfo)"},
-    {"lockFile", true, "LockFileEx / UnlockFileEx"},
+    {"fsync", true, "FlushFileBuffers", Durability::kDurable},
+    {"fdatasync", true, "FlushFileBuffers", Durability::kDurable},
+    {"fullFsync", true, "FlushFileBuffers", Durability::kDurable},
+    {"barrierFsync", true, "FlushFileBuffers (no ordering-only flush)", Durability::kDurable},
+    {"syncFileRange", false, "none", Durability::kNotDurable},
+    {"syncfs", false, "none", Durability::kNotDurable},
+    {"fsyncDir", false, "none (FlushFileBuffers needs write access; a directory has none)", Durability::kNotDurable},
+    {"open", true, "uv_fs_open (CreateFileW)", Durability::kNotAFlush},
+    {"openDsync", true, "uv_fs_open with UV_FS_O_DSYNC (FILE_FLAG_WRITE_THROUGH)", Durability::kNotDurable},
+    {"openSync", true, "uv_fs_open with UV_FS_O_SYNC (FILE_FLAG_WRITE_THROUGH)", Durability::kNotDurable},
+    {"openDirect", true, "uv_fs_open with UV_FS_O_DIRECT (FILE_FLAG_NO_BUFFERING)", Durability::kNotDurable},
+    {"preallocate", true, "SetFileInformationByHandle(FileEndOfFileInfo)", Durability::kNotAFlush},
+    {"writeDurable", true, "WriteFile loop + FlushFileBuffers", Durability::kNotAFlush},
+    {"replaceFile", true, "MoveFileExW(MOVEFILE_REPLACE_EXISTING|MOVEFILE_WRITE_THROUGH)", Durability::kNotAFlush},
+    {"dioAlignment", true, "GetFileInformationByHandleEx(FileStorageInfo)", Durability::kNotAFlush},
+    {"lockFile", true, "LockFileEx / UnlockFileEx", Durability::kNotAFlush},
 };
 
 const Capability* Capabilities(size_t* count) {
