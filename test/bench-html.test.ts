@@ -148,6 +148,20 @@ describe('HTML report', () => {
     expect(html.match(/<a class="up" href="#figures">/g)).toHaveLength(sectionsOf([a]).length);
   });
 
+  it('shows compare\'s verdict per figure against file 1: only the cases made slower are called different', () => {
+    const html = renderHtml([a, b]);
+    const verdicts = html.match(/class="vs [a-z]+"/g) ?? [];
+    // every figure of every case measured in both files (direct-dsync 512 is n/a in both)
+    expect(verdicts).toHaveLength(3 * 44);
+    // b's fixture has fsync 8k, fsync 4k and node:fs fsyncSync ~1.3x slower, nothing else
+    expect(verdicts.filter((v) => v.includes('slower'))).toHaveLength(9);
+    expect(verdicts.filter((v) => v.includes('faster'))).toHaveLength(0);
+    const fsyncRow = html.split('<tr ').find((r) => r.includes('v2-ext4-b') && r.includes('5213'));
+    expect(fsyncRow).toContain('0.75\u00d7 [0.72\u20130.77] <b>slower</b>');
+    expect(html).toContain('~ [0.98\u20131.03] <b>no significant difference</b>');
+    expect(renderHtml([a, b], null)).not.toContain('class="vs ');
+  });
+
   it('shows not durable on the OS where it ran with the portable meaning beside it', () => {
     const html = renderHtml([mac]);
     const fsyncRow = html.split('<tr ').find((r) => r.includes('>write+fsync<') && r.includes('>8k<') && r.includes('overwrite'));

@@ -9,7 +9,7 @@
  * inline script at the width of the page, so they stay legible on a phone.
  * @module
  */
-import { caseKey, fileTitle } from './compare';
+import { caseKey, compareFiles, fileTitle } from './compare';
 import { formatSize, formatUs } from './report';
 import type { BenchFile, BenchResult, Estimate } from './schema';
 
@@ -699,10 +699,12 @@ function legendHtml(chart: Chart, files: { name: string; doc: BenchFile }[]): st
 
 /**
  * Renders the self-contained HTML report of one result file (bench) or several (compare: the
- * first is the baseline). `comparison` adds compare's verdict per figure (ratio to file 1, its
- * interval, faster / slower / no significant difference) to the table.
+ * first is the baseline). With several, the table shows compare's verdict per figure (ratio to
+ * file 1, its interval, faster / slower / no significant difference): from `comparison` when
+ * given (null: none), else from compareFiles() with its default noise threshold.
  */
-export function renderHtml(files: { name: string; doc: BenchFile }[], comparison: ComparisonView | null = null): string {
+export function renderHtml(files: { name: string; doc: BenchFile }[], comparison?: ComparisonView | null): string {
+  if (comparison === undefined) comparison = files.length > 1 ? compareFiles(files) : null;
   const sections = sectionsOf(files);
   const charts = sections.flatMap((s) => s.charts);
   const payload = JSON.stringify({ charts, intervals: sections.map((s) => s.intervals) }).replace(/</g, '\\u003c');
