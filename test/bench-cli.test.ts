@@ -222,6 +222,24 @@ describe('hardsync bench', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('--until-stable records its budget and what it did; --max-duration alone is refused', async () => {
+    const dir = freshDir('until');
+    const json = path.join(work, 'until.json');
+    const run = await runCli(['bench', dir, '--methods', 'write,fdatasync', '--rounds', '2', '--duration', '0.04', '--until-stable', '--max-duration', '3', '--json', json]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const doc = readBenchFile(json);
+    expect(doc.settings).toMatchObject({ untilStable: true, maxDurationSeconds: 3, rounds: 2 });
+    const until = doc.stability!.untilStable!;
+    expect(until.addedRounds).toBe(doc.results.reduce((s, r) => s + (r.rounds ?? 0) - 2, 0));
+    expect(until.stillUnstable).toEqual(doc.results.filter((r) => r.stability?.unstable).map((r) => `${r.label} ${r.mode} 8k`));
+    expect(run.stdout).toMatch(/^--until-stable: \d+ rounds added/m);
+    const refused = await runCli(['bench', dir, '--max-duration', '3']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--max-duration bounds --until-stable/);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   it('--js runs the loop through the public API', async () => {
     const dir = freshDir('js');
     const json = path.join(work, 'js.json');
