@@ -138,6 +138,20 @@ describe('hardsync compare with rounds (hardsync-bench/2)', () => {
     expect(mixed.cases.find((c) => c.method === 'fdatasync')!.files[1]!.against!.every((f) => f.verdict === 'untested')).toBe(true);
   });
 
+  it('warns when the machine was busy differently during the files (load, other CPU, other I/O)', () => {
+    const conditions = (otherCpuPct: number, load: number, otherWriteBytes: number) => ({
+      loadAverage: [load, load] as [number, number], cpus: 2, otherCpuPct, stealPct: 0, seconds: 60,
+      device: { name: 'vda', readBytes: 0, writeBytes: otherWriteBytes, ownWriteBytes: 0, flushes: 0, ownFlushes: 0, otherWriteBytes },
+    });
+    const stability = (c: ReturnType<typeof conditions>) => ({ limitPct: 10, roundsRatioLimit: 1.5, cases: 0, unstableCases: 0, causes: [], conditions: c, untilStable: null });
+    const quiet = { ...v2From('a.json', () => 1, JITTER_A), stability: stability(conditions(5, 0.5, 0)) };
+    const busy = { ...v2From('a.json', () => 1, JITTER_B), stability: stability(conditions(90, 5, 600e6)) };
+    const alike = { ...v2From('a.json', () => 1, JITTER_B), stability: stability(conditions(8, 0.6, 1e6)) };
+    const warnings = compareFiles([{ name: 'quiet', doc: quiet }, { name: 'busy', doc: busy }, { name: 'alike', doc: alike }]).warnings.join('\n');
+    expect(warnings).toMatch(/the machine was busy differently: other processes used 5% of the CPU during file 1 and 90% during file 2; the load average per CPU was 0\.3 during file 1 and 2\.5 during file 2; other I\/O on the device ran at 0\.0 MB\/s during file 1 and 10\.0 MB\/s during file 2/);
+    expect(warnings).not.toMatch(/during file 3/);
+  });
+
   it('--json writes the comparison for scripts; --json - prints only it', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-cmp-'));
     const a = path.join(dir, 'base.json');

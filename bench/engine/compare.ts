@@ -9,7 +9,8 @@
  */
 import path from 'node:path';
 import { formatSize, formatUs, renderTable } from './report';
-import { SCHEMA, SCHEMA_V1, type BenchFile, type BenchResult, type Estimate } from './schema';
+import { CAUSE_LIMITS as CONDITION_LIMITS } from './conditions';
+import { SCHEMA, SCHEMA_V1, type BenchFile, type BenchResult, type Estimate, type RunConditions } from './schema';
 import { mannWhitney, ratioInterval } from './stats';
 
 /** The key that matches a case across files. */
@@ -210,6 +211,30 @@ function settingWarnings(files: { name: string; doc: BenchFile }[], cases: CaseC
   files.forEach(({ doc }, f) => {
     const rounds = doc.settings?.rounds;
     if (rounds !== undefined && rounds < 4) warnings.push(`file ${f + 1} has ${rounds} rounds per case: with so few, no difference can be significant; run without --quick.`);
+  });
+  // Figures measured while the machine did very different things are not comparable as
+  // they stand: say so, with what was measured.
+  const base0 = files[0].doc.stability?.conditions;
+  files.slice(1).forEach(({ doc }, i) => {
+    const other = doc.stability?.conditions;
+    if (!base0 || !other) return;
+    const differences: string[] = [];
+    if (base0.otherCpuPct !== null && other.otherCpuPct !== null && Math.abs(base0.otherCpuPct - other.otherCpuPct) > CONDITION_LIMITS.otherCpuPct) {
+      differences.push(`other processes used ${base0.otherCpuPct.toFixed(0)}% of the CPU during file 1 and ${other.otherCpuPct.toFixed(0)}% during file ${i + 2}`);
+    }
+    const load = (c: RunConditions): number | null => (c.loadAverage ? Math.max(...c.loadAverage) / c.cpus : null);
+    const la = load(base0);
+    const lb = load(other);
+    if (la !== null && lb !== null && Math.max(la, lb) > 1 && Math.max(la, lb) > 2 * Math.min(la, lb)) {
+      differences.push(`the load average per CPU was ${la.toFixed(1)} during file 1 and ${lb.toFixed(1)} during file ${i + 2}`);
+    }
+    const io = (c: RunConditions): number | null => (c.device && c.seconds > 0 ? (c.device.otherWriteBytes + c.device.readBytes) / c.seconds : null);
+    const ia = io(base0);
+    const ib = io(other);
+    if (ia !== null && ib !== null && Math.max(ia, ib) > CONDITION_LIMITS.otherIoBytesPerSecond && Math.max(ia, ib) > 2 * Math.min(ia, ib)) {
+      differences.push(`other I/O on the device ran at ${(ia / 1e6).toFixed(1)} MB/s during file 1 and ${(ib / 1e6).toFixed(1)} MB/s during file ${i + 2}`);
+    }
+    if (differences.length > 0) warnings.push(`the machine was busy differently: ${differences.join('; ')}. A difference called here may be the machine's state, not the disk's.`);
   });
   const missing = files.slice(1).map((_, i) => cases.filter((c) => (c.files[0] === null) !== (c.files[i + 1] === null)).length);
   missing.forEach((n, i) => {

@@ -206,12 +206,20 @@ export function caseName(c: { label: string; mode: string; size: number; writesP
   return `${c.label} ${c.mode} ${formatSize(c.size)}${c.writesPerSync > 1 ? ` x${c.writesPerSync}` : ''}`;
 }
 
-/** Bytes and flushes one round of a case asks of the device (for the other-I/O estimate). */
+/**
+ * Bytes and flushes one round of a case sends to the device (for the other-I/O estimate): the
+ * region written and flushed before timing, and the operations' data when each operation
+ * makes it reach the device (a flush, a synchronous or direct open, sync_file_range's
+ * writeback). A page-cache write's data does not: the round's files are removed before
+ * writeback would send it.
+ */
 function ownWork(c: BenchCase, spec: NativeBenchSpec, ops: number): OwnWork {
   const opBytes = c.size * c.writesPerSync;
   const prefill = spec.placement === BenchPlacementCode.overwrite && spec.sequence === BenchSequenceCode.plain ? Math.max(spec.regionBytes, spec.prefillBytes) * spec.files.length : 0;
+  const m = c.method;
+  const reachesDevice = m.flush !== BenchFlushCode.none || m.nodeFs !== undefined || m.dsync || m.sync || m.direct || (m.syncFileRange?.length ?? 0) > 0;
   const flushesPerOp = (c.method.flush !== BenchFlushCode.none || c.method.nodeFs ? 1 : 0) + (c.method.dsync || c.method.sync ? c.writesPerSync : 0) + (c.method.sequence ? 1 : 0);
-  return { writeBytes: ops * opBytes + prefill, flushes: ops * flushesPerOp };
+  return { writeBytes: (reachesDevice ? ops * opBytes : 0) + prefill, flushes: ops * flushesPerOp };
 }
 
 /**
