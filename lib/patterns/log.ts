@@ -272,6 +272,14 @@ function nextTick(): Promise<void> {
  * One process owns a log directory: `open` takes an advisory lock on `<dir>/LOCK`, and a second
  * open (from another process, or another open in this one) fails with
  * `code: 'ERR_HARDSYNC_LOG_LOCKED'`.
+ *
+ * Guarantees of `append` (see {@link DurableLog.append}): LSNs in call order; promises settle
+ * in LSN order; when append(N) resolves every record below N is durable; after a failure no
+ * later append resolves. Positions: {@link DurableLog.firstLsn} (oldest readable),
+ * {@link DurableLog.lastLsn} (last durable), {@link DurableLog.nextLsn} (next to be given).
+ * Readers: a `records()` iterator keeps the segments it still has to read, so `truncateBefore`
+ * never makes it fail or skip (see {@link DurableLog.records}). What `open` checked:
+ * {@link DurableLog.recovery}`.verified` (see {@link LogVerify}).
  */
 export class DurableLog {
   /** What `open` found and repaired. */
