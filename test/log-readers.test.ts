@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DurableLog } from '../dist/lib/index.js';
-import { encodeSegmentHeader, segmentName } from '../dist/lib/patterns/frame.js';
+import { encodeRecord, encodeSegmentHeader, segmentName } from '../dist/lib/patterns/frame.js';
 import { fdOf, hasStrace, runFixture, tempDir } from './fixtures/patterns/trace';
 
 const dirs: string[] = [];
@@ -309,6 +309,29 @@ describe('DurableLog recovery reports what it verified', () => {
     expect(after.subarray(5 << 20, (5 << 20) + 11).every((b) => b === 0)).toBe(true);
     expect((await all.append('works')).lsn).toBe(11 + acked.length);
     await all.close();
+  });
+
+  it("'tail' reads on through a hole of zeros inside a torn batch (up to maxBatchBytes) and zeroes what follows it as a torn tail", async () => {
+    const dir = freshDir();
+    const log = await DurableLog.open(dir, { segmentSize: 8 << 20 });
+    for (let i = 1; i <= 10; i++) await log.append(`record ${i}`);
+    const end = SEGMENT_HEADER + Array.from({ length: 10 }, (_, i) => RECORD_HEADER + `record ${i + 1}`.length).reduce((a, b) => a + b, 0);
+    await log.close();
+    // a batch of record 11 (700 KiB, its first sectors lost) and 12, as a crash can leave it
+    const big = Buffer.alloc(700 * 1024, 0x63);
+    const batchEnd = end + RECORD_HEADER + big.length + RECORD_HEADER + 9;
+    const eleven = encodeRecord(big, 11, batchEnd);
+    const twelve = encodeRecord(Buffer.from('record 12'), 12, batchEnd);
+    const segment = path.join(dir, segmentsOf(dir)[0]);
+    const fd = fs.openSync(segment, 'r+');
+    fs.writeSync(fd, eleven.subarray(600 * 1024), 0, eleven.length - 600 * 1024, end + 600 * 1024);
+    fs.writeSync(fd, twelve, 0, twelve.length, end + eleven.length);
+    fs.closeSync(fd);
+    const again = await DurableLog.open(dir, { segmentSize: 8 << 20 });
+    expect(again.recovery).toMatchObject({ lastLsn: 10, truncatedBytes: batchEnd - end });
+    expect(again.recovery.corruption).toBeUndefined();
+    expect(fs.readFileSync(segment).subarray(end, batchEnd).every((b) => b === 0)).toBe(true);
+    await again.close();
   });
 
   it('rejects a bad verify option before any I/O', async () => {

@@ -266,24 +266,6 @@ export function isZero(bytes: Buffer): boolean {
   return true;
 }
 
-/** One past the last non-zero byte in [from, reader.size), or `from` when all are zero. */
-export async function endOfNonZero(reader: WindowReader, from: number): Promise<number> {
-  let last = from;
-  const step = 1 << 20;
-  for (let at = from; at < reader.size; at += step) {
-    const bytes = await reader.bytes(at, step);
-    if (bytes.length === 0) break;
-    if (isZero(bytes)) continue;
-    for (let i = bytes.length - 1; i >= 0; i--) {
-      if (bytes[i] !== 0) {
-        last = at + i + 1;
-        break;
-      }
-    }
-  }
-  return last;
-}
-
 /** Where {@link findDataEnd} stopped looking. */
 export interface DataEnd {
   /** One past the last non-zero byte found in [from, checkedTo), or `from` when all were zero. */
