@@ -139,6 +139,45 @@ describe('DurableLog readers and truncateBefore', () => {
   });
 });
 
+describe.skipIf(!hasStrace)('DurableLog deferred segment removal errors (strace)', () => {
+  // 30 records, 8 to a 1 KiB segment: 4 segments; truncateBefore(nextLsn) removes 3 of them
+  // while a reader holds all 4, so each of the reader's releases starts one removal attempt.
+  const run = (inject: string) => {
+    const dir = freshDir();
+    const child = runFixture('log-child.js', ['deferredRemoval', dir], { trace: 'unlink', inject: [inject] });
+    const r = child.result;
+    expect(r.ok).toBe(true);
+    expect(r.before.length).toBe(4);
+    expect(r.first).toEqual({ ok: true });
+    expect(r.read).toBe(30);
+    const unlinks = child.calls
+      .filter((c) => c.name === 'unlink' && c.args.includes('.wal"'))
+      .map((c) => `${path.basename(/"([^"]+)"/.exec(c.args)![1])} ${c.result.includes('INJECTED') ? 'failed' : 'ok'}`);
+    return { ...r, unlinks };
+  };
+
+  it('an unlink that fails when the reader lets go is retried, oldest first, and the files go', () => {
+    const r = run('unlink:error=EACCES:when=1');
+    expect(r.unlinks).toEqual([`${r.before[0]} failed`, `${r.before[0]} ok`, `${r.before[1]} ok`, `${r.before[2]} ok`]);
+    expect(r.retry).toEqual({ ok: true });
+    expect(r.afterRetry).toEqual(r.before.slice(-1));
+  });
+
+  it('when every attempt the releases start fails, the files stay and the next truncateBefore retries them', () => {
+    const r = run('unlink:error=EACCES:when=1..3');
+    expect(r.afterReader).toEqual(r.before);
+    expect(r.unlinks).toEqual([...Array(3).fill(`${r.before[0]} failed`), `${r.before[0]} ok`, `${r.before[1]} ok`, `${r.before[2]} ok`]);
+    expect(r.retry).toEqual({ ok: true });
+    expect(r.afterRetry).toEqual(r.before.slice(-1));
+  });
+
+  it('when the retry fails too, that truncateBefore rejects with the error and the files stay', () => {
+    const r = run('unlink:error=EACCES:when=1+');
+    expect(r.retry).toMatchObject({ ok: false, error: { code: 'EACCES', syscall: 'unlink' } });
+    expect(r.afterRetry).toEqual(r.before);
+  });
+});
+
 describe('DurableLog positions: firstLsn, lastLsn, nextLsn', () => {
   it('are exact across appends (pending and durable), rolls, truncation and reopen', async () => {
     const dir = freshDir();
