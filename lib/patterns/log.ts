@@ -346,7 +346,7 @@ export class DurableLog {
     this.#zeroTo = state.zeroTo;
     this.#nextLsn = state.lastLsn + 1;
     this.#durableLsn = state.lastLsn;
-    this.recovery = Object.freeze(state.recovery);
+    this.recovery = Object.freeze({ ...state.recovery, verified: Object.freeze({ ...state.recovery.verified }) });
   }
 
   /**
@@ -498,7 +498,7 @@ export class DurableLog {
           lastLsn: scan.lastLsn,
           truncatedBytes,
           ...(corruption ? { corruption } : {}),
-          verified: Object.freeze(verified),
+          verified,
         },
       });
     } catch (error) {
