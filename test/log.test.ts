@@ -74,14 +74,22 @@ describe('DurableLog basics', () => {
   it('appends with consecutive LSNs from 1 and reads them back, before and after reopen', async () => {
     const dir = freshDir();
     const log = await DurableLog.open(dir);
-    expect(log.recovery).toEqual({ segments: 1, records: 0, lastLsn: 0, truncatedBytes: 0 });
+    expect(log.recovery).toEqual({
+      segments: 1,
+      records: 0,
+      firstLsn: 1,
+      lastLsn: 0,
+      truncatedBytes: 0,
+      verified: { mode: 'tail', segments: 0, records: 0, bytes: 0, firstLsn: 1, lastLsn: 0, zeroFillBytes: 0 },
+    });
     const results = await Promise.all(['a', Buffer.from('b'), new Uint8Array([99]), 'ü'].map((data) => log.append(data)));
     expect(results.map((r) => r.lsn)).toEqual([1, 2, 3, 4]);
     expect(await collect(log)).toEqual([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'ü']]);
     expect(await collect(log, 3)).toEqual([[3, 'c'], [4, 'ü']]);
     await log.close();
     const again = await DurableLog.open(dir);
-    expect(again.recovery).toEqual({ segments: 1, records: 4, lastLsn: 4, truncatedBytes: 0 });
+    expect(again.recovery).toMatchObject({ segments: 1, records: 4, firstLsn: 1, lastLsn: 4, truncatedBytes: 0 });
+    expect(again.recovery.corruption).toBeUndefined();
     expect((await again.append('e')).lsn).toBe(5);
     expect(await collect(again)).toEqual([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'ü'], [5, 'e']]);
     await again.close();
@@ -125,8 +133,8 @@ describe('DurableLog basics', () => {
     const after = segmentsOf(dir);
     expect(after).toEqual(before.slice(2));
     expect((await collect(log)).map(([lsn]) => lsn)[0]).toBe(firsts[2]);
-    await expect(collect(log, 1)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
-    await log.truncateBefore(Number.MAX_SAFE_INTEGER);
+    await expect(collect(log, 1)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_HARDSYNC_LOG_TRUNCATED', firstLsn: firsts[2], requestedLsn: 1 });
+    await log.truncateBefore(log.nextLsn);
     expect(segmentsOf(dir)).toEqual([before[before.length - 1]]);
     expect((await log.append('z')).lsn).toBe(61);
     await log.close();
@@ -253,7 +261,8 @@ describe('DurableLog recovery', () => {
     const log = await DurableLog.open(dir);
     // truncatedBytes counts from the end of the last good record through the last non-zero byte
     const nonZeroLength = half.length - [...half].reverse().findIndex((b) => b !== 0);
-    expect(log.recovery).toEqual({ segments: 1, records: 10, lastLsn: 10, truncatedBytes: nonZeroLength });
+    expect(log.recovery).toMatchObject({ segments: 1, records: 10, lastLsn: 10, truncatedBytes: nonZeroLength });
+    expect(log.recovery.corruption).toBeUndefined();
     const bytes = fs.readFileSync(segment);
     expect(bytes.subarray(offsetOf(11), offsetOf(11) + half.length).every((b) => b === 0)).toBe(true);
     expect(bytes.length).toBe(64 * 1024 * 1024); // still preallocated
@@ -261,7 +270,8 @@ describe('DurableLog recovery', () => {
     expect((await collect(log)).map(([lsn]) => lsn)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
     await log.close();
     const again = await DurableLog.open(dir);
-    expect(again.recovery).toEqual({ segments: 1, records: 11, lastLsn: 11, truncatedBytes: 0 });
+    expect(again.recovery).toMatchObject({ segments: 1, records: 11, lastLsn: 11, truncatedBytes: 0 });
+    expect(again.recovery.corruption).toBeUndefined();
     await again.close();
   });
 
@@ -269,7 +279,8 @@ describe('DurableLog recovery', () => {
     const { dir, segment } = await logWith(10);
     fs.truncateSync(segment, offsetOf(10) + 5);
     const log = await DurableLog.open(dir);
-    expect(log.recovery).toEqual({ segments: 1, records: 9, lastLsn: 9, truncatedBytes: 5 });
+    expect(log.recovery).toMatchObject({ segments: 1, records: 9, lastLsn: 9, truncatedBytes: 5 });
+    expect(log.recovery.corruption).toBeUndefined();
     expect((await log.append('again')).lsn).toBe(10);
     await log.close();
   });

@@ -266,22 +266,38 @@ export function isZero(bytes: Buffer): boolean {
   return true;
 }
 
-/** One past the last non-zero byte in [from, reader.size), or `from` when all are zero. */
-export async function endOfNonZero(reader: WindowReader, from: number): Promise<number> {
-  let last = from;
-  const step = 1 << 20;
-  for (let at = from; at < reader.size; at += step) {
-    const bytes = await reader.bytes(at, step);
+/** Where {@link findDataEnd} stopped looking. */
+export interface DataEnd {
+  /** One past the last non-zero byte found in [from, checkedTo), or `from` when all were zero. */
+  end: number;
+  /** Every byte in [end, checkedTo) was read and is zero. */
+  checkedTo: number;
+}
+
+/**
+ * Finds where the non-zero bytes after `from` end without reading a whole zero-filled segment:
+ * reads forward from `from` and stops once `gap` bytes past the last non-zero byte seen (and
+ * past `atLeast`) were all zero, or at the end of the file. A torn batch can have zeros inside
+ * it (sectors that never reached the disk) followed by sectors that did; `gap` is the largest
+ * such hole the caller expects (the batch size). `gap = Infinity` reads to the end of the file.
+ */
+export async function findDataEnd(reader: WindowReader, from: number, gap: number, atLeast = from): Promise<DataEnd> {
+  let end = from;
+  let limit = Math.min(reader.size, Math.max(from + gap, atLeast));
+  const step = 1 << 16;
+  let at = from;
+  while (at < limit) {
+    const bytes = await reader.bytes(at, Math.min(step, limit - at));
     if (bytes.length === 0) break;
-    if (isZero(bytes)) continue;
-    for (let i = bytes.length - 1; i >= 0; i--) {
-      if (bytes[i] !== 0) {
-        last = at + i + 1;
-        break;
-      }
+    if (!isZero(bytes)) {
+      let i = bytes.length - 1;
+      while (bytes[i] === 0) i--;
+      end = at + i + 1;
+      limit = Math.min(reader.size, Math.max(limit, end + gap));
     }
+    at += bytes.length;
   }
-  return last;
+  return { end, checkedTo: Math.max(at, end) };
 }
 
 /**

@@ -6,5 +6,5 @@
 export { writeFileAtomic, writeFileAtomicSync, writeFileSecret, writeFileSecretSync, createDurable, createDurableSync } from './atomic';
 export type { AtomicData, AtomicOptions, CreateDurableOptions, SecretOptions } from './atomic';
 export { DurableLog } from './log';
-export type { DurableLogOptions, LogFlush, LogRecovery, SegmentFill } from './log';
+export type { DurableLogOptions, LogFlush, LogRecovery, LogVerified, LogVerify, SegmentFill } from './log';
 export { crc32c, crc32cUpdate } from './crc32c';

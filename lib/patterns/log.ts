@@ -23,7 +23,7 @@ import {
   writeDurable,
 } from '../primitives';
 import type { FlushMode, PathLike } from '../types';
-import { toPath, validateIntRange, validateOneOf, validateOptions, validateUint } from '../validate';
+import { toPath, validateIntRange, validateOneOf, validateOptions } from '../validate';
 import { canFsyncDir, chunkBytes, withPath } from './common';
 import {
   RECORD_HEADER_SIZE,
@@ -31,7 +31,7 @@ import {
   WindowReader,
   decodeSegmentHeader,
   encodeSegmentHeader,
-  endOfNonZero,
+  findDataEnd,
   finishFrame,
   findBatchEvidence,
   parseSegmentName,
@@ -66,8 +66,25 @@ export type LogFlush = 'data' | 'full' | 'dsync' | 'none';
  */
 export type SegmentFill = 'zeros' | 'reserve';
 
+/**
+ * What {@link DurableLog.open} reads and checks:
+ * - `'tail'` (default): the newest segment only, from its header to the end of its records,
+ *   plus the zero fill after them up to `maxBatchBytes` (at least 1 MiB) past the last non-zero
+ *   byte it finds, which is where a batch torn by a crash can reach. Older segments are not
+ *   read: their damage shows when `records()` reaches it (ERR_HARDSYNC_LOG_CORRUPT). Cost: the
+ *   records of the newest segment, whatever the segment size or the log size.
+ * - `'all'`: every record of every segment (checksum, LSN sequence, no gap between segments),
+ *   and the newest segment's zero fill to its end. Damage in an older segment fails the open
+ *   with `ERR_HARDSYNC_LOG_CORRUPT` (nothing is modified: those records were acknowledged,
+ *   and repairing would mean dropping every later one); open with `'tail'` to use the log
+ *   anyway (for example to `truncateBefore` past the damage). Cost: reading the whole log.
+ */
+export type LogVerify = 'tail' | 'all';
+
 /** Options of {@link DurableLog.open}. */
 export interface DurableLogOptions {
+  /** See {@link LogVerify}; default `'tail'`. */
+  verify?: LogVerify;
   /** See {@link LogFlush}; default `'data'`. */
   flush?: LogFlush;
   /** Size each segment is preallocated to; default 64 MiB. A record must fit in one segment. */
@@ -85,13 +102,40 @@ export interface DurableLogOptions {
   maxDelayMicros?: number;
 }
 
-/** What {@link DurableLog.open} found. */
+/** What {@link DurableLog.open} read and checked; see {@link LogVerify}. */
+export interface LogVerified {
+  /** The `verify` option the log was opened with. */
+  mode: LogVerify;
+  /** Segments whose header and records were read and checked (1 with `'tail'`). */
+  segments: number;
+  /** Records whose checksum, LSN and batch end were checked. */
+  records: number;
+  /** Bytes of segment headers and records that were checked. */
+  bytes: number;
+  /** First LSN checked (`lastLsn + 1` when no record was). */
+  firstLsn: number;
+  /** Last LSN checked (`firstLsn - 1` when no record was). */
+  lastLsn: number;
+  /**
+   * Bytes after the last record of the newest segment that were read and are zero (or were
+   * zeroed): the rest of the segment with `'all'`, a bounded stretch with `'tail'`.
+   */
+  zeroFillBytes: number;
+}
+
+/**
+ * What {@link DurableLog.open} found. `segments`, `records`, `firstLsn` and `lastLsn` describe
+ * the whole log, but only what `verified` says was read and checked: with `verify: 'tail'`
+ * the older segments' records are counted from their file names, not read.
+ */
 export interface LogRecovery {
   /** Segment files in the log. */
   segments: number;
-  /** Records in the log, from the first retained to `lastLsn`. */
+  /** Records in the log, `firstLsn` to `lastLsn` (see `verified` for how many were checked). */
   records: number;
-  /** LSN of the last valid record (0 for an empty log). */
+  /** LSN of the oldest record in the log (`lastLsn + 1` when the log holds none). */
+  firstLsn: number;
+  /** LSN of the last valid record (`firstLsn - 1` when the log holds none, 0 for a new log). */
   lastLsn: number;
   /** Bytes after the last valid record that were zeroed (a torn tail, or corruption). */
   truncatedBytes: number;
@@ -101,6 +145,8 @@ export interface LogRecovery {
    * Recovery stopped at `offset` of `segment`; nothing from there on is returned.
    */
   corruption?: { segment: string; offset: number; reason: string };
+  /** What was read and checked. */
+  verified: LogVerified;
 }
 
 const DEFAULTS = {
@@ -114,6 +160,9 @@ const MIN_SEGMENT_SIZE = 1024;
 const MAX_SEGMENT_SIZE = 2 ** 31;
 const LOG_FLUSHES: readonly LogFlush[] = ['data', 'full', 'dsync', 'none'];
 const SEGMENT_FILLS: readonly SegmentFill[] = ['zeros', 'reserve'];
+const LOG_VERIFIES: readonly LogVerify[] = ['tail', 'all'];
+/** The least stretch of zero fill that `verify: 'tail'` reads past the last non-zero byte. */
+const MIN_TAIL_GAP = 1024 * 1024;
 const LOCK_NAME = 'LOCK';
 /**
  * The file the next segment is made from, while it is being prepared (filled and fsynced). It
@@ -165,6 +214,7 @@ interface Settings {
   maxBatchBytes: number;
   maxBatchRecords: number;
   maxDelayMicros: number;
+  verify: LogVerify;
 }
 
 function logError(code: string, message: string, extra?: object): HardsyncError {
@@ -189,6 +239,7 @@ function settingsFrom(options: unknown): Settings {
     maxBatchBytes: number('maxBatchBytes', 1, MAX_SEGMENT_SIZE),
     maxBatchRecords: number('maxBatchRecords', 1, 2 ** 31 - 1),
     maxDelayMicros: number('maxDelayMicros', 0, 60_000_000),
+    verify: validateOneOf(given.verify, 'options.verify', LOG_VERIFIES, 'tail'),
   };
 }
 
@@ -221,6 +272,14 @@ function nextTick(): Promise<void> {
  * One process owns a log directory: `open` takes an advisory lock on `<dir>/LOCK`, and a second
  * open (from another process, or another open in this one) fails with
  * `code: 'ERR_HARDSYNC_LOG_LOCKED'`.
+ *
+ * Guarantees of `append` (see {@link DurableLog.append}): LSNs in call order; promises settle
+ * in LSN order; when append(N) resolves every record below N is durable; after a failure no
+ * later append resolves. Positions: {@link DurableLog.firstLsn} (oldest readable),
+ * {@link DurableLog.lastLsn} (last durable), {@link DurableLog.nextLsn} (next to be given).
+ * Readers: a `records()` iterator keeps the segments it still has to read, so `truncateBefore`
+ * never makes it fail or skip (see {@link DurableLog.records}). What `open` checked:
+ * {@link DurableLog.recovery}`.verified` (see {@link LogVerify}).
  */
 export class DurableLog {
   /** What `open` found and repaired. */
@@ -234,6 +293,10 @@ export class DurableLog {
   #fd: number;
   #capacity: number;
   #offset: number;
+  // Bytes of the active segment from #offset up to here are known to be zero: all of a new
+  // segment; in the segment open recovered, as far as recovery read. A batch that would reach
+  // past it first reads on (see #checkAhead).
+  #zeroTo: number;
   #nextLsn: number;
   #durableLsn: number;
   #queue: Pending[] = [];
@@ -250,6 +313,11 @@ export class DurableLog {
   #closed = false;
   #closing: Promise<void> | undefined;
   #truncating: Promise<void> = Promise.resolve();
+  // Segments truncateBefore took out of the log whose files are not removed yet, oldest first:
+  // an iterator still reads them (see records()).
+  #doomed: Segment[] = [];
+  // How many iterators still have each segment to read.
+  #pins = new Map<Segment, number>();
   // The next segment's file, prepared in the background once the active segment is half full,
   // so that a roll does not wait for a whole segment of zeros to be written and fsynced.
   #spare: Promise<string> | undefined;
@@ -263,6 +331,7 @@ export class DurableLog {
     fd: number;
     capacity: number;
     offset: number;
+    zeroTo: number;
     lastLsn: number;
     recovery: LogRecovery;
   }) {
@@ -274,9 +343,10 @@ export class DurableLog {
     this.#fd = state.fd;
     this.#capacity = state.capacity;
     this.#offset = state.offset;
+    this.#zeroTo = state.zeroTo;
     this.#nextLsn = state.lastLsn + 1;
     this.#durableLsn = state.lastLsn;
-    this.recovery = Object.freeze(state.recovery);
+    this.recovery = Object.freeze({ ...state.recovery, verified: Object.freeze({ ...state.recovery.verified }) });
   }
 
   /**
@@ -337,9 +407,28 @@ export class DurableLog {
         fd: fresh.fd,
         capacity: settings.segmentSize,
         offset: SEGMENT_HEADER_SIZE,
+        zeroTo: settings.segmentSize,
         lastLsn: 0,
-        recovery: { segments: 1, records: 0, lastLsn: 0, truncatedBytes: 0 },
+        recovery: {
+          segments: 1,
+          records: 0,
+          firstLsn: 1,
+          lastLsn: 0,
+          truncatedBytes: 0,
+          verified: { mode: settings.verify, segments: 0, records: 0, bytes: 0, firstLsn: 1, lastLsn: 0, zeroFillBytes: 0 },
+        },
       });
+    }
+
+    const verified = { mode: settings.verify, segments: 0, records: 0, bytes: 0, firstLsn: segments[segments.length - 1].firstLsn, lastLsn: 0, zeroFillBytes: 0 };
+    if (settings.verify === 'all') {
+      verified.firstLsn = segments[0].firstLsn;
+      for (let index = 0; index + 1 < segments.length; index++) {
+        const checked = await verifySealedSegment(segments[index], segments[index + 1].firstLsn - 1);
+        verified.segments++;
+        verified.records += checked.records;
+        verified.bytes += checked.bytes;
+      }
     }
 
     const last = segments[segments.length - 1];
@@ -356,7 +445,14 @@ export class DurableLog {
       }
       const scan = await scanSegment(reader, last.firstLsn);
       const stop = scan.stop.offset;
-      const garbageEnd = await endOfNonZero(reader, stop);
+      // Where the non-zero bytes after the last valid record end. A crash can leave the batch
+      // being written torn, with holes of zeros (sectors that never reached the disk) before
+      // sectors that did, so the search reads on for a batch's worth of zeros past every
+      // non-zero byte; with 'all' it reads the whole zero fill.
+      const gap = settings.verify === 'all' ? Infinity : Math.max(settings.maxBatchBytes, MIN_TAIL_GAP);
+      const claimed = Math.max(scan.lastBatchEnd, scan.stop.claimedEnd ?? 0, scan.stop.claimedBatchEnd ?? 0);
+      const data = await findDataEnd(reader, stop, gap, claimed);
+      const garbageEnd = data.end;
       let truncatedBytes = 0;
       let corruption: LogRecovery['corruption'];
       if (garbageEnd > stop) {
@@ -379,6 +475,11 @@ export class DurableLog {
           throw withPath(error, last.path);
         });
       }
+      verified.segments++;
+      verified.records += scan.records;
+      verified.bytes += stop;
+      verified.lastLsn = scan.lastLsn;
+      verified.zeroFillBytes = data.checkedTo - stop;
       const firstLsn = segments[0].firstLsn;
       return new DurableLog({
         directory,
@@ -388,13 +489,16 @@ export class DurableLog {
         fd,
         capacity: size,
         offset: stop,
+        zeroTo: data.checkedTo,
         lastLsn: scan.lastLsn,
         recovery: {
           segments: segments.length,
           records: scan.lastLsn - firstLsn + 1,
+          firstLsn,
           lastLsn: scan.lastLsn,
           truncatedBytes,
           ...(corruption ? { corruption } : {}),
+          verified,
         },
       });
     } catch (error) {
@@ -403,15 +507,49 @@ export class DurableLog {
     }
   }
 
-  /** The LSN of the last record known durable (acknowledged, or found by recovery). */
+  /**
+   * The LSN of the oldest record still readable: `records()` starts there, and
+   * `records(from)` with `from` below it fails with `ERR_HARDSYNC_LOG_TRUNCATED`. It is the
+   * first LSN of the oldest segment, so it moves up when `truncateBefore` removes segments
+   * (as soon as it starts removing them), and it may be below the LSN given to truncateBefore
+   * (only whole segments are removed). When the log holds no record it equals `nextLsn`
+   * (`firstLsn > lastLsn`): 1 for a new log.
+   */
+  get firstLsn(): number {
+    return this.#segments[0].firstLsn;
+  }
+
+  /**
+   * The LSN of the last durable record: the highest acknowledged one (its append resolved),
+   * or the last one recovery found. 0 for a new log; `firstLsn - 1` when the log holds no
+   * record. Appends that are still pending are not counted.
+   */
   get lastLsn(): number {
     return this.#durableLsn;
   }
 
   /**
-   * Appends one record. Resolves with its LSN (consecutive, from 1) only after the record is
-   * durable: written and flushed as the `flush` option says, together with whatever else was
-   * waiting (group commit). The bytes are copied at once, so the caller may reuse its buffer.
+   * The LSN the next `append` will get: one more than the last LSN given out, pending appends
+   * included (`lastLsn + 1` when none is pending). On a failed log the rejected appends'
+   * LSNs were given out too; reopen to find where the log really ends.
+   */
+  get nextLsn(): number {
+    return this.#nextLsn;
+  }
+
+  /**
+   * Appends one record. Resolves with its LSN only after the record is durable: written and
+   * flushed as the `flush` option says, together with whatever else was waiting (group
+   * commit). The bytes are copied at once, so the caller may reuse its buffer.
+   *
+   * Guarantees, which a consumer applying records in order may rely on:
+   * - LSNs are given in call order: consecutive, from 1, the LSN being fixed when `append` is
+   *   called (it is `nextLsn` at that moment).
+   * - The promises settle in LSN order: no append resolves (or rejects) before every append
+   *   with a lower LSN has settled.
+   * - When the append of LSN N resolves, every record with an LSN below N is durable too.
+   * - After a failure (a write or flush error) no later append resolves: the appends pending
+   *   then and every later call reject with that error.
    * @param data The record: bytes, or a string (stored as UTF-8).
    */
   append(data: string | ArrayBufferView): Promise<{ lsn: number }> {
@@ -511,6 +649,8 @@ export class DurableLog {
       bytes += size;
       count++;
     }
+    // Appends made while this waits only join the queue's end: the first `count` stay put.
+    if (this.#offset + bytes > this.#zeroTo) await this.#checkAhead(this.#offset + bytes);
     const batch = this.#queue.splice(0, count);
     this.#inflight = batch;
     const batchEnd = this.#offset + bytes;
@@ -539,6 +679,34 @@ export class DurableLog {
       spare.catch(() => undefined); // not this batch's failure: the roll prepares it again
       this.#spare = spare;
     }
+  }
+
+  /**
+   * Reads the active segment past #zeroTo before a batch is written there. Recovery with
+   * verify 'tail' reads only a bounded stretch of the zero fill after the last record, and no
+   * batch may land next to bytes nobody has looked at: stale frames there (left, say, by a
+   * batch torn with holes larger than this open's maxBatchBytes) could later read as records.
+   * Non-zero bytes fail the log with ERR_HARDSYNC_LOG_CORRUPT (the batch is not written);
+   * reopening with `verify: 'all'` reads the whole zero fill and repairs or reports them.
+   */
+  async #checkAhead(end: number): Promise<void> {
+    const path = this.#segments[this.#segments.length - 1].path;
+    const reader = new WindowReader(this.#fd, this.#capacity);
+    const to = Math.min(this.#capacity, end + Math.max(this.#settings.maxBatchBytes, MIN_TAIL_GAP));
+    let found;
+    try {
+      found = await findDataEnd(reader, this.#zeroTo, 0, to);
+    } catch (error) {
+      throw withPath(error, path);
+    }
+    if (found.end > this.#zeroTo) {
+      throw logError(
+        'ERR_HARDSYNC_LOG_CORRUPT',
+        `DurableLog: segment ${path} holds non-zero bytes between offsets ${this.#zeroTo} and ${found.end}, after the end of the log, where open did not look; reopen with verify: 'all' to check and repair it`,
+        { path, offset: this.#zeroTo },
+      );
+    }
+    this.#zeroTo = found.checkedTo;
   }
 
   /** Waits (up to maxDelayMicros after the oldest append) for the batch to fill. */
@@ -573,6 +741,7 @@ export class DurableLog {
     this.#segments.push(fresh.segment);
     this.#capacity = this.#settings.segmentSize;
     this.#offset = SEGMENT_HEADER_SIZE;
+    this.#zeroTo = this.#capacity;
     await closeAsync(old);
   }
 
@@ -591,10 +760,23 @@ export class DurableLog {
   }
 
   /**
-   * The durable records from `fromLsn` on (default: the first retained one), read from disk.
-   * It stops at the last record that was durable when iteration began. A damaged record throws
-   * `ERR_HARDSYNC_LOG_CORRUPT`: nothing past it is returned.
-   * @param fromLsn First LSN wanted; below the first retained record it is ERR_OUT_OF_RANGE.
+   * The durable records from `fromLsn` on (default: `firstLsn`), read from disk, in LSN order.
+   * Iteration begins at the first `next()` (the first turn of a `for await`): it then takes the
+   * records up to `lastLsn` as of that moment and ends after them (later appends are not
+   * included; start another iteration from the next LSN to follow the log).
+   *
+   * Reading while truncating: an iterator keeps the segments it has still to read. When
+   * `truncateBefore` removes one of them from the log, the file stays in the directory until
+   * every iterator that holds it has read past it, returned (a `break` out of `for await`) or
+   * thrown; then it is removed (unlink, then an fsync of the directory). So an iterator
+   * always returns every record it set out to return, without a gap, and no file is ever
+   * unlinked while a reader has it open (which Windows refuses).
+   *
+   * Errors: `fromLsn` below `firstLsn` (those records were removed) is a RangeError with code
+   * `ERR_HARDSYNC_LOG_TRUNCATED` and a `firstLsn` property, the LSN to resume from. A damaged
+   * record throws `ERR_HARDSYNC_LOG_CORRUPT`: nothing past it is returned. Once `close()` is
+   * called, an iterator throws `ERR_HARDSYNC_LOG_CLOSED` at its next step.
+   * @param fromLsn First LSN wanted (an integer >= 1; ERR_OUT_OF_RANGE otherwise).
    */
   async *records(fromLsn?: number): AsyncGenerator<{ lsn: number; data: Buffer }, void, undefined> {
     this.#check();
@@ -603,54 +785,98 @@ export class DurableLog {
     const upTo = this.#durableLsn;
     const firstRetained = segments[0].firstLsn;
     if (fromLsn !== undefined && fromLsn < firstRetained) {
-      throw outOfRange('fromLsn', `>= ${firstRetained} (earlier records were removed by truncateBefore)`, fromLsn);
+      const error = new RangeError(
+        `DurableLog: records before LSN ${firstRetained} were removed by truncateBefore (asked for ${fromLsn}); the oldest readable record is log.firstLsn = ${firstRetained}`,
+      ) as RangeError & { code: string; firstLsn: number; requestedLsn: number };
+      error.code = 'ERR_HARDSYNC_LOG_TRUNCATED';
+      error.firstLsn = firstRetained;
+      error.requestedLsn = fromLsn;
+      throw error;
     }
     const start = fromLsn ?? firstRetained;
-    let index = 0;
-    while (index + 1 < segments.length && segments[index + 1].firstLsn <= start) index++;
-    for (; index < segments.length; index++) {
-      const segment = segments[index];
-      if (segment.firstLsn > upTo) return;
-      const fd = await open(segment.path);
-      try {
-        const { size } = await fstatAsync(fd);
-        const reader = new WindowReader(fd, size);
-        const header = decodeSegmentHeader(Buffer.from(await reader.bytes(0, SEGMENT_HEADER_SIZE)));
-        if ('reason' in header || header.firstLsn !== segment.firstLsn) {
-          throw logError('ERR_HARDSYNC_LOG_CORRUPT', `DurableLog: segment ${segment.path} has a damaged header`, { path: segment.path });
-        }
-        // The last LSN this segment should hold that the caller may see.
-        const lastWanted = index + 1 < segments.length ? Math.min(upTo, segments[index + 1].firstLsn - 1) : upTo;
-        const scanner = new SegmentScanner(reader, segment.firstLsn);
-        while (scanner.lastLsn < lastWanted) {
-          const record = await scanner.next();
-          if (record === undefined) {
-            const stop = scanner.stop as ScanStop;
-            throw logError(
-              'ERR_HARDSYNC_LOG_CORRUPT',
-              `DurableLog: record ${scanner.lastLsn + 1} in ${segment.path} at offset ${stop.offset} is damaged (${stop.reason})`,
-              { path: segment.path, offset: stop.offset, reason: stop.reason },
-            );
+    let first = 0;
+    while (first + 1 < segments.length && segments[first + 1].firstLsn <= start) first++;
+    let end = first;
+    while (end < segments.length && segments[end].firstLsn <= upTo && start <= upTo) end++;
+    const lease = this.#pin(segments.slice(first, end));
+    try {
+      for (let index = first; index < end; index++) {
+        const segment = segments[index];
+        const fd = await open(segment.path);
+        try {
+          const { size } = await fstatAsync(fd);
+          const reader = new WindowReader(fd, size);
+          const header = decodeSegmentHeader(Buffer.from(await reader.bytes(0, SEGMENT_HEADER_SIZE)));
+          if ('reason' in header || header.firstLsn !== segment.firstLsn) {
+            throw logError('ERR_HARDSYNC_LOG_CORRUPT', `DurableLog: segment ${segment.path} has a damaged header`, { path: segment.path });
           }
-          if (record.lsn >= start) yield { lsn: record.lsn, data: Buffer.from(record.payload) };
+          // The last LSN this segment should hold that the caller may see.
+          const lastWanted = index + 1 < segments.length ? Math.min(upTo, segments[index + 1].firstLsn - 1) : upTo;
+          const scanner = new SegmentScanner(reader, segment.firstLsn);
+          while (scanner.lastLsn < lastWanted) {
+            if (this.#closed) throw this.#closedError();
+            const record = await scanner.next();
+            if (record === undefined) {
+              const stop = scanner.stop as ScanStop;
+              throw logError(
+                'ERR_HARDSYNC_LOG_CORRUPT',
+                `DurableLog: record ${scanner.lastLsn + 1} in ${segment.path} at offset ${stop.offset} is damaged (${stop.reason})`,
+                { path: segment.path, offset: stop.offset, reason: stop.reason },
+              );
+            }
+            if (record.lsn >= start) yield { lsn: record.lsn, data: Buffer.from(record.payload) };
+          }
+        } finally {
+          await closeAsync(fd);
         }
-        if (lastWanted >= upTo) return;
-      } finally {
-        await closeAsync(fd);
+        lease.release(segment);
       }
+    } finally {
+      lease.releaseAll();
     }
   }
 
+  /** Marks `segments` as still to be read by one iterator, until it releases them. */
+  #pin(segments: Segment[]): { release(segment: Segment): void; releaseAll(): void } {
+    const held = new Set(segments);
+    for (const segment of held) this.#pins.set(segment, (this.#pins.get(segment) ?? 0) + 1);
+    const release = (segment: Segment): void => {
+      if (!held.delete(segment)) return;
+      const count = this.#pins.get(segment);
+      if (count === undefined) return; // close() dropped every pin
+      if (count > 1) this.#pins.set(segment, count - 1);
+      else this.#pins.delete(segment);
+      if (count === 1 && this.#doomed.includes(segment) && !this.#closed) {
+        // The removal runs in truncateBefore's queue; a failure leaves the file in #doomed, and
+        // the next truncateBefore (or close) tries again and reports it.
+        this.#truncating = this.#truncating.then(() => this.#removeDoomed()).catch(() => undefined);
+      }
+    };
+    return {
+      release,
+      releaseAll: () => {
+        for (const segment of [...held]) release(segment);
+      },
+    };
+  }
+
   /**
-   * Removes, durably, every whole segment whose records all have LSNs below `lsn` (unlink, then
-   * an fsync of the directory). The active segment is never removed. Oldest first, so a crash
-   * part-way leaves a contiguous log.
-   * @param lsn The first LSN that must be kept.
+   * Removes, durably, every whole segment whose records all have LSNs below `lsn`, oldest
+   * first, so a crash part-way leaves a contiguous log; the active segment is never removed.
+   * The segments leave the log at once (`firstLsn` moves up); their files are unlinked, then
+   * the directory is fsynced, and the promise resolves. A segment that a `records()` iterator
+   * still has to read is unlinked only once no iterator holds it (it and every newer removed
+   * segment then wait; see {@link records}); until then a crash leaves it in the directory,
+   * and a reopened log starts there again. A later truncateBefore, and close, wait for such
+   * removals in progress and retry one that failed (rejecting if it fails again).
+   * @param lsn The first LSN that must be kept: an integer from 1 to `nextLsn`. Anything else
+   *   is a RangeError `ERR_OUT_OF_RANGE` (TypeError `ERR_INVALID_ARG_TYPE` for a non-number),
+   *   thrown before anything is removed.
    */
   truncateBefore(lsn: number): Promise<void> {
     try {
       this.#check();
-      validateUint(lsn, 'lsn');
+      validateIntRange(lsn, 'lsn', 1, this.#nextLsn);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -661,18 +887,28 @@ export class DurableLog {
 
   async #removeSegmentsBefore(lsn: number): Promise<void> {
     this.#check();
+    while (this.#segments.length > 1 && this.#segments[1].firstLsn <= lsn) this.#doomed.push(this.#segments.shift() as Segment);
+    await this.#removeDoomed();
+  }
+
+  /** Unlinks the removed segments no iterator holds, oldest first, then fsyncs the directory. */
+  async #removeDoomed(): Promise<void> {
     let removed = 0;
-    while (this.#segments.length > 1 && this.#segments[1].firstLsn <= lsn) {
-      await fs.promises.unlink(this.#segments[0].path);
-      this.#segments.shift();
-      removed++;
-    }
-    if (removed > 0 && canFsyncDir()) {
-      try {
-        await fsyncDir(this.#directory);
-      } catch (error) {
-        this.#fail(error);
-        throw error;
+    try {
+      while (this.#doomed.length > 0 && !this.#pins.has(this.#doomed[0])) {
+        await fs.promises.unlink(this.#doomed[0].path);
+        this.#doomed.shift();
+        removed++;
+      }
+    } finally {
+      if (removed > 0 && canFsyncDir()) {
+        try {
+          await fsyncDir(this.#directory);
+        } catch (error) {
+          this.#fail(error);
+          // eslint-disable-next-line no-unsafe-finally
+          throw error;
+        }
       }
     }
   }
@@ -680,8 +916,10 @@ export class DurableLog {
   /**
    * Waits for the appends already made to finish (flushed, or rejected if the log failed),
    * then closes the segment and releases the lock. Later calls reject with
-   * `ERR_HARDSYNC_LOG_CLOSED` (or the failure, on a failed log). Closing a failed log resolves:
-   * it is how its files are released.
+   * `ERR_HARDSYNC_LOG_CLOSED` (or the failure, on a failed log), and so does the next step of
+   * an iterator still running. Segments removed by `truncateBefore` whose files an iterator
+   * kept are unlinked now. Closing a failed log resolves: it is how its files are released;
+   * it rejects only if removing such a segment fails (the files are released all the same).
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -699,6 +937,10 @@ export class DurableLog {
         });
       }
       await this.#truncating;
+      // No iterator reads on after close: what they held can go.
+      this.#pins.clear();
+      let removal: { error: unknown } | undefined;
+      if (this.#doomed.length > 0) await this.#removeDoomed().catch((error: unknown) => (removal = { error }));
       this.#spareStopped = true;
       if (this.#spare !== undefined) {
         const spare = await this.#spare.catch(() => undefined);
@@ -711,8 +953,47 @@ export class DurableLog {
       this.#lockFd = -1;
       await closeAsync(fd).catch(() => undefined);
       await closeAsync(lockFd).catch(() => undefined);
+      if (removal !== undefined) throw removal.error;
     })();
     return this.#closing;
+  }
+}
+
+/**
+ * Checks a sealed (not the newest) segment for `verify: 'all'`: a valid header naming its
+ * first LSN, every record from there to `lastLsn` valid and in sequence, and nothing after the
+ * last one but the zero fill (a following record would overlap the next segment). Throws
+ * ERR_HARDSYNC_LOG_CORRUPT with the segment, offset, LSN and reason otherwise. Read only.
+ */
+async function verifySealedSegment(segment: Segment, lastLsn: number): Promise<{ records: number; bytes: number }> {
+  const fd = await open(segment.path);
+  try {
+    const { size } = await fstatAsync(fd);
+    const reader = new WindowReader(fd, size);
+    const corrupt = (offset: number, lsn: number | undefined, reason: string): HardsyncError =>
+      logError(
+        'ERR_HARDSYNC_LOG_CORRUPT',
+        `DurableLog: segment ${segment.path} is damaged at offset ${offset}${lsn === undefined ? '' : ` (record ${lsn})`}: ${reason}`,
+        { path: segment.path, segment: nodePath.basename(segment.path), offset, ...(lsn === undefined ? {} : { lsn }), reason },
+      );
+    const header = decodeSegmentHeader(Buffer.from(await reader.bytes(0, SEGMENT_HEADER_SIZE)));
+    if ('reason' in header) throw corrupt(0, undefined, header.reason);
+    if (header.firstLsn !== segment.firstLsn) throw corrupt(0, undefined, `header says first LSN ${header.firstLsn}`);
+    const scanner = new SegmentScanner(reader, segment.firstLsn);
+    while (scanner.lastLsn < lastLsn) {
+      if ((await scanner.next()) === undefined) {
+        const stop = scanner.stop as ScanStop;
+        const reason = stop.reason === 'end' ? `records ${scanner.lastLsn + 1} to ${lastLsn} are missing (the next segment starts at ${lastLsn + 1})` : stop.reason;
+        throw corrupt(stop.offset, scanner.lastLsn + 1, reason);
+      }
+    }
+    const bytes = scanner.offset;
+    if ((await scanner.next()) !== undefined || scanner.stop?.reason !== 'end') {
+      throw corrupt(bytes, lastLsn + 1, `bytes after the last record (${lastLsn}) are not zero fill: ${scanner.stop?.reason ?? 'a record that belongs to the next segment'}`);
+    }
+    return { records: scanner.records, bytes };
+  } finally {
+    await closeAsync(fd);
   }
 }
 
