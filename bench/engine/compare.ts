@@ -248,7 +248,10 @@ const VERDICT_TEXT: Record<Verdict, string> = { faster: 'FASTER', slower: 'SLOWE
 function ratioText(c: FigureComparison): string {
   if (c.verdict === 'untested') return `${c.ratio.toFixed(2)}x untested`;
   const interval = `[${(c.low as number).toFixed(2)}-${(c.high as number).toFixed(2)}]`;
-  return c.verdict === 'same' ? `~ ${interval}` : `${c.ratio.toFixed(2)}x ${interval} ${VERDICT_TEXT[c.verdict]}`;
+  if (c.verdict !== 'same') return `${c.ratio.toFixed(2)}x ${interval} ${VERDICT_TEXT[c.verdict]}`;
+  // The interval excludes 1 but the rank test or the noise threshold did not agree: say which.
+  const excludes = (c.low as number) > 1 || (c.high as number) < 1;
+  return excludes ? `~ ${interval} ${(c.p as number) >= ALPHA ? `p=${(c.p as number).toFixed(2)}` : 'in noise'}` : `~ ${interval}`;
 }
 
 function figureText(key: FigureKey, e: { value: number; low: number | null; high: number | null }): string {

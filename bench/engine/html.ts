@@ -757,7 +757,7 @@ td.m,th:first-child{position:sticky;left:0;z-index:1}th:first-child{z-index:3}
 td.file{font-size:11.5px}
 td.n{text-align:right;font-variant-numeric:tabular-nums}td .ci{color:#666}td.wide .ci{color:#b00020;font-weight:600}
 tr.unstable td:first-child{box-shadow:inset 4px 0 #b00020}tr.nd td.m{font-style:italic}
-tr.na td{color:#888}td.why{white-space:normal;min-width:220px;max-width:420px;font-size:12px}
+tr.na td{color:#888}td.why{white-space:normal;min-width:480px;max-width:720px;font-size:12px}
 td.dur.no{color:#555}svg.bar{vertical-align:middle}
 .vs{font-size:11px;color:#555}.vs.faster b{color:#1b7f3b}.vs.slower b{color:#b00020}.vs.same b{color:#666;font-weight:normal}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,540px),1fr));gap:18px 24px}

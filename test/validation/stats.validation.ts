@@ -31,7 +31,9 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), pairs
 
 afterAll(() => {
   fs.writeFileSync(OUT, `${JSON.stringify(results, null, 1)}\n`);
-  fs.rmSync(work, { recursive: true, force: true });
+  // HARDSYNC_VALIDATE_KEEP=1 keeps every run's JSON for a closer look.
+  if (process.env.HARDSYNC_VALIDATE_KEEP) console.log(`run files kept in ${work}`);
+  else fs.rmSync(work, { recursive: true, force: true });
 });
 
 /** One CLI run under GNU time: exit code, wall seconds, peak RSS in MB. */
