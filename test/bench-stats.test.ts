@@ -101,11 +101,17 @@ describe('intervals from rounds', () => {
     const m = logs.reduce((a, b) => a + b) / 5;
     const sd = Math.sqrt(logs.reduce((a, v) => a + (v - m) ** 2, 0) / 4);
     const factor = Math.exp((2.776 * sd) / Math.sqrt(5));
+    // the typical round (geometric mean 99.80) is below the whole run's 100: the interval spans both
+    const typical = Math.exp(m);
     const e = roundsInterval(100, rounds);
-    expect(e.low).toBeCloseTo(100 / factor, 9);
+    expect(e.low).toBeCloseTo(typical / factor, 9);
     expect(e.high).toBeCloseTo(100 * factor, 9);
-    expect(e.halfWidthPct).toBeCloseTo((factor - 1) * 100, 9);
+    expect(e.halfWidthPct).toBeCloseTo((100 / (typical / factor) / 100 - 1) * 100, 9);
     expect(e.rounds).toEqual(rounds);
+    // one bad round pulls a pooled figure away from the typical round: the interval covers both
+    const skewed = roundsInterval(400, [100, 101, 99, 100, 100, 102, 98, 100]);
+    expect(skewed.low).toBeLessThan(100);
+    expect(skewed.high).toBeGreaterThan(400);
     expect(() => roundsInterval(100, [100])).toThrow(RangeError);
     expect(() => roundsInterval(100, [100, 0])).toThrow(RangeError);
   });

@@ -178,7 +178,8 @@ export interface Interval {
  * The 95% confidence interval of a figure measured in rounds, by the method of batch means on
  * a log scale: each round's own figure is one observation; the standard error of the whole
  * run's figure is the rounds' standard deviation of log(figure) over sqrt(rounds), and the
- * interval is `value` times exp(+-t * se) with Student's t at rounds - 1 degrees of freedom.
+ * interval is `value` times exp(+-t * se) with Student's t at rounds - 1 degrees of freedom,
+ * widened to span the typical round (the geometric mean of the rounds) where it differs.
  * Rounds, not single operations, are the unit because successive operations are correlated
  * (queues, writeback, the device's cache), which makes an interval over operations far too
  * narrow; and a log scale because the figures are positive rates and times whose changes are
@@ -189,15 +190,15 @@ export interface Interval {
 export function roundsInterval(value: number, rounds: readonly number[]): Interval {
   if (rounds.length < 2) throw new RangeError(`an interval needs at least two rounds, got ${rounds.length}`);
   if (!(value > 0) || rounds.some((r) => !(r > 0))) throw new RangeError('figures must be positive');
-  const { sd } = meanSd(rounds.map(Math.log));
+  const { mean, sd } = meanSd(rounds.map(Math.log));
   const factor = Math.exp((tQuantile975(rounds.length - 1) * sd) / Math.sqrt(rounds.length));
-  return {
-    value,
-    low: value / factor,
-    high: value * factor,
-    halfWidthPct: (factor - 1) * 100,
-    rounds: [...rounds],
-  };
+  // The whole run's figure and the typical round's (the geometric mean of the rounds) agree
+  // when the rounds are alike; when one bad round pulls a pooled p99 far from the rest, the
+  // interval spans both, each with its margin: wider, as it should be.
+  const typical = Math.exp(mean);
+  const low = Math.min(value, typical) / factor;
+  const high = Math.max(value, typical) * factor;
+  return { value, low, high, halfWidthPct: (Math.max(high / value, value / low) - 1) * 100, rounds: [...rounds] };
 }
 
 /** A ratio of two figures with its 95% interval. */
@@ -221,10 +222,14 @@ export function ratioInterval(a: { value: number; rounds: readonly number[] }, b
   const vb = (sb * sb) / b.rounds.length;
   const se = Math.sqrt(va + vb);
   const ratio = b.value / a.value;
-  if (se === 0) return { ratio, low: ratio, high: ratio };
+  // As in roundsInterval: the interval spans the ratio of the whole runs' figures and the
+  // ratio of their typical rounds (geometric means), each with its margin.
+  const logMean = (x: readonly number[]): number => meanSd(x.map(Math.log)).mean;
+  const typical = Math.exp(logMean(b.rounds) - logMean(a.rounds));
+  if (se === 0) return { ratio, low: Math.min(ratio, typical), high: Math.max(ratio, typical) };
   const df = (va + vb) ** 2 / ((va * va) / (a.rounds.length - 1) + (vb * vb) / (b.rounds.length - 1));
   const factor = Math.exp(tQuantile975(Math.max(1, df)) * se);
-  return { ratio, low: ratio / factor, high: ratio * factor };
+  return { ratio, low: Math.min(ratio, typical) / factor, high: Math.max(ratio, typical) * factor };
 }
 
 /** The cumulative standard normal distribution (Abramowitz-Stegun 26.2.17, error < 7.5e-8). */
