@@ -41,6 +41,23 @@ describe('npm pack', () => {
   });
 });
 
+describe('package-lock.json', () => {
+  it('is exactly what npm install writes, so an install on a fresh clone leaves it unchanged', async () => {
+    // The lock npm would write for package.json, computed offline (the project's own install
+    // filled the cache) in a copy, without touching this tree's node_modules.
+    const dir = path.join(work, 'lock');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const file of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(root, file), path.join(dir, file));
+    const result = await run('npm', ['install', '--package-lock-only', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, timeout: 120_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const committed = fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8');
+    const written = fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8');
+    const added = Object.keys(JSON.parse(written).packages).filter((name) => !(name in JSON.parse(committed).packages));
+    expect(added, 'entries npm install adds to the lock').toEqual([]);
+    expect(written).toBe(committed);
+  }, 180_000);
+});
+
 /** A PATH holding only node, npm and a shell: no compiler, no make, no python. */
 function compilerFreePath(): string {
   const bin = path.join(work, 'bin');
