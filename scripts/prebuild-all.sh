@@ -4,7 +4,9 @@
 #   linux-x64    native, `prebuildify --napi --strip`
 #   linux-arm64  cross-compiled with Debian's g++-aarch64-linux-gnu
 #   win32-x64    cross-compiled with Debian's g++-mingw-w64-x86-64 against node.exe
-# macOS and FreeBSD prebuilds come from .github/workflows/prebuild.yml only.
+#   host         whatever this machine is (`node -p "process.platform + '-' + process.arch"`),
+#                built natively like linux-x64 above: what scripts/prepack.sh asks for
+# The release's macOS and FreeBSD prebuilds come from .github/workflows/prebuild.yml.
 #
 # The native build runs in a staging copy of binding.gyp and native/, so build/Release (what
 # the tests and a developer's `npm run build:native` load) is never deleted or replaced.
@@ -16,6 +18,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 targets="${HARDSYNC_PREBUILD_TARGETS:-linux-x64 linux-arm64 win32-x64}"
 out="${HARDSYNC_PREBUILD_OUT:-$repo/prebuilds}"
+host="$(node -p "process.platform + '-' + process.arch")"
+targets="${targets//host/$host}"
 log() { printf 'prebuild-all: %s\n' "$*" >&2; }
 
 case " $targets " in
@@ -25,11 +29,7 @@ esac
 for target in $targets; do
   start=$SECONDS
   case "$target" in
-    linux-x64)
-      if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
-        log "linux-x64 is built natively only, not on $(uname -s)-$(uname -m)"
-        exit 1
-      fi
+    "$host")
       stage="$(mktemp -d "${TMPDIR:-/tmp}/hardsync-prebuild.XXXXXX")"
       trap 'rm -rf "$stage"' EXIT
       cp "$repo/package.json" "$repo/binding.gyp" "$stage/"
@@ -41,14 +41,15 @@ for target in $targets; do
         cat "$stage/build.log" >&2
         exit 1
       fi
-      mkdir -p "$out/linux-x64"
-      cp "$stage/prebuilds/linux-x64/hardsync.node" "$out/linux-x64/hardsync.node"
+      mkdir -p "$out/$target"
+      cp "$stage/prebuilds/$target/hardsync.node" "$out/$target/hardsync.node"
       rm -rf "$stage"
       trap - EXIT
       ;;
+    linux-x64) log "linux-x64 is built natively only, not on $host"; exit 1 ;;
     linux-arm64) bash "$repo/scripts/cross/build-linux-arm64.sh" "$out/linux-arm64" >/dev/null ;;
     win32-x64) bash "$repo/scripts/cross/build-win32.sh" "$out/win32-x64" >/dev/null ;;
-    *) log "unknown target $target (linux-x64, linux-arm64, win32-x64)"; exit 1 ;;
+    *) log "unknown target $target (host, linux-x64, linux-arm64, win32-x64)"; exit 1 ;;
   esac
   log "$target: $out/$target/hardsync.node ($(wc -c <"$out/$target/hardsync.node") bytes, $((SECONDS - start)) s)"
 done

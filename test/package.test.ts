@@ -1,7 +1,8 @@
-// The npm package as a user meets it: what `npm pack` ships, and an install of the tarball on
-// a machine without a compiler (no g++, cc, make or python3 on PATH), offline, after which
+// The npm package as a user meets it: what `npm pack` ships; `npm pack` from a fresh clone
+// (its prepack builds the prebuild, and no tracked file changes); an install of that tarball
+// on a machine without a compiler (no g++, cc, make or python3 on PATH), offline, after which
 // both require('hardsync') and `import ... from 'hardsync'` work from the prebuild.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,23 @@ describe('npm pack', () => {
   });
 });
 
+describe('package-lock.json', () => {
+  it('is exactly what npm install writes, so an install on a fresh clone leaves it unchanged', async () => {
+    // The lock npm would write for package.json, computed offline (the project's own install
+    // filled the cache) in a copy, without touching this tree's node_modules.
+    const dir = path.join(work, 'lock');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const file of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(root, file), path.join(dir, file));
+    const result = await run('npm', ['install', '--package-lock-only', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, timeout: 120_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const committed = fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8');
+    const written = fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8');
+    const added = Object.keys(JSON.parse(written).packages).filter((name) => !(name in JSON.parse(committed).packages));
+    expect(added, 'entries npm install adds to the lock').toEqual([]);
+    expect(written).toBe(committed);
+  }, 180_000);
+});
+
 /** A PATH holding only node, npm and a shell: no compiler, no make, no python. */
 function compilerFreePath(): string {
   const bin = path.join(work, 'bin');
@@ -51,50 +69,123 @@ function compilerFreePath(): string {
   return bin;
 }
 
-function npmInstall(app: string, tarball: string, PATH: string): ReturnType<typeof spawnSync> {
+type Run = { status: number | null; stdout: string; stderr: string };
+/**
+ * Runs a command asynchronously: a synchronous wait of a minute or more would block this
+ * worker's event loop, and vitest's own RPC would time out.
+ */
+function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout: number }): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(command, args, { ...options, encoding: 'utf8', maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      const code = (error as { code?: unknown } | null)?.code;
+      resolve({ status: error ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Installs the tarball into a new project, offline: the dependencies (node-gyp-build,
+ * node-addon-api) are packed from this checkout's node_modules and installed beside it, so
+ * npm needs neither the network nor a cached registry listing.
+ */
+function npmInstall(app: string, tarball: string, PATH: string): Promise<Run> {
   fs.mkdirSync(app, { recursive: true });
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  // --offline: the dependencies (node-gyp-build, node-addon-api) come from the npm cache the
-  // project's own install filled; nothing is fetched. --foreground-scripts: the install
-  // script's output lands in the result, for the failure message.
-  return spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball], {
+  // --foreground-scripts: the install script's output lands in the result, for the failure message.
+  return run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball, ...dependencyTarballs()], {
     cwd: app,
-    encoding: 'utf8',
     env: { ...process.env, PATH, npm_config_nodedir: undefined } as NodeJS.ProcessEnv,
     timeout: 180_000,
   });
 }
 
-describe('fresh install of the tarball without a compiler', () => {
+let dependencies: string[] | undefined;
+function dependencyTarballs(): string[] {
+  if (dependencies) return dependencies;
+  const dir = path.join(work, 'dependencies');
+  fs.mkdirSync(dir, { recursive: true });
+  const runtime = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies as Record<string, string>;
+  dependencies = Object.keys(runtime).map((name) => {
+    const file = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir, path.join(root, 'node_modules', name)], { encoding: 'utf8' }).trim();
+    return path.join(dir, file);
+  });
+  return dependencies;
+}
+
+/**
+ * A fresh clone of this checkout as it is now (tracked files and new ones not ignored, as
+ * they would be once committed), committed in a new repository so `git status` can say what
+ * packing changed, after `npm install`: that makes node_modules from the lock (this
+ * checkout's, linked) and compiles build/Release/hardsync.node (this checkout's, copied: the
+ * tests load it, so it is built from the same native/).
+ */
+function freshClone(dir: string): string {
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
+    .split('\0').filter((file) => file && fs.existsSync(path.join(root, file)));
+  for (const file of files) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.copyFileSync(path.join(root, file), path.join(dir, file));
+    fs.chmodSync(path.join(dir, file), fs.statSync(path.join(root, file)).mode);
+  }
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], { cwd: dir, stdio: 'ignore' });
+  git('init', '-q');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'fresh clone');
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+  fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+  fs.copyFileSync(path.join(root, 'build', 'Release', 'hardsync.node'), path.join(dir, 'build', 'Release', 'hardsync.node'));
+  return dir;
+}
+
+/** `npm pack` with its scripts (prepack, prepare), as a maintainer or `npm publish` runs it. */
+function npmPack(dir: string, destination: string): Promise<Run> {
+  fs.mkdirSync(destination, { recursive: true });
+  return run('npm', ['pack', '--pack-destination', destination], { cwd: dir, timeout: 300_000 });
+}
+
+const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
+
+describe.skipIf(!linuxX64)('npm pack from a fresh clone, and an install of it without a compiler', () => {
+  let clone: string;
   let tarball: string;
   let bareTarball: string;
+  let packed: Run;
   let PATH: string;
 
-  beforeAll(() => {
-    // The package with a linux-x64 prebuild built now from native/ (in a staged copy, so the
-    // tree's own prebuilds/ and build/ are left alone), packed as `npm publish` would.
-    const staged = path.join(work, 'staged');
-    const stage = spawnSync('bash', [path.join(root, 'scripts', 'cross', 'stage-package.sh'), staged, 'linux-x64'], { encoding: 'utf8' });
-    if (stage.status !== 0) throw new Error(`stage-package.sh failed:\n${stage.stderr}`);
-    execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: staged, stdio: 'ignore' });
-    tarball = path.join(work, `${pkg.name}-${pkg.version}.tgz`);
+  beforeAll(async () => {
+    clone = freshClone(path.join(work, 'clone'));
+    packed = await npmPack(clone, path.join(work, 'packed'));
+    tarball = path.join(work, 'packed', `${pkg.name}-${pkg.version}.tgz`);
     // The same package without prebuilds: the control that proves the PATH below really
     // cannot compile (so the real install's success means the prebuild was used).
-    fs.rmSync(path.join(staged, 'prebuilds'), { recursive: true });
     const bare = path.join(work, 'bare');
-    fs.mkdirSync(bare);
-    execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', bare], { cwd: staged, stdio: 'ignore' });
+    fs.mkdirSync(path.join(bare, 'unpacked'), { recursive: true });
+    if (fs.existsSync(tarball)) {
+      execFileSync('tar', ['-xzf', tarball, '-C', path.join(bare, 'unpacked'), '--strip-components=1']);
+      fs.rmSync(path.join(bare, 'unpacked', 'prebuilds'), { recursive: true, force: true });
+      execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', bare], { cwd: path.join(bare, 'unpacked'), stdio: 'ignore' });
+    }
     bareTarball = path.join(bare, `${pkg.name}-${pkg.version}.tgz`);
     PATH = compilerFreePath();
   }, 300_000);
 
-  it.skipIf(process.platform !== 'linux' || process.arch !== 'x64')('installs offline with no compiler on PATH, and loads the prebuild from CommonJS and ESM', () => {
+  it('packs, with prepack building prebuilds/linux-x64, and modifies no tracked file', () => {
+    expect(packed.status, `${packed.stdout}\n${packed.stderr}`).toBe(0);
+    const listed = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
+    expect(listed).toContain('package/prebuilds/linux-x64/hardsync.node');
+    expect(listed).toContain('package/dist/lib/index.js');
+    // Nothing tracked changed and nothing new and unignored appeared: prebuilds/ and dist/ are ignored.
+    expect(execFileSync('git', ['status', '--porcelain'], { cwd: clone, encoding: 'utf8' })).toBe('');
+  });
+
+  it('installs offline with no compiler on PATH, and loads the prebuild from CommonJS and ESM', async () => {
     for (const tool of ['g++', 'c++', 'cc', 'gcc', 'make', 'python3', 'python']) {
       expect(spawnSync('sh', ['-c', `command -v ${tool}`], { env: { PATH } }).status, `${tool} is on the compiler-free PATH`).not.toBe(0);
     }
+    expect(fs.existsSync(tarball), `npm pack made no tarball:\n${packed.stderr}`).toBe(true);
     console.log(`package: ${path.basename(tarball)} is ${fs.statSync(tarball).size} bytes`);
     const app = path.join(work, 'app');
-    const install = npmInstall(app, tarball, PATH);
+    const install = await npmInstall(app, tarball, PATH);
     expect(install.status, `${install.stdout}\n${install.stderr}`).toBe(0);
     const installed = path.join(app, 'node_modules', 'hardsync');
     expect(fs.existsSync(path.join(installed, 'build')), 'something was compiled into build/').toBe(false);
@@ -124,12 +215,50 @@ describe('fresh install of the tarball without a compiler', () => {
     expect(esm.trim()).toBe('linux');
   }, 300_000);
 
-  it.skipIf(process.platform !== 'linux' || process.arch !== 'x64')('control: without a prebuild the same install must compile, and fails on that PATH', () => {
-    const install = npmInstall(path.join(work, 'control'), bareTarball, PATH);
+  it('control: without a prebuild the same install must compile, and fails on that PATH', async () => {
+    expect(fs.existsSync(bareTarball), 'no tarball to strip').toBe(true);
+    const install = await npmInstall(path.join(work, 'control'), bareTarball, PATH);
     // The install script (node-gyp-build) found no prebuild and tried node-gyp, which has no
     // compiler, make or python here. Were install scripts not run at all, this would pass and
     // the test above would prove nothing.
     expect(install.status, `${install.stdout}\n${install.stderr}`).not.toBe(0);
     expect(`${install.stdout}\n${install.stderr}`).toMatch(/node-gyp|gyp ERR|python|make|g\+\+/i);
+  }, 300_000);
+
+  it('refuses to pack when the prebuild does not build, and packs nothing; a prebuild newer than the sources passes the stale check', async () => {
+    // A build that fails, whatever the toolchain: a native source that does not compile.
+    const source = path.join(clone, 'native', 'binding.cc');
+    fs.appendFileSync(source, '\n#error "this build must fail"\n');
+    // Written after the source: not stale, so the refusal below is the build's.
+    const other = path.join(clone, 'prebuilds', 'win32-x64', 'hardsync.node');
+    fs.mkdirSync(path.dirname(other), { recursive: true });
+    fs.writeFileSync(other, 'a build newer than every source');
+    try {
+      const destination = path.join(work, 'refused');
+      const result = await npmPack(clone, destination);
+      expect(result.status, `${result.stdout}\n${result.stderr}`).not.toBe(0);
+      expect(result.stderr).toMatch(/prepack: could not build the linux-x64 prebuild/);
+      expect(result.stderr).not.toMatch(/stale/);
+      expect(fs.readdirSync(destination)).toEqual([]);
+    } finally {
+      execFileSync('git', ['checkout', '--', 'native/binding.cc'], { cwd: clone });
+      fs.rmSync(path.dirname(other), { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('refuses to pack a prebuild older than the native sources, before compiling anything', () => {
+    const stale = path.join(clone, 'prebuilds', 'win32-x64', 'hardsync.node');
+    fs.mkdirSync(path.dirname(stale), { recursive: true });
+    fs.writeFileSync(stale, 'an old build');
+    const old = new Date('2020-01-01T00:00:00Z');
+    fs.utimesSync(stale, old, old);
+    try {
+      const result = spawnSync('bash', [path.join(clone, 'scripts', 'prepack.sh')], { encoding: 'utf8' });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/stale prebuilds[^]*prebuilds\/win32-x64 \(older than (native\/|binding\.gyp)/);
+      expect(result.stderr).not.toMatch(/prebuild-all:/);
+    } finally {
+      fs.rmSync(path.dirname(stale), { recursive: true, force: true });
+    }
   }, 300_000);
 });
