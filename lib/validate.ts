@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { types } from 'node:util';
-import { invalidArgType, invalidArgValue, outOfRange } from './errors';
+import { fdOutOfRange, invalidArgType, invalidArgValue, invalidFdType, outOfRange } from './errors';
 import type { FlushMode } from './types';
 
 /** The flush names and the numbers native/platform.h gives them (enum class Flush). */
@@ -19,11 +19,16 @@ export const FLUSH_CODES: Readonly<Record<FlushMode, number>> = Object.freeze({
 
 const INT32_MAX = 2147483647;
 
-/** A file descriptor: an integer in [0, 2^31-1], as node:fs requires. */
+/**
+ * A file descriptor: an integer in [0, 2^31-1], refused in the words (and the order of checks)
+ * of node:fs's own fd check for fs.fsyncSync: a finite number outside the range is a range
+ * error even when it is not an integer (-1.5), an infinite one is "an integer" error.
+ */
 export function validateFd(fd: unknown): asserts fd is number {
-  if (typeof fd !== 'number') throw invalidArgType('fd', 'of type number', fd);
-  if (!Number.isInteger(fd)) throw outOfRange('fd', 'an integer', fd);
-  if (fd < 0 || fd > INT32_MAX) throw outOfRange('fd', `>= 0 && <= ${INT32_MAX}`, fd);
+  if (typeof fd !== 'number') throw invalidFdType(fd);
+  const outside = fd < 0 || fd > INT32_MAX;
+  if (outside && Number.isFinite(fd)) throw fdOutOfRange(`>= 0 && <= ${INT32_MAX}`, fd);
+  if (!Number.isInteger(fd)) throw fdOutOfRange('an integer', fd);
 }
 
 /** A non-negative safe integer (offsets, lengths, sizes), optionally bounded above. */
