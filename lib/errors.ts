@@ -4,7 +4,7 @@
  * errors (EIO, EBADF, ...) are made in native/errors.cc, shaped exactly like node:fs's.
  * @module
  */
-import { inspect, types } from 'node:util';
+import { inspect, types, type InspectOptions } from 'node:util';
 
 /** A Node-style error: `code` always, the system error fields when it came from a syscall. */
 export interface HardsyncError extends Error {
@@ -24,6 +24,20 @@ export interface HardsyncError extends Error {
 function withCode<E extends Error>(error: E, code: string): E & { code: string } {
   Object.defineProperty(error, 'code', { value: code, enumerable: true, writable: true, configurable: true });
   return error as E & { code: string };
+}
+
+/**
+ * util.inspect(value, options), as node's errors call it, except that a value inspect cannot
+ * format (a detached DataView, a Proxy of a Buffer: their getters throw inside inspect, where
+ * node's own error would fail with that bare TypeError) is shown the way that runs none of its
+ * code: no getters, no custom inspect, no Proxy traps, no depth.
+ */
+function show(value: unknown, options?: InspectOptions): string {
+  try {
+    return inspect(value, options);
+  } catch {
+    return inspect(value, { depth: -1, getters: false, showProxy: false, customInspect: false, colors: false });
+  }
 }
 
 /** node's word for the thing named: "argument", or "property" for a dotted name (`options.flush`). */
@@ -53,7 +67,7 @@ function describeReceived(value: unknown): string {
       return `type bigint (${value}n)`;
     case 'number':
     case 'boolean':
-      return `type ${typeof value} (${inspect(value)})`;
+      return `type ${typeof value} (${show(value)})`;
     case 'symbol':
       return `type symbol (${String(value)})`;
     case 'function':
@@ -63,7 +77,7 @@ function describeReceived(value: unknown): string {
       if (constructor && (typeof constructor === 'object' || typeof constructor === 'function') && 'name' in constructor) {
         return `an instance of ${(constructor as { name: unknown }).name}`;
       }
-      return inspect(value, { depth: -1 });
+      return show(value, { depth: -1 });
     }
     default: {
       let text = value as string;
@@ -140,7 +154,7 @@ export function invalidFdType(actual: unknown): TypeError & { code: string } {
 
 /** TypeError ERR_INVALID_ARG_VALUE: `The argument 'flush' must be one of ... Received ...` */
 export function invalidArgValue(name: string, reason: string, actual: unknown): TypeError & { code: string } {
-  let shown = inspect(actual);
+  let shown = show(actual);
   if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
   return withCode(new TypeError(`The ${kindOf(name)} '${name}' ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE');
 }
@@ -161,7 +175,7 @@ function describeOutOfRange(value: unknown): string {
     const digits = String(value);
     return `${value > 2n ** 32n || value < -(2n ** 32n) ? withSeparators(digits) : digits}n`;
   }
-  return inspect(value);
+  return show(value);
 }
 
 /** RangeError ERR_OUT_OF_RANGE: `The value of "fd" is out of range. It must be ... Received -1` */
