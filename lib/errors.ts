@@ -191,6 +191,67 @@ export function fdOutOfRange(range: string, actual: number): RangeError & { code
   return withCode(new RangeError(`The value of "fd" is out of range. It must be ${range}. Received ${String(actual)}`), 'ERR_OUT_OF_RANGE');
 }
 
+/** How to call `call` instead: its Promise and Sync forms, where it has a pair. */
+function formsHint(call: string, paired: boolean): string {
+  if (!paired) return `${call}() returns its result`;
+  const base = call.endsWith('Sync') ? call.slice(0, -4) : call;
+  return `await ${base}(...) or ${base}Sync(...)`;
+}
+
+/**
+ * TypeError ERR_INVALID_ARG_TYPE for a function passed to a call that takes none (as a node:fs
+ * callback would be): it would otherwise be ignored, never called.
+ */
+export function callbackRefused(call: string, actual: unknown, paired = true): TypeError & { code: string } {
+  return withCode(
+    new TypeError(
+      `The "callback" argument is not supported: ${call}() takes no callback; hardsync has Promise and Sync forms only (${formsHint(call, paired)}). Received ${describeReceived(actual)}`,
+    ),
+    'ERR_INVALID_ARG_TYPE',
+  );
+}
+
+/** TypeError ERR_INVALID_ARG_TYPE for an argument past the ones `call` declares. */
+export function extraArgument(call: string, declared: number, index: number, actual: unknown, paired = true): TypeError & { code: string } {
+  const takes = `${declared} argument${declared === 1 ? '' : 's'}`;
+  return withCode(
+    new TypeError(
+      `The argument #${index + 1} of ${call}() must be undefined: ${call}() takes ${takes}; hardsync has Promise and Sync forms only (${formsHint(call, paired)}). Received ${describeReceived(actual)}`,
+    ),
+    'ERR_INVALID_ARG_TYPE',
+  );
+}
+
+/**
+ * The rejection handler of hardsync's Promise forms (`promise.then(undefined,
+ * rethrowWithCallerStack)`): a system error made when a native call completes has no
+ * JavaScript frames (its stack is its message line alone). Capturing the stack here, in a
+ * reaction of the promise the caller awaits, gives it V8's async frames: `at async
+ * <caller>` for every async function awaiting it, as node:fs's promises show. It costs
+ * nothing on success. An error that has frames already (thrown from JavaScript) keeps them,
+ * and the awaiting callers' frames are added below them. Rethrows `error`.
+ */
+export function rethrowWithCallerStack(error: unknown): never {
+  if (error instanceof Error) addCallerFrames(error);
+  throw error;
+}
+
+function addCallerFrames(error: Error): void {
+  try {
+    const stack = error.stack;
+    if (typeof stack !== 'string' || !stack.includes('\n    at ')) {
+      Error.captureStackTrace(error, rethrowWithCallerStack);
+      return;
+    }
+    const caller: { stack?: string } = {};
+    Error.captureStackTrace(caller, rethrowWithCallerStack);
+    const frames = (caller.stack ?? '').split('\n').slice(1).filter((line) => !stack.includes(line));
+    if (frames.length > 0) error.stack = `${stack}\n${frames.join('\n')}`;
+  } catch {
+    // A frozen error, or a stack getter that throws: the error is still worth rethrowing as is.
+  }
+}
+
 /** Error ERR_HARDSYNC_UNSUPPORTED: the call does not exist on this OS or filesystem. */
 export function unsupported(call: string, why: string): HardsyncError {
   return withCode(new Error(`${call} is not supported: ${why}`), 'ERR_HARDSYNC_UNSUPPORTED') as HardsyncError;

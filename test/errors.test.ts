@@ -149,9 +149,12 @@ describe('argument errors are thrown before any I/O with node codes', () => {
     for (const [label, bad] of receivedValues()) {
       if (typeof bad === 'number' || bad === undefined) continue;
       // A number argument: fs.ftruncateSync's "len" is checked by node's JavaScript validators.
-      const node = caught(() => fs.ftruncateSync(0, bad as never));
-      const mine = caught(() => hs.preallocateSync(0, bad as never, 1));
-      expect({ code: mine.code, message: mine.message }, `offset ${label}`).toEqual({ code: node.code, message: node.message.replace('"len"', '"offset"') });
+      // (A function there is refused as a callback instead: see test/api-surface.test.ts.)
+      if (typeof bad !== 'function') {
+        const node = caught(() => fs.ftruncateSync(0, bad as never));
+        const mine = caught(() => hs.preallocateSync(0, bad as never, 1));
+        expect({ code: mine.code, message: mine.message }, `offset ${label}`).toEqual({ code: node.code, message: node.message.replace('"len"', '"offset"') });
+      }
       if (typeof bad === 'boolean') continue;
       // An option: a dotted name is a "property", as node says it.
       const nodeOption = caught(() => fs.rmSync(path.join(dir, 'never-there'), { recursive: bad as never }));

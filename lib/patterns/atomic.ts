@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import nodePath from 'node:path';
 import { promisify, types } from 'node:util';
-import { invalidArgType } from '../errors';
+import { invalidArgType, rethrowWithCallerStack } from '../errors';
 import {
   fdatasync,
   fdatasyncSync,
@@ -33,7 +33,7 @@ import {
   writeDurableSync,
 } from '../primitives';
 import type { PathLike } from '../types';
-import { toPath, validateIntRange, validateOptionalBoolean, validateOptions } from '../validate';
+import { toPath, validateArgumentCount, validateIntRange, validateOptionalBoolean, validateOptions } from '../validate';
 import {
   KeyedQueue,
   canFsyncDir,
@@ -358,11 +358,12 @@ function replaceSync(plan: Plan): void {
 export function writeFileAtomic(path: PathLike, data: AtomicData, options?: AtomicOptions): Promise<void> {
   let plan: Plan;
   try {
+    validateArgumentCount(arguments, 3, 'writeFileAtomic');
     plan = atomicPlan(path, data, options, true);
   } catch (error) {
     return Promise.reject(error);
   }
-  return pathQueue.run(nodePath.resolve(plan.target), () => replaceAsync(plan));
+  return pathQueue.run(nodePath.resolve(plan.target), () => replaceAsync(plan)).then(undefined, rethrowWithCallerStack);
 }
 
 /**
@@ -374,6 +375,7 @@ export function writeFileAtomicSync(
   data: string | ArrayBufferView | Iterable<string | ArrayBufferView>,
   options?: Omit<AtomicOptions, 'signal'>,
 ): void {
+  validateArgumentCount(arguments, 3, 'writeFileAtomicSync');
   replaceSync(atomicPlan(path, data, options, false));
 }
 
@@ -390,15 +392,17 @@ export function writeFileAtomicSync(
 export function writeFileSecret(path: PathLike, data: string | ArrayBufferView, options?: SecretOptions): Promise<void> {
   let plan: Plan;
   try {
+    validateArgumentCount(arguments, 3, 'writeFileSecret');
     plan = secretPlan(path, data, options);
   } catch (error) {
     return Promise.reject(error);
   }
-  return pathQueue.run(nodePath.resolve(plan.target), () => replaceAsync(plan));
+  return pathQueue.run(nodePath.resolve(plan.target), () => replaceAsync(plan)).then(undefined, rethrowWithCallerStack);
 }
 
 /** Synchronous {@link writeFileSecret}. */
 export function writeFileSecretSync(path: PathLike, data: string | ArrayBufferView, options?: SecretOptions): void {
+  validateArgumentCount(arguments, 3, 'writeFileSecretSync');
   replaceSync(secretPlan(path, data, options));
 }
 
@@ -423,6 +427,7 @@ function createArguments(path: unknown, options: unknown): { file: string; mode:
  * @param options `mode` (umask applies), `exclusive` (default true), `flush` (default `'full'`).
  */
 export async function createDurable(path: PathLike, options?: CreateDurableOptions): Promise<number> {
+  validateArgumentCount(arguments, 2, 'createDurable');
   const { file, mode, exclusive, flush } = createArguments(path, options);
   const fd = await open(file, { read: true, write: true, create: true, exclusive, mode });
   try {
@@ -438,6 +443,7 @@ export async function createDurable(path: PathLike, options?: CreateDurableOptio
 
 /** Synchronous {@link createDurable}. */
 export function createDurableSync(path: PathLike, options?: CreateDurableOptions): number {
+  validateArgumentCount(arguments, 2, 'createDurableSync');
   const { file, mode, exclusive, flush } = createArguments(path, options);
   const fd = openSync(file, { read: true, write: true, create: true, exclusive, mode });
   try {
