@@ -60,36 +60,36 @@ export type AtomicData =
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicOptions {
   /** Encoding of string data (and string chunks); default `'utf8'`. */
-  encoding?: BufferEncoding;
+  encoding?: BufferEncoding | undefined;
   /**
    * Permission bits of the new file, applied exactly with fchmod (the umask does not apply).
    * Default: the existing file's mode, else `0o666 & ~umask`.
    */
-  mode?: number;
+  mode?: number | undefined;
   /** Owner of the new file (fchown before any byte is written); default: the process's. */
-  chown?: { uid: number; gid: number };
+  chown?: { uid: number; gid: number } | undefined;
   /** Flush of the new file before the rename: `'full'` (default, fullFsync) or `'data'` (fdatasync). */
-  flush?: PatternFlush;
+  flush?: PatternFlush | undefined;
   /** Aborting leaves the old file in place and removes the temp file (until the rename starts). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options of {@link createDurable}. */
 export interface CreateDurableOptions {
   /** Permission bits given to open(2) (the umask applies, as with node:fs); default 0o666. */
-  mode?: number;
+  mode?: number | undefined;
   /** Fail with EEXIST when the file exists (default true). */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /** Flush of the new file: `'full'` (default) or `'data'`. */
-  flush?: PatternFlush;
+  flush?: PatternFlush | undefined;
 }
 
 /** Options of {@link writeFileSecret}. */
 export interface SecretOptions {
   /** Encoding of string data; default `'utf8'`. */
-  encoding?: BufferEncoding;
+  encoding?: BufferEncoding | undefined;
   /** Flush of the data before the rename: `'full'` (default) or `'data'`. */
-  flush?: PatternFlush;
+  flush?: PatternFlush | undefined;
 }
 
 const fchownAsync = promisify(fs.fchown);
