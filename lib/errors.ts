@@ -4,6 +4,7 @@
  * errors (EIO, EBADF, ...) are made in native/errors.cc, shaped exactly like node:fs's.
  * @module
  */
+import nodePath from 'node:path';
 import { inspect, types, type InspectOptions } from 'node:util';
 
 /** A Node-style error: `code` always, the system error fields when it came from a syscall. */
@@ -191,8 +192,12 @@ export function fdOutOfRange(range: string, actual: number): RangeError & { code
   return withCode(new RangeError(`The value of "fd" is out of range. It must be ${range}. Received ${String(actual)}`), 'ERR_OUT_OF_RANGE');
 }
 
-/** How to call `call` instead: its Promise and Sync forms, where it has a pair. */
-function formsHint(call: string, paired: boolean): string {
+/**
+ * How to call `call` instead: its Promise and Sync forms where it has a pair (`paired` true),
+ * `paired` itself when it is a string (a method's own hint), else that it returns its result.
+ */
+function formsHint(call: string, paired: boolean | string): string {
+  if (typeof paired === 'string') return paired;
   if (!paired) return `${call}() returns its result`;
   const base = call.endsWith('Sync') ? call.slice(0, -4) : call;
   return `await ${base}(...) or ${base}Sync(...)`;
@@ -202,7 +207,7 @@ function formsHint(call: string, paired: boolean): string {
  * TypeError ERR_INVALID_ARG_TYPE for a function passed to a call that takes none (as a node:fs
  * callback would be): it would otherwise be ignored, never called.
  */
-export function callbackRefused(call: string, actual: unknown, paired = true): TypeError & { code: string } {
+export function callbackRefused(call: string, actual: unknown, paired: boolean | string = true): TypeError & { code: string } {
   return withCode(
     new TypeError(
       `The "callback" argument is not supported: ${call}() takes no callback; hardsync has Promise and Sync forms only (${formsHint(call, paired)}). Received ${describeReceived(actual)}`,
@@ -212,7 +217,7 @@ export function callbackRefused(call: string, actual: unknown, paired = true): T
 }
 
 /** TypeError ERR_INVALID_ARG_TYPE for an argument past the ones `call` declares. */
-export function extraArgument(call: string, declared: number, index: number, actual: unknown, paired = true): TypeError & { code: string } {
+export function extraArgument(call: string, declared: number, index: number, actual: unknown, paired: boolean | string = true): TypeError & { code: string } {
   const takes = `${declared} argument${declared === 1 ? '' : 's'}`;
   return withCode(
     new TypeError(
@@ -236,6 +241,24 @@ export function rethrowWithCallerStack(error: unknown): never {
   throw error;
 }
 
+/**
+ * hardsync's own files: frames there are not a caller's. dist/lib, and lib/ beside it, where
+ * a source-mapped stack (a test runner's) points.
+ */
+const LIBRARY_DIRS = [nodePath.resolve(__dirname), nodePath.resolve(__dirname, '..', '..', 'lib')].map((dir) => `${dir}${nodePath.sep}`);
+
+/**
+ * Whether a stack names code outside hardsync and node already: then it has its caller (an
+ * error object that rejects several promises, as a failed group of appends does, keeps the
+ * frames of the first caller instead of collecting every caller's in one confusing stack).
+ */
+function namesACaller(stack: string): boolean {
+  return stack.split('\n').some((line) => {
+    const at = /^ {4}at (?:.*? \()?((?:[A-Za-z]:)?[\\/][^():]*|file:[^():]*)/.exec(line);
+    return at !== null && !LIBRARY_DIRS.some((dir) => at[1].startsWith(dir) || at[1].startsWith(`file://${dir}`));
+  });
+}
+
 function addCallerFrames(error: Error): void {
   try {
     const stack = error.stack;
@@ -243,6 +266,7 @@ function addCallerFrames(error: Error): void {
       Error.captureStackTrace(error, rethrowWithCallerStack);
       return;
     }
+    if (namesACaller(stack)) return;
     const caller: { stack?: string } = {};
     Error.captureStackTrace(caller, rethrowWithCallerStack);
     const frames = (caller.stack ?? '').split('\n').slice(1).filter((line) => !stack.includes(line));

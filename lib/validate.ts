@@ -28,9 +28,10 @@ const INT32_MAX = 2147483647;
  * @param args The call's `arguments`.
  * @param declared How many parameters the call declares (optional ones included).
  * @param call The exported name, for the message.
- * @param paired Whether `call` has a Promise and a Sync form (for the hint in the message).
+ * @param paired Whether `call` has a Promise and a Sync form (for the hint in the message), or
+ *   the hint itself for a call without that pair (a method: `'await log.append(data)'`).
  */
-export function validateArgumentCount(args: IArguments, declared: number, call: string, paired = true): void {
+export function validateArgumentCount(args: IArguments, declared: number, call: string, paired: boolean | string = true): void {
   for (let i = 1; i < args.length; i++) {
     const value: unknown = args[i];
     if (typeof value === 'function') throw callbackRefused(call, value, paired);

@@ -169,6 +169,16 @@ describe('a Promise form rejects with the stack of its caller', () => {
     }
   });
 
+  it('an error from node:fs inside a pattern (frames in node and hardsync only) gets the caller too', async () => {
+    const underAFile = path.join(dir, 'closed', 'x'); // 'closed' is a file: stat says ENOTDIR
+    async function awaitingThroughNodeFs(): Promise<void> {
+      await hs.writeFileAtomic(underAFile, 'data');
+    }
+    const error = (await awaitingThroughNodeFs().catch((e: unknown) => e)) as Error & { code: string; syscall: string };
+    expect(error).toMatchObject({ code: 'ENOTDIR', syscall: 'stat' });
+    expect(error.stack).toMatch(/\n    at (async )?awaitingThroughNodeFs \(/);
+  });
+
   it('keeps node:fs\'s fields and keys: the stack is not enumerable', async () => {
     const error = (await hs.fdatasync(closedFd).catch((e: unknown) => e)) as Error;
     expect(Object.keys(error)).toEqual(['errno', 'code', 'syscall']);
@@ -182,5 +192,36 @@ describe('a Promise form rejects with the stack of its caller', () => {
     const error = (await awaitingBadArgument().catch((e: unknown) => e)) as Error & { code: string };
     expect(error.code).toBe('ERR_OUT_OF_RANGE');
     expect(error.stack).toContain('awaitingBadArgument');
+  });
+});
+
+describe('the helpers DurableLog\'s methods are to use', () => {
+  // (lib/errors.ts and lib/validate.ts: internal, exported for lib/patterns/log.ts.)
+  const { rethrowWithCallerStack } = require('../dist/lib/errors.js') as { rethrowWithCallerStack: (e: unknown) => never };
+  const { validateArgumentCount } = require('../dist/lib/validate.js') as {
+    validateArgumentCount: (args: IArguments | unknown[], declared: number, call: string, paired?: boolean | string) => void;
+  };
+
+  it('an error shared by several rejected promises keeps the first caller\'s frames only', async () => {
+    const shared = new Error('EIO: i/o error, fdatasync');
+    shared.stack = 'Error: EIO: i/o error, fdatasync'; // as a native completion makes it: no frames
+    const failing = (): Promise<void> => Promise.reject(shared).then(undefined, rethrowWithCallerStack);
+    async function firstAwaiter(): Promise<void> {
+      await failing();
+    }
+    async function secondAwaiter(): Promise<void> {
+      await failing();
+    }
+    await expect(firstAwaiter()).rejects.toBe(shared);
+    await expect(secondAwaiter()).rejects.toBe(shared);
+    expect(shared.stack).toMatch(/\n    at (async )?firstAwaiter /);
+    expect(shared.stack).not.toContain('secondAwaiter');
+  });
+
+  it('a method without a Sync twin gives its own hint', () => {
+    const args = [Buffer.alloc(1), () => undefined];
+    expect(() => validateArgumentCount(args, 1, 'append', 'await log.append(data)')).toThrow(
+      /^The "callback" argument is not supported: append\(\) takes no callback; hardsync has Promise and Sync forms only \(await log\.append\(data\)\)\. Received function /,
+    );
   });
 });
