@@ -9,7 +9,9 @@
  *    fh.datasync()`, and its p50 latency vs the same pwrite+fdatasync in a plain C loop
  *    (bench/c/write_fdatasync.c, compiled here with cc).
  *
- * Usage: node dist/bench/core.js [--dir DIR] [--overhead-dir DIR] [--rounds N] [--json FILE]
+ * Usage: node dist/bench/core.js [--dir DIR] [--overhead-dir DIR] [--rounds N] [--json FILE] [--overhead-only]
+ * (`--overhead-only` runs part 1 alone: to compare two builds' call overhead, run each build's
+ * copy of this script in turn, interleaved, and compare the medians.)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,10 +25,11 @@ interface Options {
   overheadDir: string;
   rounds: number;
   json?: string;
+  overheadOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { dir: os.tmpdir(), overheadDir: '/dev/shm', rounds: 7 };
+  const options: Options = { dir: os.tmpdir(), overheadDir: '/dev/shm', rounds: 7, overheadOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
     switch (argv[i]) {
@@ -34,8 +37,9 @@ function parseArgs(argv: string[]): Options {
       case '--overhead-dir': options.overheadDir = value; i++; break;
       case '--rounds': options.rounds = Number(value); i++; break;
       case '--json': options.json = value; i++; break;
+      case '--overhead-only': options.overheadOnly = true; break;
       case '--help':
-        process.stdout.write('usage: node dist/bench/core.js [--dir DIR] [--overhead-dir DIR] [--rounds N] [--json FILE]\n');
+        process.stdout.write('usage: node dist/bench/core.js [--dir DIR] [--overhead-dir DIR] [--rounds N] [--json FILE] [--overhead-only]\n');
         process.exit(0);
         break;
       default:
@@ -119,6 +123,27 @@ async function main(): Promise<void> {
     inFlightRatio,
   };
 
+  const f = (n: number, d = 1) => n.toFixed(d);
+  const overheadLines = [
+    `hardsync core benchmark: node ${process.version}, kernel ${os.release()}, ${options.rounds} interleaved rounds, medians`,
+    '',
+    `Call overhead on ${options.overheadDir} (ns per call)`,
+    `  hardsync fdatasyncSync       ${f(median(overhead.hardsyncSync))}`,
+    `  node:fs  fdatasyncSync       ${f(median(overhead.nodeSync))}`,
+    `  ratio                        ${f(syncRatio, 3)}   (goal <= 1.0)`,
+    `  hardsync await fdatasync     ${f(median(overhead.hardsyncAsync))}`,
+    `  await FileHandle.datasync()  ${f(median(overhead.fileHandle))}`,
+    `  ratio (sequential latency)   ${f(asyncRatio, 3)}   (goal <= 0.6; both wait for the same two thread wake-ups)`,
+    `  hardsync fdatasync, 64 in flight       ${f(median(overhead.hardsyncInFlight))}`,
+    `  FileHandle.datasync(), 64 in flight    ${f(median(overhead.fileHandleInFlight))}`,
+    `  ratio (per-call cost)        ${f(inFlightRatio, 3)}   (goal <= 0.6)`,
+  ];
+  if (options.overheadOnly) {
+    process.stdout.write(`${overheadLines.join('\n')}\n`);
+    if (options.json) fs.writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+    return;
+  }
+
   // 2. 8 KiB write + data flush on a real filesystem.
   const durableFile = preallocatedFile(options.dir, `hardsync-wd-${process.pid}`);
   const cBinary = buildCReference();
@@ -161,20 +186,8 @@ async function main(): Promise<void> {
     p50RatioVsC: wd.p50 / c.p50,
   };
 
-  const f = (n: number, d = 1) => n.toFixed(d);
   const lines = [
-    `hardsync core benchmark: node ${process.version}, kernel ${os.release()}, ${options.rounds} interleaved rounds, medians`,
-    '',
-    `Call overhead on ${options.overheadDir} (ns per call)`,
-    `  hardsync fdatasyncSync       ${f(median(overhead.hardsyncSync))}`,
-    `  node:fs  fdatasyncSync       ${f(median(overhead.nodeSync))}`,
-    `  ratio                        ${f(syncRatio, 3)}   (goal <= 1.0)`,
-    `  hardsync await fdatasync     ${f(median(overhead.hardsyncAsync))}`,
-    `  await FileHandle.datasync()  ${f(median(overhead.fileHandle))}`,
-    `  ratio (sequential latency)   ${f(asyncRatio, 3)}   (goal <= 0.6; both wait for the same two thread wake-ups)`,
-    `  hardsync fdatasync, 64 in flight       ${f(median(overhead.hardsyncInFlight))}`,
-    `  FileHandle.datasync(), 64 in flight    ${f(median(overhead.fileHandleInFlight))}`,
-    `  ratio (per-call cost)        ${f(inFlightRatio, 3)}   (goal <= 0.6)`,
+    ...overheadLines,
     '',
     `8 KiB overwrite + data flush on ${options.dir} (${opsPerRound} ops per round)`,
     `  method                              ops/s      p50 us   p99 us`,

@@ -4,7 +4,7 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { native } from './native';
-import { validateAlignment, validateUint } from './validate';
+import { validateAlignment, validateArgumentCount, validateUint } from './validate';
 
 /** The largest alignment {@link allocAligned} accepts (16 MiB). */
 export const MAX_ALIGNMENT = 1 << 24;
@@ -19,6 +19,7 @@ export const MAX_ALIGNMENT = 1 << 24;
  *   size on POSIX, 4096 on Windows). For the exact rule of a file, see {@link dioAlignment}.
  */
 export function allocAligned(size: number, alignment: number = native.defaultDioAlignment): Buffer {
+  validateArgumentCount(arguments, 2, 'allocAligned', false);
   validateAlignment(alignment, 'alignment', MAX_ALIGNMENT);
   validateUint(size, 'size', bufferConstants.MAX_LENGTH - alignment);
   const backing = Buffer.alloc(size + alignment - 1);
@@ -32,6 +33,7 @@ export function allocAligned(size: number, alignment: number = native.defaultDio
  * @param alignment A power of two.
  */
 export function isAligned(data: ArrayBufferView, alignment: number): boolean {
+  validateArgumentCount(arguments, 2, 'isAligned', false);
   validateAlignment(alignment, 'alignment', MAX_ALIGNMENT);
   return native.alignmentOffset(data, alignment) === 0;
 }

@@ -9,7 +9,7 @@ import nodePath from 'node:path';
 import { native } from './native';
 import { dioAlignment, dioAlignmentSync, open, openSync, fullFsync, fullFsyncSync } from './primitives';
 import type { Capabilities, Capability, CapabilityName, Constants, EngineInfo, PathLike } from './types';
-import { toPath } from './validate';
+import { toPath, validateArgumentCount } from './validate';
 
 /** The O_* and SYNC_FILE_RANGE_* values of this platform (0 where absent). */
 export const constants: Constants = Object.freeze({ ...native.constants });
@@ -63,6 +63,7 @@ function refuse(calls: Record<CapabilityName, Capability>, name: CapabilityName,
  * @param path Optional directory or file to probe.
  */
 export async function capabilities(path?: PathLike): Promise<Capabilities> {
+  validateArgumentCount(arguments, 1, 'capabilities');
   const calls = osTable();
   if (path === undefined) return { platform, engine, calls };
   const where = toPath(path);
@@ -91,6 +92,7 @@ export async function capabilities(path?: PathLike): Promise<Capabilities> {
 
 /** Synchronous {@link capabilities}. */
 export function capabilitiesSync(path?: PathLike): Capabilities {
+  validateArgumentCount(arguments, 1, 'capabilitiesSync');
   const calls = osTable();
   if (path === undefined) return { platform, engine, calls };
   const where = toPath(path);

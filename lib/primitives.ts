@@ -5,6 +5,7 @@
  * any I/O: the Sync form throws, the Promise form rejects.
  * @module
  */
+import { rethrowWithCallerStack } from './errors';
 import { native } from './native';
 import type { BinaryData, DioAlignment, LockOptions, OpenOptions, PathLike, WriteDurableOptions } from './types';
 import {
@@ -16,13 +17,19 @@ import {
   validateIntRange,
   validateOptionalBoolean,
   validateOptions,
+  validateArgumentCount,
   validateUint,
 } from './validate';
 
-/** Runs `start` (validation, then the native call); a synchronous throw becomes a rejection. */
-function promise<T>(start: () => Promise<T>): Promise<T> {
+/**
+ * A Promise form: refuses callbacks and extra arguments, runs `start` (validation, then the
+ * native call; a synchronous throw becomes a rejection), and gives a failure from the native
+ * completion the stack of the code awaiting it (see {@link rethrowWithCallerStack}).
+ */
+function promise<T>(args: IArguments, declared: number, call: string, start: () => Promise<T>): Promise<T> {
   try {
-    return start();
+    validateArgumentCount(args, declared, call);
+    return start().then(undefined, rethrowWithCallerStack);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -43,7 +50,7 @@ function promise<T>(start: () => Promise<T>): Promise<T> {
  * @param fd An open file descriptor (from node:fs, FileHandle.fd, or {@link open}).
  */
 export function fsync(fd: number): Promise<void> {
-  return promise(() => {
+  return promise(arguments, 1, 'fsync', () => {
     validateFd(fd);
     return native.fsync(fd);
   });
@@ -51,6 +58,7 @@ export function fsync(fd: number): Promise<void> {
 
 /** Synchronous {@link fsync}. Throws a node:fs-style error (`code`, `errno`, `syscall`). */
 export function fsyncSync(fd: number): void {
+  validateArgumentCount(arguments, 1, 'fsyncSync');
   validateFd(fd);
   native.fsyncSync(fd);
 }
@@ -65,7 +73,7 @@ export function fsyncSync(fd: number): void {
  * @param fd An open file descriptor.
  */
 export function fdatasync(fd: number): Promise<void> {
-  return promise(() => {
+  return promise(arguments, 1, 'fdatasync', () => {
     validateFd(fd);
     return native.fdatasync(fd);
   });
@@ -73,6 +81,7 @@ export function fdatasync(fd: number): Promise<void> {
 
 /** Synchronous {@link fdatasync}. */
 export function fdatasyncSync(fd: number): void {
+  validateArgumentCount(arguments, 1, 'fdatasyncSync');
   validateFd(fd);
   native.fdatasyncSync(fd);
 }
@@ -87,7 +96,7 @@ export function fdatasyncSync(fd: number): void {
  * @param fd An open file descriptor.
  */
 export function fullFsync(fd: number): Promise<void> {
-  return promise(() => {
+  return promise(arguments, 1, 'fullFsync', () => {
     validateFd(fd);
     return native.fullFsync(fd);
   });
@@ -95,6 +104,7 @@ export function fullFsync(fd: number): Promise<void> {
 
 /** Synchronous {@link fullFsync}. */
 export function fullFsyncSync(fd: number): void {
+  validateArgumentCount(arguments, 1, 'fullFsyncSync');
   validateFd(fd);
   native.fullFsyncSync(fd);
 }
@@ -107,7 +117,7 @@ export function fullFsyncSync(fd: number): void {
  * @param fd An open file descriptor.
  */
 export function barrierFsync(fd: number): Promise<void> {
-  return promise(() => {
+  return promise(arguments, 1, 'barrierFsync', () => {
     validateFd(fd);
     return native.barrierFsync(fd);
   });
@@ -115,6 +125,7 @@ export function barrierFsync(fd: number): Promise<void> {
 
 /** Synchronous {@link barrierFsync}. */
 export function barrierFsyncSync(fd: number): void {
+  validateArgumentCount(arguments, 1, 'barrierFsyncSync');
   validateFd(fd);
   native.barrierFsyncSync(fd);
 }
@@ -130,7 +141,7 @@ export function barrierFsyncSync(fd: number): void {
  * @param flags A mask of `constants.SYNC_FILE_RANGE_WAIT_BEFORE | _WRITE | _WAIT_AFTER`.
  */
 export function syncFileRange(fd: number, offset: number, nbytes: number, flags: number): Promise<void> {
-  return promise(() => {
+  return promise(arguments, 4, 'syncFileRange', () => {
     validateSyncFileRange(fd, offset, nbytes, flags);
     return native.syncFileRange(fd, offset, nbytes, flags);
   });
@@ -138,6 +149,7 @@ export function syncFileRange(fd: number, offset: number, nbytes: number, flags:
 
 /** Synchronous {@link syncFileRange}. */
 export function syncFileRangeSync(fd: number, offset: number, nbytes: number, flags: number): void {
+  validateArgumentCount(arguments, 4, 'syncFileRangeSync');
   validateSyncFileRange(fd, offset, nbytes, flags);
   native.syncFileRangeSync(fd, offset, nbytes, flags);
 }
@@ -155,7 +167,7 @@ function validateSyncFileRange(fd: unknown, offset: unknown, nbytes: unknown, fl
  * @param fd Any descriptor on the filesystem.
  */
 export function syncfs(fd: number): Promise<void> {
-  return promise(() => {
+  return promise(arguments, 1, 'syncfs', () => {
     validateFd(fd);
     return native.syncfs(fd);
   });
@@ -163,6 +175,7 @@ export function syncfs(fd: number): Promise<void> {
 
 /** Synchronous {@link syncfs}. */
 export function syncfsSync(fd: number): void {
+  validateArgumentCount(arguments, 1, 'syncfsSync');
   validateFd(fd);
   native.syncfsSync(fd);
 }
@@ -177,11 +190,12 @@ export function syncfsSync(fd: number): void {
  * @param path The directory.
  */
 export function fsyncDir(path: PathLike): Promise<void> {
-  return promise(() => native.fsyncDir(toPath(path)));
+  return promise(arguments, 1, 'fsyncDir', () => native.fsyncDir(toPath(path)));
 }
 
 /** Synchronous {@link fsyncDir}. */
 export function fsyncDirSync(path: PathLike): void {
+  validateArgumentCount(arguments, 1, 'fsyncDirSync');
   native.fsyncDirSync(toPath(path));
 }
 
@@ -228,11 +242,12 @@ function openArguments(path: unknown, options: unknown): [string, number, number
  * @returns The file descriptor.
  */
 export function open(path: PathLike, options?: OpenOptions): Promise<number> {
-  return promise(() => native.open(...openArguments(path, options)));
+  return promise(arguments, 2, 'open', () => native.open(...openArguments(path, options)));
 }
 
 /** Synchronous {@link open}. */
 export function openSync(path: PathLike, options?: OpenOptions): number {
+  validateArgumentCount(arguments, 2, 'openSync');
   return native.openSync(...openArguments(path, options));
 }
 
@@ -252,7 +267,7 @@ export function openSync(path: PathLike, options?: OpenOptions): number {
  * @param length Length of the range (> 0).
  */
 export function preallocate(fd: number, offset: number, length: number): Promise<void> {
-  return promise(() => {
+  return promise(arguments, 3, 'preallocate', () => {
     validatePreallocate(fd, offset, length);
     return native.preallocate(fd, offset, length);
   });
@@ -260,6 +275,7 @@ export function preallocate(fd: number, offset: number, length: number): Promise
 
 /** Synchronous {@link preallocate}. */
 export function preallocateSync(fd: number, offset: number, length: number): void {
+  validateArgumentCount(arguments, 3, 'preallocateSync');
   validatePreallocate(fd, offset, length);
   native.preallocateSync(fd, offset, length);
 }
@@ -296,11 +312,12 @@ function writeArguments(fd: unknown, data: unknown, position: unknown, options: 
  *   see {@link FlushMode} for what each means on each OS.
  */
 export function writeDurable(fd: number, data: BinaryData, position: number | null, options?: WriteDurableOptions): Promise<number> {
-  return promise(() => native.writeDurable(...writeArguments(fd, data, position, options)));
+  return promise(arguments, 4, 'writeDurable', () => native.writeDurable(...writeArguments(fd, data, position, options)));
 }
 
 /** Synchronous {@link writeDurable}. */
 export function writeDurableSync(fd: number, data: BinaryData, position: number | null, options?: WriteDurableOptions): number {
+  validateArgumentCount(arguments, 4, 'writeDurableSync');
   return native.writeDurableSync(...writeArguments(fd, data, position, options));
 }
 
@@ -313,11 +330,12 @@ export function writeDurableSync(fd: number, data: BinaryData, position: number 
  * @param to The name to give it (an existing file there is replaced).
  */
 export function replaceFile(from: PathLike, to: PathLike): Promise<void> {
-  return promise(() => native.replaceFile(toPath(from, 'from'), toPath(to, 'to')));
+  return promise(arguments, 2, 'replaceFile', () => native.replaceFile(toPath(from, 'from'), toPath(to, 'to')));
 }
 
 /** Synchronous {@link replaceFile}. */
 export function replaceFileSync(from: PathLike, to: PathLike): void {
+  validateArgumentCount(arguments, 2, 'replaceFileSync');
   native.replaceFileSync(toPath(from, 'from'), toPath(to, 'to'));
 }
 
@@ -342,11 +360,12 @@ function lockArguments(fd: unknown, options: unknown): [number, boolean, boolean
  * @param options `shared` for a shared lock; `wait` to block until it is free.
  */
 export function lockFile(fd: number, options?: LockOptions): Promise<void> {
-  return promise(() => native.lockFile(...lockArguments(fd, options)));
+  return promise(arguments, 2, 'lockFile', () => native.lockFile(...lockArguments(fd, options)));
 }
 
 /** Synchronous {@link lockFile}. */
 export function lockFileSync(fd: number, options?: LockOptions): void {
+  validateArgumentCount(arguments, 2, 'lockFileSync');
   native.lockFileSync(...lockArguments(fd, options));
 }
 
@@ -355,7 +374,7 @@ export function lockFileSync(fd: number, options?: LockOptions): void {
  * @param fd The descriptor that holds the lock.
  */
 export function unlockFile(fd: number): Promise<void> {
-  return promise(() => {
+  return promise(arguments, 1, 'unlockFile', () => {
     validateFd(fd);
     return native.unlockFile(fd);
   });
@@ -363,6 +382,7 @@ export function unlockFile(fd: number): Promise<void> {
 
 /** Synchronous {@link unlockFile}. */
 export function unlockFileSync(fd: number): void {
+  validateArgumentCount(arguments, 1, 'unlockFileSync');
   validateFd(fd);
   native.unlockFileSync(fd);
 }
@@ -388,10 +408,11 @@ function pathOrFd(value: unknown): string | number {
  * @param pathOrFd A path or an open descriptor.
  */
 export function dioAlignment(pathOrFd_: PathLike | number): Promise<DioAlignment> {
-  return promise(() => native.dioAlignment(pathOrFd(pathOrFd_)));
+  return promise(arguments, 1, 'dioAlignment', () => native.dioAlignment(pathOrFd(pathOrFd_)));
 }
 
 /** Synchronous {@link dioAlignment}. */
 export function dioAlignmentSync(pathOrFd_: PathLike | number): DioAlignment {
+  validateArgumentCount(arguments, 1, 'dioAlignmentSync');
   return native.dioAlignmentSync(pathOrFd(pathOrFd_));
 }

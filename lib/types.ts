@@ -22,62 +22,66 @@ export type BinaryData = ArrayBufferView;
 
 interface OpenOptionsBase {
   /** Open for reading (default true when `write` is not set). */
-  read?: boolean;
+  read?: boolean | undefined;
   /** Open for writing. */
-  write?: boolean;
+  write?: boolean | undefined;
   /** Truncate to length 0 (needs `write`). */
-  truncate?: boolean;
+  truncate?: boolean | undefined;
   /** Every write goes to the end of the file (O_APPEND). */
-  append?: boolean;
+  append?: boolean | undefined;
   /**
    * O_DSYNC: each write returns only after its data (and the metadata needed to read it) is on
    * stable storage. On macOS it does not flush the drive cache. Windows: FILE_FLAG_WRITE_THROUGH.
    */
-  dsync?: boolean;
+  dsync?: boolean | undefined;
   /** O_SYNC: like `dsync`, and all metadata too. Windows: FILE_FLAG_WRITE_THROUGH; `sync` with `dsync` is EINVAL there. */
-  sync?: boolean;
+  sync?: boolean | undefined;
   /**
    * Bypass the page cache: O_DIRECT (Linux, FreeBSD), F_NOCACHE after open (macOS),
    * FILE_FLAG_NO_BUFFERING (Windows). Needs aligned memory, offsets and lengths (see
    * {@link allocAligned}, {@link dioAlignment}). NOT durable by itself: the device may still
    * hold the data in its volatile cache; add `dsync` or a flush.
    */
-  direct?: boolean;
+  direct?: boolean | undefined;
   /**
    * Fail with ELOOP if the last component of the path is a symbolic link (O_NOFOLLOW). Windows
    * has no such flag: there `nofollow` fails with ERR_HARDSYNC_UNSUPPORTED, except together
    * with `create` + `exclusive`, which never follows an existing name there either.
    */
-  nofollow?: boolean;
+  nofollow?: boolean | undefined;
 }
 
 /**
  * Options of {@link open}. `exclusive` and `mode` only mean something with `create: true`, and
  * the types say so: `{ exclusive: true }` without `create: true` does not compile.
+ *
+ * Every optional property of hardsync's options accepts `undefined` (meaning "not given", as at
+ * runtime), so they compile under `exactOptionalPropertyTypes` with values forwarded from the
+ * caller's own optional parameters.
  */
 export type OpenOptions =
   | (OpenOptionsBase & {
       /** Create the file if it does not exist (O_CREAT). */
       create: true;
       /** Fail with EEXIST if the file exists (O_EXCL). */
-      exclusive?: boolean;
+      exclusive?: boolean | undefined;
       /** Permission bits of a created file (before umask), default 0o666. */
-      mode?: number;
+      mode?: number | undefined;
     })
-  | (OpenOptionsBase & { create?: false; exclusive?: never; mode?: never });
+  | (OpenOptionsBase & { create?: false | undefined; exclusive?: undefined; mode?: undefined });
 
 /** Options of {@link writeDurable}. */
 export interface WriteDurableOptions {
   /** The flush after the writes; default `'data'`. */
-  flush?: FlushMode;
+  flush?: FlushMode | undefined;
 }
 
 /** Options of {@link lockFile}. */
 export interface LockOptions {
   /** A shared (read) lock instead of an exclusive one. */
-  shared?: boolean;
+  shared?: boolean | undefined;
   /** Wait until the lock is free (the Promise form waits on the threadpool). Default false: fail at once. */
-  wait?: boolean;
+  wait?: boolean | undefined;
 }
 
 /** Direct-I/O alignment rules of a file or filesystem. */

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { types } from 'node:util';
-import { invalidArgType, invalidArgValue, outOfRange } from './errors';
+import { callbackRefused, extraArgument, fdOutOfRange, invalidArgType, invalidArgValue, invalidFdType, outOfRange } from './errors';
 import type { FlushMode } from './types';
 
 /** The flush names and the numbers native/platform.h gives them (enum class Flush). */
@@ -19,11 +19,36 @@ export const FLUSH_CODES: Readonly<Record<FlushMode, number>> = Object.freeze({
 
 const INT32_MAX = 2147483647;
 
-/** A file descriptor: an integer in [0, 2^31-1], as node:fs requires. */
+/**
+ * Refuses what no hardsync call takes, so that nothing passed is silently ignored: a function
+ * after the first argument (a callback, where node:fs's callback API would take one; a function
+ * as the first argument is refused by that argument's own check, in node:fs's words) and any
+ * argument past the `declared` ones that is not undefined. Both are ERR_INVALID_ARG_TYPE
+ * saying that hardsync has Promise and Sync forms only.
+ * @param args The call's `arguments`.
+ * @param declared How many parameters the call declares (optional ones included).
+ * @param call The exported name, for the message.
+ * @param paired Whether `call` has a Promise and a Sync form (for the hint in the message), or
+ *   the hint itself for a call without that pair (a method: `'await log.append(data)'`).
+ */
+export function validateArgumentCount(args: IArguments, declared: number, call: string, paired: boolean | string = true): void {
+  for (let i = 1; i < args.length; i++) {
+    const value: unknown = args[i];
+    if (typeof value === 'function') throw callbackRefused(call, value, paired);
+    if (i >= declared && value !== undefined) throw extraArgument(call, declared, i, value, paired);
+  }
+}
+
+/**
+ * A file descriptor: an integer in [0, 2^31-1], refused in the words (and the order of checks)
+ * of node:fs's own fd check for fs.fsyncSync: a finite number outside the range is a range
+ * error even when it is not an integer (-1.5), an infinite one is "an integer" error.
+ */
 export function validateFd(fd: unknown): asserts fd is number {
-  if (typeof fd !== 'number') throw invalidArgType('fd', 'of type number', fd);
-  if (!Number.isInteger(fd)) throw outOfRange('fd', 'an integer', fd);
-  if (fd < 0 || fd > INT32_MAX) throw outOfRange('fd', `>= 0 && <= ${INT32_MAX}`, fd);
+  if (typeof fd !== 'number') throw invalidFdType(fd);
+  const outside = fd < 0 || fd > INT32_MAX;
+  if (outside && Number.isFinite(fd)) throw fdOutOfRange(`>= 0 && <= ${INT32_MAX}`, fd);
+  if (!Number.isInteger(fd)) throw fdOutOfRange('an integer', fd);
 }
 
 /** A non-negative safe integer (offsets, lengths, sizes), optionally bounded above. */

@@ -133,7 +133,7 @@ describe('writeFileAtomic', () => {
     fs.mkdirSync(path.join(blocked, 'child'), { recursive: true });
     const error = await writeFileAtomic(blocked, 'x').catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'EISDIR', syscall: 'rename', dest: blocked });
-    expect((error as { path: string }).path).toMatch(new RegExp(`^${dir}/\\.is-a-dir\\.[0-9a-f]+\\.tmp$`));
+    expect((error as { path: string }).path).toMatch(new RegExp(`^${dir}/\\.is-a-dir\\.hs1-(?:[0-9a-f]{8}-){3}\\d+-\\d+-[0-9a-f]{12}\\.tmp$`));
     expect(() => writeFileAtomicSync(blocked, 'x')).toThrow(expect.objectContaining({ code: 'EISDIR', syscall: 'rename' }));
     // a missing directory fails at the open step
     const missing = path.join(dir, 'no-such-dir', 'f');
@@ -204,7 +204,7 @@ describe.skipIf(!hasStrace)('writeFileAtomic syscalls (strace)', () => {
         trace: 'openat,fchmod,pwrite64,write,fsync,fdatasync,close,rename',
       });
       expect(run.result).toEqual({ ok: true });
-      const open = run.calls.find((c) => c.name === 'openat' && /\/\.cfg\.[0-9a-f]{18}\.tmp"/.test(c.args));
+      const open = run.calls.find((c) => c.name === 'openat' && /\/\.cfg\.hs1-(?:[0-9a-f]{8}-){3}\d+-\d+-[0-9a-f]{12}\.tmp"/.test(c.args));
       expect(open).toBeDefined();
       for (const flag of ['O_CREAT', 'O_EXCL', 'O_NOFOLLOW', 'O_CLOEXEC']) expect(open!.args).toContain(flag);
       expect(open!.args).toMatch(/, 0600$/);
@@ -257,7 +257,7 @@ describe.skipIf(!hasStrace)('writeFileAtomic syscalls (strace)', () => {
         expect(run.calls.some((c) => c.result.includes('INJECTED'))).toBe(true);
         expect(run.result.ok).toBe(false);
         expect(run.result.error).toMatchObject({ code, errno: -os.constants.errno[code], syscall: reported });
-        expect(run.result.error.path).toMatch(/\/\.keep\.[0-9a-f]+\.tmp$/);
+        expect(run.result.error.path).toMatch(/\/\.keep\.hs1-(?:[0-9a-f]{8}-){3}\d+-\d+-[0-9a-f]{12}\.tmp$/);
         expect(run.result.error.message).toContain(run.result.error.path);
         expect(fs.readFileSync(file, 'utf8')).toBe('old');
         expect(listing(dir)).toEqual(['keep']);

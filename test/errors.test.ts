@@ -2,8 +2,11 @@
 // before any I/O (the Promise form rejects, it never throws) with node's codes.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { types } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
+import { badFdNumbers, receivedValues } from './helpers/received-values';
 import { diskTempDir } from './helpers/tmp';
 
 let dir: string;
@@ -119,6 +122,59 @@ describe('argument errors are thrown before any I/O with node codes', () => {
       const node = caught(() => fs.fsyncSync(bad as never));
       expect({ name: mine.name, code: mine.code, message: mine.message }).toEqual({ name: node.name, code: node.code, message: node.message });
     }
+  });
+
+  it('has node:fs\'s exact fd messages for every input type (fsyncSync, fdatasyncSync, and the Promise forms)', async () => {
+    const cases: [string, unknown][] = [...receivedValues(), ...badFdNumbers.map((n): [string, unknown] => [`number ${n}`, n])];
+    expect(cases.length).toBeGreaterThan(80);
+    for (const [label, bad] of cases) {
+      const node = caught(() => fs.fsyncSync(bad as never));
+      const expected = { name: node.name, code: node.code, message: node.message };
+      expect(expected.code, label).toMatch(/^ERR_(INVALID_ARG_TYPE|OUT_OF_RANGE)$/);
+      for (const [form, run] of [
+        ['fsyncSync', () => hs.fsyncSync(bad as never)],
+        ['fdatasyncSync', () => hs.fdatasyncSync(bad as never)],
+        ['fullFsyncSync', () => hs.fullFsyncSync(bad as never)],
+      ] as const) {
+        const mine = caught(run);
+        expect({ name: mine.name, code: mine.code, message: mine.message }, `${form}(${label})`).toEqual(expected);
+      }
+      const rejected = (await hs.fsync(bad as never).then(() => { throw new Error('resolved'); }, (error) => error)) as Error & Record<string, unknown>;
+      expect({ name: rejected.name, code: rejected.code, message: rejected.message }, `fsync(${label})`).toEqual(expected);
+    }
+  });
+
+  it('has node\'s exact messages for non-fd arguments of every type: numbers, paths, options, range errors', () => {
+    const tail = (error: Error) => error.message.slice(error.message.indexOf('. Received ') + 2);
+    for (const [label, bad] of receivedValues()) {
+      if (typeof bad === 'number' || bad === undefined) continue;
+      // A number argument: fs.ftruncateSync's "len" is checked by node's JavaScript validators.
+      // (A function there is refused as a callback instead: see test/api-surface.test.ts.)
+      if (typeof bad !== 'function') {
+        const node = caught(() => fs.ftruncateSync(0, bad as never));
+        const mine = caught(() => hs.preallocateSync(0, bad as never, 1));
+        expect({ code: mine.code, message: mine.message }, `offset ${label}`).toEqual({ code: node.code, message: node.message.replace('"len"', '"offset"') });
+      }
+      if (typeof bad === 'boolean') continue;
+      // An option: a dotted name is a "property", as node says it.
+      const nodeOption = caught(() => fs.rmSync(path.join(dir, 'never-there'), { recursive: bad as never }));
+      const myOption = caught(() => hs.lockFileSync(0, { wait: bad as never }));
+      expect(myOption.message, `options.wait ${label}`).toBe(nodeOption.message.replace('"options.recursive"', '"options.wait"'));
+      if (typeof bad === 'string' || types.isUint8Array(bad) || bad instanceof URL) continue;
+      // A path.
+      const nodePath = caught(() => fs.openSync(bad as never));
+      const myPath = caught(() => hs.openSync(bad as never));
+      expect(myPath.message, `path ${label}`).toBe(nodePath.message);
+    }
+    for (const big of [2 ** 53, -(2 ** 53), 2 ** 60, 1e21, -1e21, 1.5, NaN, -Infinity]) {
+      const node = caught(() => fs.ftruncateSync(0, big));
+      const mine = caught(() => hs.preallocateSync(0, big, 1));
+      expect({ code: mine.code, received: tail(mine) }, `offset ${big}`).toEqual({ code: node.code, received: tail(node) });
+    }
+    const nodeValue = caught(() => new Readable({ highWaterMark: -1 }));
+    expect(nodeValue.message).toBe("The property 'options.highWaterMark' is invalid. Received -1");
+    const myValue = caught(() => hs.writeFileAtomicSync(path.join(dir, 'never-written'), 'x', { flush: 'fast' as never }));
+    expect(myValue.message).toBe("The property 'options.flush' must be one of 'data', 'full'. Received 'fast'");
   });
 
   it('the Promise forms reject (never throw) with the same errors', async () => {

@@ -63,7 +63,7 @@ describe.skipIf(!hasStrace)('writeFileSecret syscall order (strace)', () => {
         trace: 'openat,fchmod,fsync,fdatasync,pwrite64,write,close,rename',
       });
       expect(run.result).toEqual({ ok: true });
-      const open = run.calls.find((c) => c.name === 'openat' && /\/\.token\.[0-9a-f]+\.tmp"/.test(c.args));
+      const open = run.calls.find((c) => c.name === 'openat' && /\/\.token\.hs1-(?:[0-9a-f]{8}-){3}\d+-\d+-[0-9a-f]{12}\.tmp"/.test(c.args));
       expect(open).toBeDefined();
       expect(open!.args).toContain('O_CREAT');
       expect(open!.args).toContain('O_EXCL');

@@ -2,20 +2,21 @@
  * Atomic replace (`writeFileAtomic`), durable create (`createDurable`) and ordered secret
  * writes (`writeFileSecret`), built on the primitives.
  *
- * The replace sequence: a temp file in the target's directory (O_CREAT|O_EXCL|O_NOFOLLOW|
- * O_CLOEXEC, 0o600, crypto-random name) -> fchown if asked -> fchmod to the final mode -> every
- * byte written -> flush -> close -> rename over the target -> fsync of the directory. Until the
- * rename, the target is untouched; the rename swaps old for new in one step; the directory fsync
- * makes the swap survive a power cut. Where a directory cannot be fsynced (capabilities():
- * fsyncDir unsupported, i.e. Windows), replaceFile is MoveFileEx(REPLACE_EXISTING |
- * WRITE_THROUGH), which returns only once the move is flushed.
+ * The replace sequence: stale temps of the target removed (their writers are gone, see
+ * ./atomic-temps) -> a temp file in the target's directory (O_CREAT|O_EXCL|O_NOFOLLOW|
+ * O_CLOEXEC, 0o600, a name with the writer's identity and crypto-random bytes) -> fchown if
+ * asked -> fchmod to the final mode -> every byte written -> flush -> close -> rename over the
+ * target -> fsync of the directory. Until the rename, the target is untouched; the rename
+ * swaps old for new in one step; the directory fsync makes the swap survive a power cut. Where
+ * a directory cannot be fsynced (capabilities(): fsyncDir unsupported, i.e. Windows),
+ * replaceFile is MoveFileEx(REPLACE_EXISTING | WRITE_THROUGH), which returns only once the
+ * move is flushed.
  * @module
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import nodePath from 'node:path';
 import { promisify, types } from 'node:util';
-import { invalidArgType } from '../errors';
+import { invalidArgType, rethrowWithCallerStack } from '../errors';
 import {
   fdatasync,
   fdatasyncSync,
@@ -33,7 +34,7 @@ import {
   writeDurableSync,
 } from '../primitives';
 import type { PathLike } from '../types';
-import { toPath, validateIntRange, validateOptionalBoolean, validateOptions } from '../validate';
+import { toPath, validateArgumentCount, validateIntRange, validateOptionalBoolean, validateOptions } from '../validate';
 import {
   KeyedQueue,
   canFsyncDir,
@@ -47,6 +48,7 @@ import {
   withPath,
   type PatternFlush,
 } from './common';
+import { newTempPath, removeStaleTemps, removeStaleTempsSync } from './atomic-temps';
 
 /** What {@link writeFileAtomic} accepts: bytes, a string, or chunks of either (sync or async). */
 export type AtomicData =
@@ -58,36 +60,36 @@ export type AtomicData =
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicOptions {
   /** Encoding of string data (and string chunks); default `'utf8'`. */
-  encoding?: BufferEncoding;
+  encoding?: BufferEncoding | undefined;
   /**
    * Permission bits of the new file, applied exactly with fchmod (the umask does not apply).
    * Default: the existing file's mode, else `0o666 & ~umask`.
    */
-  mode?: number;
+  mode?: number | undefined;
   /** Owner of the new file (fchown before any byte is written); default: the process's. */
-  chown?: { uid: number; gid: number };
+  chown?: { uid: number; gid: number } | undefined;
   /** Flush of the new file before the rename: `'full'` (default, fullFsync) or `'data'` (fdatasync). */
-  flush?: PatternFlush;
+  flush?: PatternFlush | undefined;
   /** Aborting leaves the old file in place and removes the temp file (until the rename starts). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options of {@link createDurable}. */
 export interface CreateDurableOptions {
   /** Permission bits given to open(2) (the umask applies, as with node:fs); default 0o666. */
-  mode?: number;
+  mode?: number | undefined;
   /** Fail with EEXIST when the file exists (default true). */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /** Flush of the new file: `'full'` (default) or `'data'`. */
-  flush?: PatternFlush;
+  flush?: PatternFlush | undefined;
 }
 
 /** Options of {@link writeFileSecret}. */
 export interface SecretOptions {
   /** Encoding of string data; default `'utf8'`. */
-  encoding?: BufferEncoding;
+  encoding?: BufferEncoding | undefined;
   /** Flush of the data before the rename: `'full'` (default) or `'data'`. */
-  flush?: PatternFlush;
+  flush?: PatternFlush | undefined;
 }
 
 const fchownAsync = promisify(fs.fchown);
@@ -171,12 +173,12 @@ function secretPlan(path: unknown, data: unknown, options: unknown): Plan {
 
 /**
  * A temp name next to the target: same directory (so rename stays on one filesystem and is
- * atomic), unpredictable (so nobody can pre-create or symlink it), and short enough for
- * NAME_MAX even when the target's own name is long.
+ * atomic), unpredictable (so nobody can pre-create or symlink it), short enough for NAME_MAX
+ * even when the target's own name is long, and naming its writer (see ./atomic-temps), so a
+ * later write can tell a dead writer's temp from a live one's.
  */
 function tempPath(plan: Plan): string {
-  const base = nodePath.basename(plan.target).slice(0, 160);
-  return nodePath.join(plan.directory, `.${base}.${crypto.randomBytes(9).toString('hex')}.tmp`);
+  return newTempPath(plan.target);
 }
 
 /** 0o666 & ~umask, what a plain open(O_CREAT, 0o666) would have produced. */
@@ -273,6 +275,9 @@ async function replaceAsync(plan: Plan): Promise<void> {
   const { signal } = plan;
   throwIfAborted(signal);
   const mode = await finalMode(plan);
+  // Temps of this target left by writers killed mid-write go first (best effort: a failure
+  // here must not fail the write, whose own error is the one that matters).
+  await removeStaleTemps(plan.target).catch(() => undefined);
   const temp = tempPath(plan);
   let fd = -1;
   let tempExists = false;
@@ -305,6 +310,11 @@ async function replaceAsync(plan: Plan): Promise<void> {
 
 function replaceSync(plan: Plan): void {
   const mode = finalModeSync(plan);
+  try {
+    removeStaleTempsSync(plan.target);
+  } catch {
+    // best effort, as in replaceAsync
+  }
   const temp = tempPath(plan);
   let fd = -1;
   let tempExists = false;
@@ -358,11 +368,12 @@ function replaceSync(plan: Plan): void {
 export function writeFileAtomic(path: PathLike, data: AtomicData, options?: AtomicOptions): Promise<void> {
   let plan: Plan;
   try {
+    validateArgumentCount(arguments, 3, 'writeFileAtomic');
     plan = atomicPlan(path, data, options, true);
   } catch (error) {
     return Promise.reject(error);
   }
-  return pathQueue.run(nodePath.resolve(plan.target), () => replaceAsync(plan));
+  return pathQueue.run(nodePath.resolve(plan.target), () => replaceAsync(plan)).then(undefined, rethrowWithCallerStack);
 }
 
 /**
@@ -374,6 +385,7 @@ export function writeFileAtomicSync(
   data: string | ArrayBufferView | Iterable<string | ArrayBufferView>,
   options?: Omit<AtomicOptions, 'signal'>,
 ): void {
+  validateArgumentCount(arguments, 3, 'writeFileAtomicSync');
   replaceSync(atomicPlan(path, data, options, false));
 }
 
@@ -390,15 +402,17 @@ export function writeFileAtomicSync(
 export function writeFileSecret(path: PathLike, data: string | ArrayBufferView, options?: SecretOptions): Promise<void> {
   let plan: Plan;
   try {
+    validateArgumentCount(arguments, 3, 'writeFileSecret');
     plan = secretPlan(path, data, options);
   } catch (error) {
     return Promise.reject(error);
   }
-  return pathQueue.run(nodePath.resolve(plan.target), () => replaceAsync(plan));
+  return pathQueue.run(nodePath.resolve(plan.target), () => replaceAsync(plan)).then(undefined, rethrowWithCallerStack);
 }
 
 /** Synchronous {@link writeFileSecret}. */
 export function writeFileSecretSync(path: PathLike, data: string | ArrayBufferView, options?: SecretOptions): void {
+  validateArgumentCount(arguments, 3, 'writeFileSecretSync');
   replaceSync(secretPlan(path, data, options));
 }
 
@@ -423,6 +437,7 @@ function createArguments(path: unknown, options: unknown): { file: string; mode:
  * @param options `mode` (umask applies), `exclusive` (default true), `flush` (default `'full'`).
  */
 export async function createDurable(path: PathLike, options?: CreateDurableOptions): Promise<number> {
+  validateArgumentCount(arguments, 2, 'createDurable');
   const { file, mode, exclusive, flush } = createArguments(path, options);
   const fd = await open(file, { read: true, write: true, create: true, exclusive, mode });
   try {
@@ -438,6 +453,7 @@ export async function createDurable(path: PathLike, options?: CreateDurableOptio
 
 /** Synchronous {@link createDurable}. */
 export function createDurableSync(path: PathLike, options?: CreateDurableOptions): number {
+  validateArgumentCount(arguments, 2, 'createDurableSync');
   const { file, mode, exclusive, flush } = createArguments(path, options);
   const fd = openSync(file, { read: true, write: true, create: true, exclusive, mode });
   try {
@@ -454,4 +470,25 @@ export function createDurableSync(path: PathLike, options?: CreateDurableOptions
     if (exclusive) fs.rmSync(file, { force: true });
     throw withPath(error, file);
   }
+}
+
+/**
+ * Removes the temp files that writeFileAtomic / writeFileSecret calls on `path` left behind
+ * when their process died mid-write (kill -9, a crash, a power cut), and only those: a temp is
+ * removed only when the process that wrote it is gone (or its boot has ended), never one a live
+ * writer may still rename, and never a temp of another file. Every write of `path` does this
+ * first on its own; call this to clean up without writing. The temp name pattern and how a
+ * writer is judged gone are in README.md ("Temp files").
+ * @param path The target file whose temps to clean up (it need not exist).
+ * @returns The paths of the temps removed.
+ */
+export async function cleanupAtomicTemps(path: PathLike): Promise<string[]> {
+  validateArgumentCount(arguments, 1, 'cleanupAtomicTemps');
+  return removeStaleTemps(toPath(path));
+}
+
+/** Synchronous {@link cleanupAtomicTemps}. */
+export function cleanupAtomicTempsSync(path: PathLike): string[] {
+  validateArgumentCount(arguments, 1, 'cleanupAtomicTempsSync');
+  return removeStaleTempsSync(toPath(path));
 }

@@ -78,7 +78,12 @@ export function withPath<E>(error: E, path: string): E {
   const e = error as HardsyncError;
   if (e instanceof Error && typeof e.syscall === 'string' && e.path === undefined) {
     e.path = path;
-    if (!e.message.includes(`'${path}'`)) e.message += ` '${path}'`;
+    if (!e.message.includes(`'${path}'`)) {
+      const header = `${e.name}: ${e.message}`;
+      e.message += ` '${path}'`;
+      // The stack's first line was written when the error was made: keep it saying the same.
+      if (typeof e.stack === 'string' && e.stack.startsWith(header)) e.stack = `${e.name}: ${e.message}${e.stack.slice(header.length)}`;
+    }
   }
   return error;
 }

@@ -6,7 +6,7 @@
  */
 import { types } from 'node:util';
 import { invalidArgType } from '../errors';
-import { validateIntRange } from '../validate';
+import { validateArgumentCount, validateIntRange } from '../validate';
 
 const POLY = 0x82f63b78;
 
@@ -36,6 +36,7 @@ const TABLES: Int32Array[] = (() => {
  * @returns The CRC of everything fed in so far, unsigned.
  */
 export function crc32cUpdate(crc: number, bytes: Uint8Array): number {
+  validateArgumentCount(arguments, 2, 'crc32cUpdate', false);
   validateIntRange(crc, 'crc', 0, 0xffffffff);
   if (!types.isUint8Array(bytes)) throw invalidArgType('bytes', 'an instance of Buffer or Uint8Array', bytes);
   const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
@@ -66,5 +67,6 @@ export function crc32cUpdate(crc: number, bytes: Uint8Array): number {
  * @returns The checksum as an unsigned 32-bit number.
  */
 export function crc32c(bytes: Uint8Array): number {
+  validateArgumentCount(arguments, 1, 'crc32c', false);
   return crc32cUpdate(0, bytes);
 }

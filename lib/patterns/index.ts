@@ -3,7 +3,16 @@
  * secret writes, and a write-ahead log with group commit.
  * @module
  */
-export { writeFileAtomic, writeFileAtomicSync, writeFileSecret, writeFileSecretSync, createDurable, createDurableSync } from './atomic';
+export {
+  writeFileAtomic,
+  writeFileAtomicSync,
+  writeFileSecret,
+  writeFileSecretSync,
+  createDurable,
+  createDurableSync,
+  cleanupAtomicTemps,
+  cleanupAtomicTempsSync,
+} from './atomic';
 export type { AtomicData, AtomicOptions, CreateDurableOptions, SecretOptions } from './atomic';
 export { DurableLog } from './log';
 export type { DurableLogOptions, LogFlush, LogRecovery, LogVerified, LogVerify, SegmentFill } from './log';

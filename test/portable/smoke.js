@@ -641,6 +641,34 @@ check('writeFileAtomic / writeFileAtomicSync: content replaced, no temp file lef
   assertArgError(caught(() => hs.writeFileAtomicSync(123, 'x')), 'ERR_INVALID_ARG_TYPE', 'path 123');
 });
 
+check('cleanupAtomicTemps / cleanupAtomicTempsSync: a live write\'s temp and unknown names are kept', ['cleanupAtomicTemps', 'cleanupAtomicTempsSync'], async () => {
+  const file = fileWith('old');
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  let started;
+  const begun = new Promise((resolve) => (started = resolve));
+  async function* slowChunks() {
+    yield 'a';
+    started();
+    await gate;
+    yield 'b';
+  }
+  const writing = hs.writeFileAtomic(file, slowChunks());
+  await begun;
+  const temps = () => fs.readdirSync(workdir).filter((name) => name.startsWith(`.${path.basename(file)}.`) && name.endsWith('.tmp'));
+  assertEqual(temps().length, 1, 'temps while the write runs');
+  const stranger = path.join(workdir, `.${path.basename(file)}.${'0123456789abcdef01'}.tmp`);
+  fs.writeFileSync(stranger, 'not a temp that names its writer');
+  assertEqual((await hs.cleanupAtomicTemps(file)).length, 0, 'removed by cleanupAtomicTemps');
+  assertEqual(hs.cleanupAtomicTempsSync(file).length, 0, 'removed by cleanupAtomicTempsSync');
+  assertEqual(temps().length, 2, 'temps kept');
+  release();
+  await writing;
+  assertEqual(fs.readFileSync(file, 'utf8'), 'ab', 'content');
+  fs.rmSync(stranger);
+  assertSystemError(await rejected(() => hs.cleanupAtomicTemps(path.join(workdir, 'no-such-dir', 'file'))), { code: 'ENOENT' }, 'missing directory');
+});
+
 check('writeFileSecret / writeFileSecretSync: content, and 0o600 where modes exist', ['writeFileSecret', 'writeFileSecretSync'], async () => {
   const file = fresh('secret');
   hs.writeFileSecretSync(file, 'hunter2');
