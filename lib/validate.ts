@@ -32,7 +32,8 @@ const INT32_MAX = 2147483647;
  *   the hint itself for a call without that pair (a method: `'await log.append(data)'`).
  */
 export function validateArgumentCount(args: IArguments, declared: number, call: string, paired: boolean | string = true): void {
-  for (let i = 1; i < args.length; i++) {
+  // (A call that declares no parameter has no first argument's own check to refuse a function.)
+  for (let i = declared === 0 ? 0 : 1; i < args.length; i++) {
     const value: unknown = args[i];
     if (typeof value === 'function') throw callbackRefused(call, value, paired);
     if (i >= declared && value !== undefined) throw extraArgument(call, declared, i, value, paired);

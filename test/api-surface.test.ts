@@ -20,8 +20,8 @@ afterAll(() => cleanup());
 const api = hs as unknown as Record<string, unknown>;
 
 /**
- * Exports the lead wires separately (DurableLog's methods are being rewritten in another
- * branch): everything else that is a function is covered below, and the tables must say so.
+ * Exports whose methods, not the export itself, take the arguments (DurableLog: its own
+ * describe block below); every other function is covered by the tables, which must say so.
  */
 const WIRED_ELSEWHERE = new Set(['DurableLog']);
 
@@ -223,5 +223,35 @@ describe('the helpers DurableLog\'s methods are to use', () => {
     expect(() => validateArgumentCount(args, 1, 'append', 'await log.append(data)')).toThrow(
       /^The "callback" argument is not supported: append\(\) takes no callback; hardsync has Promise and Sync forms only \(await log\.append\(data\)\)\. Received function /,
     );
+  });
+});
+
+describe("DurableLog's methods", () => {
+  it('refuse a callback or an extra argument (rejecting, as Promise forms do), before any I/O', async () => {
+    const log = await hs.DurableLog.open(path.join(dir, 'wal-api'), { segmentSize: 1 << 20 });
+    const done = function done(): void {};
+    const anyLog = log as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const never = path.join(dir, 'wal-never');
+    await expect((hs.DurableLog.open as (...a: unknown[]) => Promise<unknown>)(never, {}, done)).rejects.toThrow(/DurableLog\.open\(\) takes no callback; hardsync has Promise and Sync forms only \(await DurableLog\.open\(dir, options\)\)/);
+    await expect((hs.DurableLog.open as (...a: unknown[]) => Promise<unknown>)(never, undefined, 3)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(fs.existsSync(never)).toBe(false);
+    await expect(anyLog.append.call(log, 'x', done) as Promise<unknown>).rejects.toThrow(/log\.append\(\) takes no callback/);
+    await expect(anyLog.append.call(log, 'x', 'y') as Promise<unknown>).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(log.nextLsn).toBe(1); // nothing was appended
+    await expect(anyLog.truncateBefore.call(log, 1, done) as Promise<unknown>).rejects.toThrow(/log\.truncateBefore\(\) takes no callback/);
+    await expect((anyLog.records.call(log, 1, done) as AsyncGenerator).next()).rejects.toThrow(/log\.records\(\) takes no callback/);
+    await expect(anyLog.close.call(log, done) as Promise<unknown>).rejects.toThrow(/log\.close\(\) takes no callback/);
+    await expect(anyLog.close.call(log, 1) as Promise<unknown>).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(await log.append('still open')).toEqual({ lsn: 1 });
+    await log.close();
+  });
+
+  it('a failed open names the awaiting function in its stack', async () => {
+    async function awaitingLogOpen(): Promise<void> {
+      await hs.DurableLog.open(path.join(dir, 'closed', 'wal')); // 'closed' is a file
+    }
+    const error = (await awaitingLogOpen().catch((e: unknown) => e)) as Error & { code: string };
+    expect(error.code).toMatch(/^E[A-Z]+$/);
+    expect(error.stack).toMatch(/\n    at (async )?awaitingLogOpen \(/);
   });
 });

@@ -99,8 +99,8 @@ const JITTER_B = [0.99, 1.02, 1.01, 0.97, 1.03, 0.98, 1.0, 1.02];
 describe('hardsync compare with rounds (hardsync-bench/2)', () => {
   it('calls a real difference faster or slower, with the ratio interval, and noise "~"', () => {
     const base = v2From('a.json', () => 1, JITTER_A);
-    // fdatasync twice as fast, write 5% faster (within the 10% noise threshold), fsync the same.
-    const other = v2From('a.json', (m) => (m === 'fdatasync' ? 2 : m === 'write' ? 1.05 : 1), JITTER_B);
+    // fdatasync twice as fast, write 9% faster (within the 10% noise threshold), fsync the same.
+    const other = v2From('a.json', (m) => (m === 'fdatasync' ? 2 : m === 'write' ? 1.09 : 1), JITTER_B);
     const slower = v2From('a.json', (m) => (m === 'fdatasync' ? 0.5 : 1), JITTER_B);
     const report = compareFiles([{ name: 'base.json', doc: base }, { name: 'other.json', doc: other }, { name: 'slower.json', doc: slower }]);
     const byMethod = (method: string) => report.cases.find((c) => c.method === method)!;
@@ -113,18 +113,35 @@ describe('hardsync compare with rounds (hardsync-bench/2)', () => {
     expect(ops.high!).toBeGreaterThan(2);
     expect(ops.low!).toBeGreaterThan(1.8);
     expect(ops.p!).toBeLessThan(0.001);
-    // write: a significant 5% shift, but inside the noise threshold: not called
+    // write: a significant 9% shift, but inside the noise threshold: not called
     expect(byMethod('write').files[1]!.against!.map((f) => f.verdict)).toEqual(['same', 'same', 'same']);
     expect(byMethod('fsync').files[1]!.against!.map((f) => f.verdict)).toEqual(['same', 'same', 'same']);
     expect(report.summary[0]).toMatchObject({ faster: 3, slower: 0 });
     expect(report.summary[1]).toMatchObject({ faster: 0, slower: 3 });
-    // with no noise threshold, the consistent 5% of write is called
+    // with no noise threshold, the consistent 9% of write is called (it is beyond both runs' spread of 1.07x)
     const strict = compareFiles([{ name: 'base.json', doc: base }, { name: 'other.json', doc: other }], 0);
     expect(strict.cases.find((c) => c.method === 'write')!.files[1]!.against![0].verdict).toBe('faster');
     const text = renderCompare([{ name: 'base.json', doc: base }, { name: 'other.json', doc: other }]);
     expect(text).toMatch(/2\.00x \[1\.\d\d-2\.\d\d\] FASTER/);
     expect(text).toMatch(/~ \[/);
     expect(text).toMatch(/file 2 against file 1: 3 figures faster, 0 slower/);
+  });
+
+  it("never calls a difference smaller than either run's own round-to-round spread", () => {
+    // Both runs' rounds spread 2x (the machine moved that much within each run); file 2 is 1.5x
+    // faster in every round position: significant, outside the noise threshold, but not beyond
+    // what each run did on its own.
+    const wide = [1, 1.9, 1.3, 1.6, 1.15, 2.05, 1.45, 1.75];
+    const base = v2From('a.json', () => 1, wide);
+    const other = v2From('a.json', (m) => (m === 'fdatasync' ? 1.5 : m === 'fsync' ? 3 : 1), wide);
+    const report = compareFiles([{ name: 'base.json', doc: base }, { name: 'other.json', doc: other }]);
+    const fdatasync = report.cases.find((c) => c.method === 'fdatasync')!.files[1]!.against![0];
+    expect(fdatasync.p!).toBeLessThan(0.05);
+    expect(fdatasync.spread!).toBeGreaterThan(2);
+    expect(fdatasync.verdict).toBe('same');
+    // 3x is beyond the 2x spread: called
+    expect(report.cases.find((c) => c.method === 'fsync')!.files[1]!.against![0].verdict).toBe('faster');
+    expect(renderCompare([{ name: 'base.json', doc: base }, { name: 'other.json', doc: other }])).toMatch(/~ \[\d\.\d\d-\d\.\d\d\] <spread 2\.\dx/);
   });
 
   it('warns when the files differ in settings that change the figures, or have too few rounds', () => {

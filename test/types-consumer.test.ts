@@ -23,14 +23,18 @@ afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-/**
- * Options types whose declarations another branch is rewriting (DurableLogOptions lives in
- * lib/patterns/log.ts); every other exported `*Options` type must be in CONSUMER below.
- */
-const WIRED_ELSEWHERE = ['DurableLogOptions'];
+/** Every exported `*Options` type must be in CONSUMER below (none is left out). */
+const WIRED_ELSEWHERE: string[] = [];
 
 /** Per options type, code that uses it as a strict project would. */
 const CONSUMER: Record<string, string> = {
+  DurableLogOptions: `
+    export function openLog(dir: string, flush?: hs.LogFlush, segmentSize?: number): Promise<hs.DurableLog> {
+      const options: hs.DurableLogOptions = {
+        flush, segmentSize, verify: undefined, segmentFill: undefined, maxBatchBytes: undefined, maxBatchRecords: undefined, maxDelayMicros: undefined,
+      };
+      return hs.DurableLog.open(dir, options);
+    }`,
   OpenOptions: `
     export function openFor(path: string, write?: boolean, dsync?: boolean): Promise<number> {
       const options: hs.OpenOptions = { read: undefined, write, truncate: undefined, append: undefined, dsync, sync: undefined, direct: undefined, nofollow: undefined };
@@ -144,6 +148,11 @@ describe('types that strict projects accept', () => {
         fs.closeSync(fd);
       }
       expect(fs.readFileSync(file, 'utf8')).toBe('c');
+      const log = await hs.DurableLog.open(path.join(dir, 'wal'), {
+        flush: undefined, segmentSize: undefined, verify: undefined, segmentFill: undefined, maxBatchBytes: undefined, maxBatchRecords: undefined, maxDelayMicros: undefined,
+      });
+      expect(await log.append('d')).toEqual({ lsn: 1 });
+      await log.close();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

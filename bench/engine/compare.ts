@@ -3,8 +3,9 @@
  * disk twice) against the first, the baseline. For each case in both, each figure's ratio
  * with its 95% interval and a verdict: faster, slower, or no significant difference. A
  * difference is called only when a rank test on the rounds says it is unlikely to be chance,
- * the ratio's interval excludes 1, and the ratio is beyond the noise threshold; anything else
- * is shown as noise, not as a ratio to believe.
+ * the ratio's interval excludes 1, and the ratio is beyond the noise threshold and beyond
+ * either file's own round-to-round spread; anything else is shown as noise, not as a ratio to
+ * believe.
  * @module
  */
 import path from 'node:path';
@@ -63,6 +64,11 @@ export interface FigureComparison {
   high: number | null;
   /** The rank test's two-sided p-value (null: untested). */
   p: number | null;
+  /**
+   * The larger of the two runs' own spread of this figure (highest round / lowest round; null:
+   * untested): a difference no larger than this is what the machine did within one run.
+   */
+  spread: number | null;
   verdict: Verdict;
 }
 
@@ -107,14 +113,21 @@ export function compareFigure(
   noise: number,
 ): FigureComparison {
   const ratio = other.value / base.value;
-  const out: FigureComparison = { figure: figure.key, base: base.value, value: other.value, ratio, low: null, high: null, p: null, verdict: 'untested' };
+  const out: FigureComparison = { figure: figure.key, base: base.value, value: other.value, ratio, low: null, high: null, p: null, spread: null, verdict: 'untested' };
   if (!base.rounds || !other.rounds || base.rounds.length < 2 || other.rounds.length < 2) return out;
   const interval = ratioInterval({ value: base.value, rounds: base.rounds }, { value: other.value, rounds: other.rounds });
   const test = mannWhitney(other.rounds, base.rounds);
+  const spreadOf = (rounds: readonly number[]): number => Math.max(...rounds) / Math.min(...rounds);
   out.low = interval.low;
   out.high = interval.high;
   out.p = test.p;
-  const significant = test.p < ALPHA && (interval.low > 1 || interval.high < 1) && Math.abs(Math.log(ratio)) > Math.log(1 + noise);
+  out.spread = Math.max(spreadOf(base.rounds), spreadOf(other.rounds));
+  // Four conditions, each a kind of noise the others miss: chance (the rank test), the
+  // interval, the noise threshold, and the machine itself: a disk whose speed moves between
+  // runs as much as it moves within one (A/A runs here: 2x from one minute to the next) is
+  // never reported as two disks that differ by less than that.
+  const beyond = Math.abs(Math.log(ratio));
+  const significant = test.p < ALPHA && (interval.low > 1 || interval.high < 1) && beyond > Math.log(1 + noise) && beyond > Math.log(out.spread);
   if (!significant) {
     out.verdict = 'same';
   } else {
@@ -148,8 +161,11 @@ function settingsOf(doc: BenchFile): Record<string, string> {
   return out;
 }
 
-/** Compares result files: the first is the baseline. */
-export function compareFiles(files: { name: string; doc: BenchFile }[], noise = DEFAULT_NOISE): CompareReport {
+/**
+ * The cases of several files, matched by {@link caseKey}: the keys in first-seen order, and per
+ * key each file's row (undefined where that file did not measure the case).
+ */
+export function casesAcross(files: readonly { doc: BenchFile }[]): { order: string[]; byKey: Map<string, (BenchResult | undefined)[]> } {
   const order: string[] = [];
   const byKey = new Map<string, (BenchResult | undefined)[]>();
   files.forEach(({ doc }, f) => {
@@ -162,6 +178,12 @@ export function compareFiles(files: { name: string; doc: BenchFile }[], noise = 
       (byKey.get(key) as (BenchResult | undefined)[])[f] = r;
     }
   });
+  return { order, byKey };
+}
+
+/** Compares result files: the first is the baseline. */
+export function compareFiles(files: { name: string; doc: BenchFile }[], noise = DEFAULT_NOISE): CompareReport {
+  const { order, byKey } = casesAcross(files);
   const summary = files.slice(1).map(() => ({ faster: 0, slower: 0, same: 0, untested: 0 }));
   const cases: CaseComparison[] = order.map((key) => {
     const rows = byKey.get(key) as (BenchResult | undefined)[];
@@ -249,9 +271,11 @@ function ratioText(c: FigureComparison): string {
   if (c.verdict === 'untested') return `${c.ratio.toFixed(2)}x untested`;
   const interval = `[${(c.low as number).toFixed(2)}-${(c.high as number).toFixed(2)}]`;
   if (c.verdict !== 'same') return `${c.ratio.toFixed(2)}x ${interval} ${VERDICT_TEXT[c.verdict]}`;
-  // The interval excludes 1 but the rank test or the noise threshold did not agree: say which.
+  // The interval excludes 1 but another condition did not agree: say which.
   const excludes = (c.low as number) > 1 || (c.high as number) < 1;
-  return excludes ? `~ ${interval} ${(c.p as number) >= ALPHA ? `p=${(c.p as number).toFixed(2)}` : 'in noise'}` : `~ ${interval}`;
+  if (!excludes) return `~ ${interval}`;
+  if ((c.p as number) >= ALPHA) return `~ ${interval} p=${(c.p as number).toFixed(2)}`;
+  return `~ ${interval} ${Math.abs(Math.log(c.ratio)) <= Math.log(c.spread as number) ? `<spread ${(c.spread as number).toFixed(1)}x` : 'in noise'}`;
 }
 
 function figureText(key: FigureKey, e: { value: number; low: number | null; high: number | null }): string {
@@ -290,7 +314,8 @@ export function renderCompare(files: { name: string; doc: BenchFile }[], noise =
     ...legend,
     '',
     `File 1: each figure with its 95% interval (+-%). Other files: the ratio to file 1 with its 95% interval, and a verdict:`,
-    `FASTER or SLOWER when a rank test on the rounds gives p < ${ALPHA}, the interval excludes 1 and the ratio is beyond +-${(noise * 100).toFixed(0)}%;`,
+    `FASTER or SLOWER when a rank test on the rounds gives p < ${ALPHA}, the interval excludes 1, the ratio is beyond +-${(noise * 100).toFixed(0)}%`,
+    `and beyond each file's own spread (its highest round over its lowest): a machine is not called different from itself.`,
     `"~" when the difference is within the noise (no ratio to believe). For p50 and p99, lower is faster. "*": not durable; "-": not measured there.`,
     '',
     renderTable(header, rows, header.map((_, i) => i === 2 || i === 3 || i >= 5)),

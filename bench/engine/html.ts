@@ -9,7 +9,7 @@
  * inline script at the width of the page, so they stay legible on a phone.
  * @module
  */
-import { caseKey, compareFiles, fileTitle } from './compare';
+import { caseKey, casesAcross, compareFiles, fileTitle } from './compare';
 import { formatSize, formatUs } from './report';
 import type { BenchFile, BenchResult, Estimate } from './schema';
 
@@ -577,18 +577,7 @@ function tableRows(files: { name: string; doc: BenchFile }[], comparison: Compar
   ];
   const against = new Map<string, ComparisonView['cases'][number]>();
   for (const c of comparison?.cases ?? []) against.set(c.key, c);
-  const order: string[] = [];
-  const byKey = new Map<string, (BenchResult | undefined)[]>();
-  files.forEach(({ doc }, f) => {
-    for (const r of doc.results) {
-      const key = caseKey(r);
-      if (!byKey.has(key)) {
-        byKey.set(key, new Array(files.length).fill(undefined));
-        order.push(key);
-      }
-      (byKey.get(key) as (BenchResult | undefined)[])[f] = r;
-    }
-  });
+  const { order, byKey } = casesAcross(files);
   const rows: string[] = [];
   order.forEach((key, caseIndex) => {
     const perFile = byKey.get(key) as (BenchResult | undefined)[];

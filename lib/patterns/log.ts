@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { outOfRange } from '../errors';
+import { outOfRange, rethrowWithCallerStack } from '../errors';
 import type { HardsyncError } from '../errors';
 import {
   fdatasync,
@@ -23,7 +23,7 @@ import {
   writeDurable,
 } from '../primitives';
 import type { FlushMode, PathLike } from '../types';
-import { toPath, validateIntRange, validateOneOf, validateOptions } from '../validate';
+import { toPath, validateArgumentCount, validateIntRange, validateOneOf, validateOptions } from '../validate';
 import { canFsyncDir, chunkBytes, withPath } from './common';
 import {
   RECORD_HEADER_SIZE,
@@ -84,22 +84,22 @@ export type LogVerify = 'tail' | 'all';
 /** Options of {@link DurableLog.open}. */
 export interface DurableLogOptions {
   /** See {@link LogVerify}; default `'tail'`. */
-  verify?: LogVerify;
+  verify?: LogVerify | undefined;
   /** See {@link LogFlush}; default `'data'`. */
-  flush?: LogFlush;
+  flush?: LogFlush | undefined;
   /** Size each segment is preallocated to; default 64 MiB. A record must fit in one segment. */
-  segmentSize?: number;
+  segmentSize?: number | undefined;
   /** How a segment's space is prepared; see {@link SegmentFill}. Default `'zeros'`. */
-  segmentFill?: SegmentFill;
+  segmentFill?: SegmentFill | undefined;
   /** A group-commit batch holds at most this many bytes (a larger record goes alone); default 1 MiB. */
-  maxBatchBytes?: number;
+  maxBatchBytes?: number | undefined;
   /** A group-commit batch holds at most this many records; default 4096. */
-  maxBatchRecords?: number;
+  maxBatchRecords?: number | undefined;
   /**
    * How long the oldest waiting append may wait for company before its batch is written, in
    * microseconds; default 0 (a batch starts as soon as no flush is running).
    */
-  maxDelayMicros?: number;
+  maxDelayMicros?: number | undefined;
 }
 
 /** What {@link DurableLog.open} read and checked; see {@link LogVerify}. */
@@ -358,6 +358,11 @@ export class DurableLog {
    * @param options See {@link DurableLogOptions}.
    */
   static async open(dir: PathLike, options?: DurableLogOptions): Promise<DurableLog> {
+    validateArgumentCount(arguments, 2, 'DurableLog.open', 'await DurableLog.open(dir, options)');
+    return DurableLog.#open(dir, options).then(undefined, rethrowWithCallerStack);
+  }
+
+  static async #open(dir: PathLike, options?: DurableLogOptions): Promise<DurableLog> {
     const directory = nodePath.resolve(toPath(dir, 'dir'));
     const settings = settingsFrom(options);
     await makeDirectoryDurable(directory);
@@ -553,6 +558,15 @@ export class DurableLog {
    * @param data The record: bytes, or a string (stored as UTF-8).
    */
   append(data: string | ArrayBufferView): Promise<{ lsn: number }> {
+    try {
+      validateArgumentCount(arguments, 1, 'log.append', 'await log.append(data)');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#append(data).then(undefined, rethrowWithCallerStack);
+  }
+
+  #append(data: string | ArrayBufferView): Promise<{ lsn: number }> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(this.#closedError());
     let payload: Buffer;
@@ -779,6 +793,7 @@ export class DurableLog {
    * @param fromLsn First LSN wanted (an integer >= 1; ERR_OUT_OF_RANGE otherwise).
    */
   async *records(fromLsn?: number): AsyncGenerator<{ lsn: number; data: Buffer }, void, undefined> {
+    validateArgumentCount(arguments, 1, 'log.records', 'for await (const r of log.records(fromLsn))');
     this.#check();
     if (fromLsn !== undefined) validateIntRange(fromLsn, 'fromLsn', 1, Number.MAX_SAFE_INTEGER);
     const segments = [...this.#segments];
@@ -875,6 +890,7 @@ export class DurableLog {
    */
   truncateBefore(lsn: number): Promise<void> {
     try {
+      validateArgumentCount(arguments, 1, 'log.truncateBefore', 'await log.truncateBefore(lsn)');
       this.#check();
       validateIntRange(lsn, 'lsn', 1, this.#nextLsn);
     } catch (error) {
@@ -882,7 +898,7 @@ export class DurableLog {
     }
     const run = this.#truncating.then(() => this.#removeSegmentsBefore(lsn));
     this.#truncating = run.catch(() => undefined);
-    return run;
+    return run.then(undefined, rethrowWithCallerStack);
   }
 
   async #removeSegmentsBefore(lsn: number): Promise<void> {
@@ -922,6 +938,11 @@ export class DurableLog {
    * it rejects only if removing such a segment fails (the files are released all the same).
    */
   close(): Promise<void> {
+    try {
+      validateArgumentCount(arguments, 0, 'log.close', 'await log.close()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#closing ??= (async () => {
       this.#closed = true;
       // Nothing else can join a batch that is waiting for company: write it now.
@@ -955,7 +976,7 @@ export class DurableLog {
       await closeAsync(lockFd).catch(() => undefined);
       if (removal !== undefined) throw removal.error;
     })();
-    return this.#closing;
+    return this.#closing.then(undefined, rethrowWithCallerStack);
   }
 }
 
