@@ -4,8 +4,8 @@
 //   A/A: pairs of default `hardsync bench` runs on the same directory; compare must find no
 //        significant difference for at least 90% of the figures it compares (false alarms).
 //   A/B: pairs of default runs on the power-cut simulator, without and with a flush delay of
-//        HARDSYNC_VALIDATE_DELAY_US (300) microseconds: every flushing case must be called
-//        slower (ops/s and p50; p99 reported), the page-cache cases never different.
+//        HARDSYNC_VALIDATE_DELAY_US (300 and 500) microseconds: every flushing case must be
+//        called slower (ops/s and p50; p99 reported), the page-cache cases never different.
 //   check: HARDSYNC_VALIDATE_CHECKS (10) `hardsync check` runs on /tmp never answer both PASS
 //        and FAIL (UNCERTAIN is allowed).
 //
@@ -23,11 +23,11 @@ import { PowercutFs, powercutUnavailable } from '../helpers/powercut';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'bench', 'cli.js');
 const PAIRS = Number(process.env.HARDSYNC_VALIDATE_PAIRS ?? 3);
-const DELAY_US = Number(process.env.HARDSYNC_VALIDATE_DELAY_US ?? 300);
+const DELAYS_US = (process.env.HARDSYNC_VALIDATE_DELAY_US ?? '300,500').split(',').map(Number);
 const CHECKS = Number(process.env.HARDSYNC_VALIDATE_CHECKS ?? 10);
 const OUT = path.join(__dirname, '..', '..', 'bench', 'results', 'stats-validation.json');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-validate-'));
-const results: Record<string, unknown> = { date: new Date().toISOString(), pairs: PAIRS, delayUs: DELAY_US, loadAverageAtStart: os.loadavg()[0] };
+const results: Record<string, unknown> = { date: new Date().toISOString(), pairs: PAIRS, delaysUs: DELAYS_US, loadAverageAtStart: os.loadavg()[0] };
 
 afterAll(() => {
   fs.writeFileSync(OUT, `${JSON.stringify(results, null, 1)}\n`);
@@ -100,15 +100,15 @@ describe('A/A: two default runs on the same directory', () => {
 
 const simUnavailable = powercutUnavailable();
 describe.skipIf(simUnavailable !== undefined)('A/B: the simulator without and with a flush delay', () => {
-  it(`calls every flushing case slower and no page-cache case different (${DELAY_US} us, ${PAIRS} pairs)`, async () => {
+  it.each(DELAYS_US)(`calls every flushing case slower and no page-cache case different (%i us, ${PAIRS} pairs)`, async (DELAY_US) => {
     const pfs = await PowercutFs.mount();
     const pairs = [];
     try {
       for (let i = 0; i < PAIRS; i++) {
         pfs.delayMicros(0);
-        const a = bench(pfs.mountpoint, `ab-${i}-a`);
+        const a = bench(pfs.mountpoint, `ab${DELAY_US}-${i}-a`);
         pfs.delayMicros(DELAY_US);
-        const b = bench(pfs.mountpoint, `ab-${i}-b`);
+        const b = bench(pfs.mountpoint, `ab${DELAY_US}-${i}-b`);
         pfs.delayMicros(0);
         const report = compareFiles([{ name: 'no delay', doc: a.doc }, { name: 'delay', doc: b.doc }]);
         const flushing = report.cases.filter((c) => SIM_FLUSHING.has(c.method) && c.files[1]?.against);
@@ -117,10 +117,10 @@ describe.skipIf(simUnavailable !== undefined)('A/B: the simulator without and wi
         const pageCache = report.cases.filter((c) => c.method === 'write' && c.files[1]?.against);
         const pageCacheCalled = pageCache.flatMap((c) => c.files[1]!.against!.filter((f) => f.verdict !== 'same').map((f) => `${c.mode} ${c.size} ${f.figure} ${f.verdict} (${f.ratio.toFixed(2)}x)`));
         pairs.push({ flushingCases: flushing.length, missed, p99Slower: p99.slower, p99Compared: p99.slower + p99.same + p99.faster, pageCacheFigures: pageCache.length * 3, pageCacheCalled, seconds: [a.seconds, b.seconds], rssMb: [a.rssMb, b.rssMb] });
-        console.log(`A/B pair ${i + 1}: ${flushing.length} flushing cases, missed (ops/s, p50): ${missed.length ? missed.join('; ') : 'none'}; p99 slower in ${p99.slower} of ${p99.slower + p99.same + p99.faster}; page cache called different: ${pageCacheCalled.length ? pageCacheCalled.join('; ') : 'never'}; runs ${a.seconds} / ${b.seconds} s`);
+        console.log(`A/B ${DELAY_US} us pair ${i + 1}: ${flushing.length} flushing cases, missed (ops/s, p50): ${missed.length ? missed.join('; ') : 'none'}; p99 slower in ${p99.slower} of ${p99.slower + p99.same + p99.faster}; page cache called different: ${pageCacheCalled.length ? pageCacheCalled.join('; ') : 'never'}; runs ${a.seconds} / ${b.seconds} s`);
       }
     } finally {
-      results.ab = pairs;
+      results[`ab${DELAY_US}us`] = pairs;
       await pfs.unmount();
     }
     expect(pairs.flatMap((p) => p.missed)).toEqual([]);
