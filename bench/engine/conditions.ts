@@ -181,8 +181,11 @@ function clampPct(value: number): number {
 
 /** Limits above which a condition is named as a likely cause of unstable figures. */
 export const CAUSE_LIMITS = Object.freeze({
-  /** Load average per CPU (the run itself adds about one: its loop, often waiting in D state). */
-  loadPerCpu: 1,
+  /**
+   * Load average above the CPU count by this much (the run itself adds up to about 1.5: its
+   * timed loop, waiting in D state during flushes, and its event loop).
+   */
+  loadAboveCpus: 1.5,
   otherCpuPct: 25,
   stealPct: 2,
   /** Other processes' device I/O, bytes per second. */
@@ -199,7 +202,7 @@ function mb(bytes: number): string {
 export function likelyCauses(c: RunConditions | null): string[] {
   if (!c) return [];
   const causes: string[] = [];
-  if (c.loadAverage && Math.max(...c.loadAverage) > CAUSE_LIMITS.loadPerCpu * c.cpus) {
+  if (c.loadAverage && Math.max(...c.loadAverage) > c.cpus + CAUSE_LIMITS.loadAboveCpus) {
     causes.push(`load average ${c.loadAverage[0].toFixed(1)} -> ${c.loadAverage[1].toFixed(1)} on ${c.cpus} CPUs`);
   }
   if (c.otherCpuPct !== null && c.otherCpuPct > CAUSE_LIMITS.otherCpuPct) causes.push(`other processes used ${c.otherCpuPct.toFixed(0)}% of the CPU time`);
