@@ -143,8 +143,8 @@ export function renderCheck(doc: BenchFile, thresholdMs: number, width = 80): st
   const env = doc.env;
   const ms = (us: number): string => (us / 1000).toFixed(us >= 10000 ? 1 : us >= 1000 ? 2 : 3);
   const lines = [
-    `hardsync check: etcd's disk check in ${env.directory} (${env.filesystem.type ?? '?'}${env.device.name ? ` on ${env.device.name}, write cache ${env.device.writeCache ?? '?'}` : ''})`,
-    `  ${r.ops} sequential ${ETCD_BLOCK}-byte writes to preallocated files, fdatasync after each${r.rounds ? `, in ${r.rounds} rounds` : ''}`,
+    wrapText(`hardsync check: etcd's disk check in ${env.directory} (${env.filesystem.type ?? '?'}${env.device.name ? ` on ${env.device.name}, write cache ${env.device.writeCache ?? '?'}` : ''})`, width, '  '),
+    `  ${wrapText(`${r.ops} sequential ${ETCD_BLOCK}-byte writes to preallocated files, fdatasync after each${r.rounds ? `, in ${r.rounds} rounds` : ''}`, width - 2, '  ')}`,
     `  write+fdatasync latency (us): min ${formatUs(l.min)}  p50 ${formatUs(l.p50)}  p90 ${formatUs(l.p90)}  p99 ${formatUs(l.p99)}  p99.9 ${formatUs(l.p999)}  max ${formatUs(l.max)}`,
     ...wrapText('each sample includes the ~1 us write, so it is slightly stricter than etcd\'s fdatasync-only metric', width - 2, '  ').split('\n').map((x) => `  ${x}`),
   ];

@@ -100,9 +100,9 @@ export function renderBenchReport(doc: BenchFile, width = 80): string {
   const out: string[] = [];
   const fsLine = [env.filesystem.type ?? 'unknown filesystem', env.filesystem.mountPoint ? `mounted on ${env.filesystem.mountPoint}` : '', env.filesystem.source ? `from ${env.filesystem.source}` : '']
     .filter(Boolean).join(' ');
-  out.push(`hardsync bench: ${env.directory}`);
-  out.push(`  ${env.os.type} ${env.os.release} ${env.os.arch}, ${env.cpu.model} x${env.cpu.cores}, Node ${env.node}, engine ${env.engine?.name ?? '?'}`);
-  out.push(`  ${fsLine}`);
+  out.push(paragraph(`hardsync bench: ${env.directory}`, width, '', '  '));
+  out.push(paragraph(`${env.os.type} ${env.os.release} ${env.os.arch}, ${env.cpu.model} x${env.cpu.cores}, Node ${env.node}, engine ${env.engine?.name ?? '?'}`, width, '  ', '    '));
+  out.push(paragraph(fsLine, width, '  ', '    '));
   if (env.filesystem.mountOptions) {
     // /proc/self/mountinfo gives the mount's own options and the filesystem's (superblock) options.
     const [mount, superblock] = env.filesystem.mountOptions.split(' | ');
@@ -111,7 +111,7 @@ export function renderBenchReport(doc: BenchFile, width = 80): string {
   if (env.device.name) {
     out.push(paragraph(`device ${env.device.name}${env.device.model ? ` (${env.device.model})` : ''}: write cache ${env.device.writeCache ?? '?'}, FUA ${fmtFlag(env.device.fua)}, rotational ${fmtFlag(env.device.rotational)}, ${env.device.logicalBlockSize ?? '?'}-byte logical blocks`, width, '  ', '    '));
   }
-  if (env.dioAlignment) out.push(`  direct I/O alignment: memory ${env.dioAlignment.memory} B, offset ${env.dioAlignment.offset} B (${env.dioAlignment.source})`);
+  if (env.dioAlignment) out.push(paragraph(`direct I/O alignment: memory ${env.dioAlignment.memory} B, offset ${env.dioAlignment.offset} B (${env.dioAlignment.source})`, width, '  ', '    '));
   const runner = doc.results.some((r) => r.runner === 'native') ? 'a native loop on a worker thread' : 'a JavaScript loop (--js)';
   const s = doc.settings;
   const plan = s ? `${s.rounds} interleaved rounds of ${formatSeconds(s.secondsPerCase / s.rounds)} per case` : 'rounds not recorded';
