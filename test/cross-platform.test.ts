@@ -6,7 +6,7 @@
 //
 // A platform whose tools are missing is skipped with the reason in the test's name;
 // `bash scripts/cross/setup.sh` installs them (Debian packages and npm packages, ~2 minutes).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,14 +60,27 @@ const runnable = platforms.filter((platform) => platform.missing === null).map((
 let work: string;
 let pkg: string;
 
-beforeAll(() => {
+/** Runs a command without blocking the worker's event loop (a blocked worker misses vitest's RPC deadline). */
+function runAsync(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-cross-'));
   pkg = path.join(work, 'package');
   // Skipped tests are only counted by the default reporter: say here which and why.
   for (const { name, missing } of platforms) if (missing !== null) console.warn(`cross-platform: ${name} SKIPPED: ${missing}`);
   if (runnable.length === 0) return;
   const started = Date.now();
-  const staged = spawnSync('bash', [path.join(root, 'scripts', 'cross', 'stage-package.sh'), pkg, ...runnable], { encoding: 'utf8' });
+  // Cross-compiling the prebuilds takes a minute or more: asynchronously.
+  const staged = await runAsync('bash', [path.join(root, 'scripts', 'cross', 'stage-package.sh'), pkg, ...runnable]);
   if (staged.status !== 0) throw new Error(`stage-package.sh failed (${staged.status}):\n${staged.stdout}\n${staged.stderr}`);
   console.log(`cross-platform: package staged with prebuilds for ${runnable.join(', ')} in ${Date.now() - started} ms\n${staged.stderr.trim()}`);
 }, 600_000);
@@ -85,13 +98,13 @@ interface SmokeResult {
   ms: number;
 }
 
-function runSmoke(platform: string): SmokeResult {
+async function runSmoke(platform: string): Promise<SmokeResult> {
   const resultFile = path.join(work, `${platform}.txt`);
   const started = Date.now();
   // Not the sanitizer's preload or addon (npm run test:asan): an x86-64 ASan runtime breaks qemu
   // and Wine, and each platform's smoke run must load the prebuild staged for it.
   const { LD_PRELOAD: _preload, ASAN_OPTIONS: _asan, HARDSYNC_NATIVE: _native, HARDSYNC_SANITIZED: _sanitized, ...env } = process.env;
-  const run = spawnSync('bash', [path.join(root, 'scripts', 'cross', 'run-smoke.sh'), platform, pkg, resultFile], { encoding: 'utf8', timeout: 300_000, env });
+  const run = await runAsync('bash', [path.join(root, 'scripts', 'cross', 'run-smoke.sh'), platform, pkg, resultFile], { timeout: 300_000, env });
   const ms = Date.now() - started;
   const text = fs.existsSync(resultFile) ? fs.readFileSync(resultFile, 'utf8') : `# no result file\n# ${run.stderr}`;
   const lines = text.split('\n').filter(Boolean);
@@ -109,8 +122,8 @@ function runSmoke(platform: string): SmokeResult {
 describe('portable smoke test on each platform', () => {
   for (const { name, missing } of platforms) {
     const title = missing === null ? `${name}: every export, error shapes, capabilities()` : `${name} (skipped: ${missing})`;
-    it.skipIf(missing !== null)(title, () => {
-      const result = runSmoke(name);
+    it.skipIf(missing !== null)(title, async () => {
+      const result = await runSmoke(name);
       const problems = result.lines.filter((line) => line.startsWith('not ok') || line.startsWith('skip') || line.startsWith('#'));
       console.log(`cross-platform ${name}: ${result.lines[result.lines.length - 1]} in ${result.ms} ms\n${problems.join('\n')}`);
       expect(result.failed, problems.join('\n')).toBe(0);
