@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `hardsync` command: bench, compare, pg, check, powercheck. Options are parsed by Node's
- * util.parseArgs from one declaration per command (bench/engine/args.ts), which also gives
+ * util.parseArgs from one declaration per command (bench/measure/args.ts), which also gives
  * each command's --help. A wrong option fails with exit code 2 and a clear message, before
  * any I/O. Exit codes: 0 ok, 1 check failed (or a run failed), 2 usage error or refused path,
  * 3 check uncertain.
@@ -10,18 +10,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { capabilitiesSync } from '../lib/index';
-import { checkOutputPath, closest, commandUsage, listValue, numberValue, parseCommand, stringValue, type CommandSpec, type ParsedArgs } from './engine/args';
-import { CHECK_MAX_DURATION, CHECK_ROUNDS, ETCD_THRESHOLD_MS, renderCheck, runCheck, verdict } from './engine/check';
-import { compareFiles, DEFAULT_NOISE, renderCompare } from './engine/compare';
-import { packageVersion, probeEnv } from './engine/env';
-import { renderHtml } from './engine/html';
-import { installCleanup, makeScratch, removeScratch } from './engine/lifecycle';
-import { METHOD_IDS, MODES, type Mode } from './engine/methods';
-import { runPg } from './engine/pg';
-import { clearProgress, progressBar } from './engine/progress';
-import { formatSize, parseSize, renderBenchReport, wrapText } from './engine/report';
-import { DEFAULT_MAX_SAMPLES_PER_ROUND, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, type SuiteChoice } from './engine/run';
-import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type CheckVerdict } from './engine/schema';
+import { checkOutputPath, closest, commandUsage, listValue, numberValue, parseCommand, stringValue, type CommandSpec, type ParsedArgs } from './measure/args';
+import { CHECK_MAX_DURATION, CHECK_ROUNDS, ETCD_THRESHOLD_MS, renderCheck, runCheck, verdict } from './measure/check';
+import { compareFiles, DEFAULT_NOISE, renderCompare } from './measure/compare';
+import { packageVersion, probeEnv } from './measure/env';
+import { renderHtml } from './measure/html';
+import { installCleanup, makeScratch, removeScratch } from './measure/lifecycle';
+import { METHOD_IDS, MODES, type Mode } from './measure/methods';
+import { runPg } from './measure/pg';
+import { clearProgress, progressBar } from './measure/progress';
+import { formatSize, parseSize, renderBenchReport, wrapText } from './measure/report';
+import { DEFAULT_MAX_SAMPLES_PER_ROUND, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, type SuiteChoice } from './measure/run';
+import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type CheckVerdict } from './measure/schema';
 import { powercheck, POWERCHECK_COMMANDS } from './powercheck/cli';
 
 /** Default rounds per case, and seconds per case over all of them. */

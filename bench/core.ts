@@ -17,8 +17,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fdatasync, fdatasyncSync, writeDurable } from '../lib/index';
-import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './engine/c-reference';
-import { median, percentile, sequentialLatencies as latencies } from './engine/stats';
+import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
+import { median, percentile, sequentialLatencies as latencies } from './measure/stats';
 
 interface Options {
   dir: string;

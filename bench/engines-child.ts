@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DurableLog, engine, fdatasync, writeDurable } from '../lib/index';
-import { percentile, sequentialLatencies } from './engine/stats';
+import { percentile, sequentialLatencies } from './measure/stats';
 
 interface Args {
   file?: string;

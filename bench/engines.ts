@@ -20,8 +20,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './engine/c-reference';
-import { median, percentile } from './engine/stats';
+import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
+import { median, percentile } from './measure/stats';
 
 interface Options {
   dir: string;

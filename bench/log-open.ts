@@ -25,7 +25,7 @@ import nodePath from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DurableLog } from '../lib/index';
 import type { LogVerify } from '../lib/index';
-import { median } from './engine/stats';
+import { median } from './measure/stats';
 
 interface Args {
   dir: string;

@@ -29,7 +29,7 @@ import nodePath from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DurableLog, fsync, fsyncDir, preallocate, replaceFile, writeDurable, writeFileAtomic, open } from '../lib/index';
 import type { SegmentFill } from '../lib/index';
-import { median, percentile } from './engine/stats';
+import { median, percentile } from './measure/stats';
 
 // write-file-atomic is a devDependency of the benchmark only; it has no types of its own here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -15,7 +15,7 @@ export interface NativeCapability {
   durable?: boolean;
 }
 
-/** The benchmark loop's spec (native/bench.h BenchSpec); built by bench/engine/native-loop.ts. */
+/** The benchmark loop's spec (native/bench.h BenchSpec); built by bench/measure/native-loop.ts. */
 export interface NativeBenchSpec {
   files: string[];
   directory: string;

@@ -14,7 +14,7 @@
 
 namespace hs {
 
-// What one timed operation does besides its writes. Values match bench/engine/native-loop.ts.
+// What one timed operation does besides its writes. Values match bench/measure/native-loop.ts.
 enum class BenchSequence : int {
   kPlain = 0,            // one fd for the whole run: writes, [sync_file_range], flush
   kReopen = 1,           // open, writes, [sync_file_range], flush, close (pg's non-synced write)

@@ -351,7 +351,7 @@ struct DioAlignmentOp : OpBase {
 };
 
 // The benchmark's timed loop (native/bench.cc) on the threadpool. The spec is one object
-// built by bench/engine/native-loop.ts; every field is checked here again, so no spec,
+// built by bench/measure/native-loop.ts; every field is checked here again, so no spec,
 // however wrong, reaches RunBench. Resolves with the latencies as a Float64Array (ns): one per
 // operation, or one per sampleEvery operations when that is given (see bench.h).
 struct BenchLoopOp : OpBase {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readBenchFile, SCHEMA, writeBenchFile, type BenchFile } from '../dist/bench/engine/schema.js';
+import { readBenchFile, SCHEMA, writeBenchFile, type BenchFile } from '../dist/bench/measure/schema.js';
 import { PowercutFs, powercutUnavailable } from './helpers/powercut';
 import { runCli } from './fixtures/bench/run-cli';
 

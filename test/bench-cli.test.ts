@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
-import { readBenchFile, SCHEMA } from '../dist/bench/engine/schema.js';
+import { readBenchFile, SCHEMA } from '../dist/bench/measure/schema.js';
 import { CLI, runCli, startCli } from './fixtures/bench/run-cli';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-cli-'));

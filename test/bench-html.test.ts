@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BASELINE_DASH, chartsOf, NOT_DURABLE_DASH, renderHtml, sectionsOf } from '../dist/bench/engine/html.js';
-import { readBenchFile } from '../dist/bench/engine/schema.js';
+import { BASELINE_DASH, chartsOf, NOT_DURABLE_DASH, renderHtml, sectionsOf } from '../dist/bench/measure/html.js';
+import { readBenchFile } from '../dist/bench/measure/schema.js';
 import { runCli } from './fixtures/bench/run-cli';
 
 const fixtures = path.join(__dirname, 'fixtures', 'bench');

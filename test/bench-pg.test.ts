@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PG_HEADERS, pgLabel, pgNa, pgOps } from '../dist/bench/engine/pg.js';
-import { readBenchFile } from '../dist/bench/engine/schema.js';
+import { PG_HEADERS, pgLabel, pgNa, pgOps } from '../dist/bench/measure/pg.js';
+import { readBenchFile } from '../dist/bench/measure/schema.js';
 import { runCli } from './fixtures/bench/run-cli';
 
 const PG_TEST_FSYNC = '/usr/lib/postgresql/15/bin/pg_test_fsync';

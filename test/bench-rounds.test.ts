@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capabilitiesSync } from '../dist/lib/index.js';
-import { MAX_ROUNDS, planSuite, runSuite, type BenchCase, type RunOptions } from '../dist/bench/engine/run.js';
+import { MAX_ROUNDS, planSuite, runSuite, type BenchCase, type RunOptions } from '../dist/bench/measure/run.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-rounds-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));

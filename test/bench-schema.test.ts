@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readBenchFile, SCHEMA, SCHEMA_V1, UsageError, validateBenchFile, writeBenchFile, type BenchFile } from '../dist/bench/engine/schema.js';
-import { compareFiles, renderCompare } from '../dist/bench/engine/compare.js';
+import { readBenchFile, SCHEMA, SCHEMA_V1, UsageError, validateBenchFile, writeBenchFile, type BenchFile } from '../dist/bench/measure/schema.js';
+import { compareFiles, renderCompare } from '../dist/bench/measure/compare.js';
 import { runCli } from './fixtures/bench/run-cli';
 
 const fixtures = path.join(__dirname, 'fixtures', 'bench');

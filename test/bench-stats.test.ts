@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { cdfPoints, concatSamples, mannWhitney, median, normalCdf, percentile, ratioInterval, roundsInterval, summarize, tQuantile975 } from '../dist/bench/engine/stats.js';
+import { cdfPoints, concatSamples, mannWhitney, median, normalCdf, percentile, ratioInterval, roundsInterval, summarize, tQuantile975 } from '../dist/bench/measure/stats.js';
 import { rng } from './helpers/seeded.cjs';
-import { formatSize, parseSize } from '../dist/bench/engine/report.js';
+import { formatSize, parseSize } from '../dist/bench/measure/report.js';
 
 describe('bench statistics', () => {
   it('median of per-round figures: middle value, or mean of the two middle ones, unsorted input', () => {

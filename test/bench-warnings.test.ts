@@ -1,9 +1,9 @@
-// The benchmark's "implausibly fast" warning (bench/engine/run.ts plausibilityWarnings): a
+// The benchmark's "implausibly fast" warning (bench/measure/run.ts plausibilityWarnings): a
 // durable figure no real device can reach is flagged, with the reason, and points at
 // `hardsync powercheck`, the test that settles it; a plausible one is not flagged.
 import { describe, expect, it } from 'vitest';
-import { plausibilityWarnings } from '../dist/bench/engine/run.js';
-import type { BenchEnv, BenchResult } from '../dist/bench/engine/schema.js';
+import { plausibilityWarnings } from '../dist/bench/measure/run.js';
+import type { BenchEnv, BenchResult } from '../dist/bench/measure/schema.js';
 import fixture from './fixtures/bench/a.json';
 
 const baseEnv = fixture.env as unknown as BenchEnv;

@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkOutputPath, commandUsage, numberValue, optionalNumber, parseCommand, stringValue, type CommandSpec, type ParsedArgs } from '../engine/args';
-import { setInterruptHandler } from '../engine/lifecycle';
-import { UsageError } from '../engine/schema';
+import { checkOutputPath, commandUsage, numberValue, optionalNumber, parseCommand, stringValue, type CommandSpec, type ParsedArgs } from '../measure/args';
+import { setInterruptHandler } from '../measure/lifecycle';
+import { UsageError } from '../measure/schema';
 import { WitnessRefusal, WitnessUnreachable } from './client';
 import { DEFAULT_PORT, isPowerOfTwo, isTestId, MAX_BLOCK_SIZE, METHODS, MIN_BLOCK_SIZE, parseAddress, parseSizeWithUnits, PROTOCOL, type Method } from './protocol';
 import { PowercheckUsageError, runPowercheck, type RunResult } from './run';

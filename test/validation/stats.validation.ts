@@ -17,8 +17,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compareFiles, type CompareReport } from '../../dist/bench/engine/compare.js';
-import { readBenchFile, type BenchFile } from '../../dist/bench/engine/schema.js';
+import { compareFiles, type CompareReport } from '../../dist/bench/measure/compare.js';
+import { readBenchFile, type BenchFile } from '../../dist/bench/measure/schema.js';
 import { PowercutFs, powercutUnavailable } from '../helpers/powercut';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'bench', 'cli.js');
