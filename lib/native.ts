@@ -4,7 +4,16 @@
  * @module
  */
 import path from 'node:path';
-import type { Constants, EngineInfo } from './types';
+import type { CapabilityName, Constants, EngineInfo, FlushMode, OpenOptions } from './types';
+
+/**
+ * The flush kinds the addon defines (native/platform.h HS_FLUSH_KINDS): writeDurable's
+ * {@link FlushMode}s, and `syncfs`, which only the benchmark loop takes.
+ */
+export type FlushKindName = FlushMode | 'syncfs';
+
+/** The boolean options of open(), each one bit of the packed flags (native/platform.h HS_OPEN_OPTIONS). */
+export type OpenFlagName = Exclude<keyof OpenOptions, 'mode'>;
 
 /** Raw capability row from native/platform/*.cc. */
 export interface NativeCapability {
@@ -79,6 +88,12 @@ export interface NativeBinding {
   engineInfo(): EngineInfo;
   benchLoop(spec: NativeBenchSpec): Promise<NativeBenchResult>;
   constants: Constants;
+  /** Flush kind name -> the code writeDurable and the benchmark loop take (frozen). */
+  flushKinds: Readonly<Record<FlushKindName, number>>;
+  /** open() option name -> its bit in open's packed flags (frozen). */
+  openBits: Readonly<Record<OpenFlagName, number>>;
+  /** The names capabilities() reports on, in the addon's order (frozen). */
+  capabilityNames: readonly CapabilityName[];
   platform: string;
   defaultDioAlignment: number;
 }

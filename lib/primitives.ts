@@ -6,7 +6,7 @@
  * @module
  */
 import { rethrowWithCallerStack } from './errors';
-import { native } from './native';
+import { native, type OpenFlagName } from './native';
 import type { BinaryData, DioAlignment, LockOptions, OpenOptions, PathLike, WriteDurableOptions } from './types';
 import {
   flushCode,
@@ -202,25 +202,15 @@ export function fsyncDirSync(path: PathLike): void {
 // ---------------------------------------------------------------------------------------------
 // Opening files with synchronous or direct I/O
 
-const OPEN_BITS = {
-  read: 1,
-  write: 2,
-  create: 4,
-  exclusive: 8,
-  truncate: 16,
-  append: 32,
-  dsync: 64,
-  sync: 128,
-  direct: 256,
-  nofollow: 512,
-} as const;
+/** open()'s boolean options and their bits in the packed flags, from the addon (native/platform.h). */
+const OPEN_BITS = native.openBits;
 
 function openArguments(path: unknown, options: unknown): [string, number, number] {
   const file = toPath(path);
   validateOptions(options);
   const given = (options ?? {}) as Record<string, unknown>;
   let bits = 0;
-  for (const name of Object.keys(OPEN_BITS) as (keyof typeof OPEN_BITS)[]) {
+  for (const name of Object.keys(OPEN_BITS) as OpenFlagName[]) {
     validateOptionalBoolean(given[name], `options.${name}`);
     if (given[name] === true) bits |= OPEN_BITS[name];
   }
@@ -355,7 +345,8 @@ function lockArguments(fd: unknown, options: unknown): [number, boolean, boolean
  * Takes an advisory lock on the whole file, which other processes, and other opens of the
  * same file in this process, respect: flock(2) on POSIX, LockFileEx on Windows. It is released
  * by {@link unlockFile} or when the fd is closed (or the process dies). Without `wait`, a lock
- * held elsewhere fails at once with EAGAIN (POSIX) or EBUSY (Windows).
+ * held elsewhere fails at once with EAGAIN (on Windows too: LockFileEx's lock violation is
+ * reported as EAGAIN).
  * @param fd An open file descriptor.
  * @param options `shared` for a shared lock; `wait` to block until it is free.
  */

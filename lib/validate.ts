@@ -6,16 +6,17 @@
 import { fileURLToPath } from 'node:url';
 import { types } from 'node:util';
 import { callbackRefused, extraArgument, fdOutOfRange, invalidArgType, invalidArgValue, invalidFdType, outOfRange } from './errors';
+import { native } from './native';
 import type { FlushMode } from './types';
 
-/** The flush names and the numbers native/platform.h gives them (enum class Flush). */
-export const FLUSH_CODES: Readonly<Record<FlushMode, number>> = Object.freeze({
-  none: 0,
-  data: 1,
-  full: 2,
-  fsync: 3,
-  barrier: 4,
-});
+/**
+ * The flush names writeDurable takes and their codes, read from the addon (native/platform.h
+ * FlushKind): every kind but `syncfs`, which flushes a filesystem, not the file written.
+ * test/vocabulary.test.ts checks that these are exactly {@link FlushMode}'s names.
+ */
+export const FLUSH_CODES: Readonly<Record<FlushMode, number>> = Object.freeze(
+  Object.fromEntries(Object.entries(native.flushKinds).filter(([name]) => name !== 'syncfs')) as Record<FlushMode, number>,
+);
 
 const INT32_MAX = 2147483647;
 

@@ -69,18 +69,6 @@ Status OpenPlain(const char* path, bool create, bool truncate, int* fd) {
   return Open(path, request, fd);
 }
 
-Status RunBenchFlush(int fd, BenchFlush flush) {
-  switch (flush) {
-    case BenchFlush::kNone: return Ok();
-    case BenchFlush::kFdatasync: return Fdatasync(fd);
-    case BenchFlush::kFsync: return Fsync(fd);
-    case BenchFlush::kFull: return FullFsync(fd);
-    case BenchFlush::kBarrier: return BarrierFsync(fd);
-    case BenchFlush::kSyncfs: return Syncfs(fd);
-  }
-  return Fail(kUnsupported, "unknown flush kind");  // unreachable: binding.cc validates
-}
-
 // Closes fd and reports the first of the two failures: a close error after a good flush
 // still means the operation failed (NFS reports write errors at close).
 Status CloseAfter(int fd, Status status) {
@@ -236,20 +224,20 @@ class Loop {
     switch (spec_.sequence) {
       case BenchSequence::kPlain:
         status = Writes(fd_);
-        return status.ok() ? RunBenchFlush(fd_, spec_.flush) : status;
+        return status.ok() ? RunFlush(fd_, spec_.flush) : status;
 
       case BenchSequence::kReopen:
         status = OpenForBench(spec_, path_, false, false, &fd);
         if (!status.ok()) return status;
         status = Writes(fd);
-        if (status.ok()) status = RunBenchFlush(fd, spec_.flush);
+        if (status.ok()) status = RunFlush(fd, spec_.flush);
         return CloseAfter(fd, status);
 
       case BenchSequence::kWriteFlushClose:
         status = OpenForBench(spec_, path_, false, false, &fd);
         if (!status.ok()) return status;
         status = Writes(fd);
-        if (status.ok()) status = RunBenchFlush(fd, spec_.flush);
+        if (status.ok()) status = RunFlush(fd, spec_.flush);
         status = CloseAfter(fd, status);
         if (!status.ok()) return status;
         // pg_test_fsync opens and closes once more so both variants make the same calls.
@@ -263,14 +251,14 @@ class Loop {
         if (!status.ok()) return status;
         status = OpenForBench(spec_, path_, false, false, &fd);
         if (!status.ok()) return status;
-        return CloseAfter(fd, RunBenchFlush(fd, spec_.flush));
+        return CloseAfter(fd, RunFlush(fd, spec_.flush));
 
       case BenchSequence::kNewFile:
         path_ = newFile_.c_str();
         status = OpenForBench(spec_, path_, true, true, &fd);
         if (!status.ok()) return status;
         status = Writes(fd);
-        if (status.ok()) status = RunBenchFlush(fd, spec_.flush);
+        if (status.ok()) status = RunFlush(fd, spec_.flush);
         status = CloseAfter(fd, status);
         if (!status.ok() || !spec_.fsyncDirectory) return status;
         path_ = spec_.directory.c_str();
@@ -281,7 +269,7 @@ class Loop {
         status = OpenForBench(spec_, path_, true, true, &fd);
         if (!status.ok()) return status;
         status = Writes(fd);
-        if (status.ok()) status = RunBenchFlush(fd, spec_.flush);
+        if (status.ok()) status = RunFlush(fd, spec_.flush);
         status = CloseAfter(fd, status);
         if (!status.ok()) return status;
         status = Replace(path_, file_.c_str());
@@ -289,7 +277,7 @@ class Loop {
         path_ = spec_.directory.c_str();
         return FsyncDir(path_);
     }
-    return Fail(kUnsupported, "unknown benchmark sequence");  // unreachable: binding.cc validates
+    return Fail(kUnsupported, "unknown benchmark sequence");  // unreachable: bench_spec.cc validates
   }
 
   // Untimed: a new-file run removes its file so the next operation creates it again.

@@ -1,7 +1,7 @@
 // The benchmark's timed loop. Platform-neutral: it calls only the hs:: functions of
 // platform.h and std::chrono::steady_clock, so the figures describe the OS and the device,
-// not JavaScript. binding.cc parses a JS spec into a BenchSpec and runs RunBench on the
-// threadpool; nothing here knows about Node-API.
+// not JavaScript. bench_spec.cc reads a JS spec into a BenchSpec, and binding.cc runs RunBench
+// on the threadpool; nothing here knows about Node-API.
 #pragma once
 
 #include <atomic>
@@ -24,8 +24,6 @@ enum class BenchSequence : int {
   kAtomicReplace = 5,    // create temp, writes, flush, close, rename over target, fsync dir
 };
 
-enum class BenchFlush : int { kNone = 0, kFdatasync = 1, kFsync = 2, kFull = 3, kBarrier = 4, kSyncfs = 5 };
-
 enum class BenchPlacement : int {
   kOverwrite = 0,  // cycle through a region written and fsynced before timing starts
   kAppend = 1,     // the file grows; truncated to 0 (not timed) when it reaches regionBytes
@@ -33,7 +31,7 @@ enum class BenchPlacement : int {
                       // what etcd's WAL and fio's default layout give (unwritten extents)
 };
 
-// Hard limits, checked by binding.cc before a spec reaches RunBench (and by bench/ before that).
+// Hard limits, checked by bench_spec.cc before a spec reaches RunBench (and by bench/ before that).
 constexpr uint32_t kBenchMaxSize = 64u << 20;
 constexpr uint32_t kBenchMaxWritesPerOp = 4096;
 constexpr uint32_t kBenchMaxThreads = 64;
@@ -45,7 +43,7 @@ struct BenchSpec {
   std::vector<std::string> files;  // one per thread; the thread's target file
   std::string directory;           // fsynced by fsyncDirectory and kAtomicReplace
   BenchSequence sequence = BenchSequence::kPlain;
-  BenchFlush flush = BenchFlush::kNone;
+  FlushKind flush = FlushKind::kNone;  // run by RunFlush, as writeDurable's flush is
   BenchPlacement placement = BenchPlacement::kOverwrite;
   bool dsync = false;
   bool sync = false;

@@ -1,4 +1,5 @@
-// The only file that speaks Node-API: argument unpacking, the ops, the export table.
+// Node-API glue: argument unpacking, the ops, the export table (with bench_spec.cc for the
+// benchmark loop's spec, errors.cc for the errors, dispatch.h for running an op).
 // lib/ validates every argument first and throws node-style errors; the checks here are a
 // second line so that no call from JavaScript, however wrong, can crash the process.
 #include <napi.h>
@@ -10,27 +11,20 @@
 #include <utility>
 
 #include "bench.h"
+#include "bench_spec.h"
+#include "dispatch.h"
 #include "errors.h"
 #include "platform.h"
-#include "workers.h"
 
 namespace hs {
 namespace {
 
-bool ThrowArgType(Napi::Env env, const char* name, const char* expected) {
-  Napi::TypeError error = Napi::TypeError::New(
-      env, std::string("The \"") + name + "\" argument must be " + expected);
-  error.Set("code", "ERR_INVALID_ARG_TYPE");
-  error.ThrowAsJavaScriptException();
-  return false;
-}
-
 bool ArgInt32(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t* out) {
   Napi::Value value = info[i];
-  if (!value.IsNumber()) return ThrowArgType(info.Env(), name, "of type number");
+  if (!value.IsNumber()) return ThrowInvalidArgType(info.Env(), name, "of type number");
   double number = value.As<Napi::Number>().DoubleValue();
   if (!(number >= -2147483648.0 && number <= 2147483647.0) || number != static_cast<int32_t>(number)) {
-    return ThrowArgType(info.Env(), name, "a 32-bit integer");
+    return ThrowInvalidArgType(info.Env(), name, "a 32-bit integer");
   }
   *out = static_cast<int32_t>(number);
   return true;
@@ -39,18 +33,18 @@ bool ArgInt32(const Napi::CallbackInfo& info, size_t i, const char* name, int32_
 bool ArgFd(const Napi::CallbackInfo& info, size_t i, int* fd) {
   int32_t value = -1;
   if (!ArgInt32(info, i, "fd", &value)) return false;
-  if (value < 0) return ThrowArgType(info.Env(), "fd", "a non-negative integer");
+  if (value < 0) return ThrowInvalidArgType(info.Env(), "fd", "a non-negative integer");
   *fd = value;
   return true;
 }
 
 bool ArgInt64(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t* out) {
   Napi::Value value = info[i];
-  if (!value.IsNumber()) return ThrowArgType(info.Env(), name, "of type number");
+  if (!value.IsNumber()) return ThrowInvalidArgType(info.Env(), name, "of type number");
   double number = value.As<Napi::Number>().DoubleValue();
   constexpr double kMaxSafe = 9007199254740991.0;
   if (!(number >= -kMaxSafe && number <= kMaxSafe) || number != static_cast<double>(static_cast<int64_t>(number))) {
-    return ThrowArgType(info.Env(), name, "a safe integer");
+    return ThrowInvalidArgType(info.Env(), name, "a safe integer");
   }
   *out = static_cast<int64_t>(number);
   return true;
@@ -58,10 +52,10 @@ bool ArgInt64(const Napi::CallbackInfo& info, size_t i, const char* name, int64_
 
 bool ArgPath(const Napi::CallbackInfo& info, size_t i, const char* name, std::string* out) {
   Napi::Value value = info[i];
-  if (!value.IsString()) return ThrowArgType(info.Env(), name, "of type string");
+  if (!value.IsString()) return ThrowInvalidArgType(info.Env(), name, "of type string");
   *out = value.As<Napi::String>().Utf8Value();
   if (out->empty() || std::memchr(out->data(), '\0', out->size()) != nullptr) {
-    return ThrowArgType(info.Env(), name, "a non-empty string without null bytes");
+    return ThrowInvalidArgType(info.Env(), name, "a non-empty string without null bytes");
   }
   return true;
 }
@@ -81,7 +75,7 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, si
     napi_typedarray_type type;
     size_t element_count;
     if (napi_get_typedarray_info(env, value, &type, &element_count, &raw, nullptr, nullptr) != napi_ok) {
-      return ThrowArgType(env, "data", "a Buffer, TypedArray or DataView");
+      return ThrowInvalidArgType(env, "data", "a Buffer, TypedArray or DataView");
     }
     size_t element_size = 1;
     switch (type) {
@@ -93,10 +87,10 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, si
     byte_length = element_count * element_size;
   } else if (is_data_view) {
     if (napi_get_dataview_info(env, value, &byte_length, &raw, nullptr, nullptr) != napi_ok) {
-      return ThrowArgType(env, "data", "a Buffer, TypedArray or DataView");
+      return ThrowInvalidArgType(env, "data", "a Buffer, TypedArray or DataView");
     }
   } else {
-    return ThrowArgType(env, "data", "an instance of Buffer, TypedArray, or DataView");
+    return ThrowInvalidArgType(env, "data", "an instance of Buffer, TypedArray, or DataView");
   }
   *data = static_cast<const uint8_t*>(raw);
   *length = raw == nullptr ? 0 : byte_length;
@@ -152,22 +146,20 @@ struct OpBase {
   Napi::Value Result(Napi::Env env) const { return env.Undefined(); }
 };
 
-using FdCall = Status (*)(int);
-
-// A flush of one fd. kQueued: the Flush a kernel queue runs for it (kNone: it has no queued
-// form, e.g. syncfs, and always runs on a flush thread).
-template <FdCall kCall, Flush kQueued>
+// A flush of one fd: the export of that kind (fsync, fdatasync, fullFsync, barrierFsync,
+// syncfs). The kernel queue decides whether it has the kind (io_uring has no syncfs): when it
+// does not, the op runs RunFlush on a flush thread.
+template <FlushKind kKind>
 struct FlushOp : OpBase {
   static constexpr bool kFlush = true;
   int fd = -1;
   AsyncRequest request;
   bool Parse(const Napi::CallbackInfo& info, bool) { return ArgFd(info, 0, &fd); }
-  Status Run() { return kCall(fd); }
+  Status Run() { return RunFlush(fd, kKind); }
   AsyncRequest* Request() {
-    if (kQueued == Flush::kNone) return nullptr;
     request.kind = AsyncRequest::Kind::kFlush;
     request.fd = fd;
-    request.flush = kQueued;
+    request.flush = kKind;
     return &request;
   }
 };
@@ -208,12 +200,6 @@ struct FsyncDirOp : OpBase {
   const char* Path() const { return path.c_str(); }
 };
 
-// Bits of the packed open request built by lib/open.ts.
-enum OpenBits : int32_t {
-  kRead = 1, kWrite = 2, kCreate = 4, kExclusive = 8, kTruncate = 16, kAppend = 32,
-  kDsync = 64, kSync = 128, kDirect = 256, kNofollow = 512,
-};
-
 struct OpenOp : OpBase {
   std::string path;
   OpenRequest request;
@@ -225,16 +211,7 @@ struct OpenOp : OpBase {
         !ArgInt32(info, 2, "mode", &mode)) {
       return false;
     }
-    request.read = bits & kRead;
-    request.write = bits & kWrite;
-    request.create = bits & kCreate;
-    request.exclusive = bits & kExclusive;
-    request.truncate = bits & kTruncate;
-    request.append = bits & kAppend;
-    request.dsync = bits & kDsync;
-    request.sync = bits & kSync;
-    request.direct = bits & kDirect;
-    request.nofollow = bits & kNofollow;
+    UnpackOpenBits(bits, &request);  // packed by lib/primitives.ts from the openBits export
     request.mode = mode;
     return true;
   }
@@ -268,8 +245,8 @@ struct WriteDurableOp : OpBase {
         !ArgInt64(info, 2, "position", &position) || !ArgInt32(info, 3, "flush", &flush)) {
       return false;
     }
-    if (flush < static_cast<int32_t>(Flush::kNone) || flush > static_cast<int32_t>(Flush::kBarrier)) {
-      return ThrowArgType(info.Env(), "flush", "one of 'none', 'data', 'full', 'fsync', 'barrier'");
+    if (flush < static_cast<int32_t>(FlushKind::kNone) || flush > static_cast<int32_t>(kLastFileFlush)) {
+      return ThrowInvalidArgType(info.Env(), "flush", "one of 'none', 'data', 'full', 'fsync', 'barrier'");
     }
     if (async) {
       if (!owned.CopyFrom(data, length)) {
@@ -284,7 +261,7 @@ struct WriteDurableOp : OpBase {
   Status Run() {
     Status status = WriteAll(fd, data, length, position, &request.written);
     if (!status.ok()) return status;
-    return RunFlush(fd, static_cast<Flush>(flush));
+    return RunFlush(fd, static_cast<FlushKind>(flush));
   }
   AsyncRequest* Request() {
     request.kind = AsyncRequest::Kind::kWrite;
@@ -292,7 +269,7 @@ struct WriteDurableOp : OpBase {
     request.data = data;
     request.length = length;
     request.position = position;
-    request.flush = static_cast<Flush>(flush);
+    request.flush = static_cast<FlushKind>(flush);
     return &request;
   }
   void Annotate(Napi::Error& error) const {
@@ -351,126 +328,16 @@ struct DioAlignmentOp : OpBase {
 };
 
 // The benchmark's timed loop (native/bench.cc) on the threadpool. The spec is one object
-// built by bench/measure/native-loop.ts; every field is checked here again, so no spec,
-// however wrong, reaches RunBench. Resolves with the latencies as a Float64Array (ns): one per
-// operation, or one per sampleEvery operations when that is given (see bench.h).
+// built by bench/measure/native-loop.ts, checked field by field in bench_spec.cc. Resolves with
+// the latencies as a Float64Array (ns): one per operation, or one per sampleEvery operations
+// when that is given (see bench.h).
 struct BenchLoopOp : OpBase {
   BenchSpec spec;
   BenchOutcome outcome;
-
-  static bool OutOfRange(Napi::Env env, const char* name) {
-    Napi::RangeError error = Napi::RangeError::New(
-        env, std::string("The value of \"spec.") + name + "\" is out of range for the benchmark loop");
-    error.Set("code", "ERR_OUT_OF_RANGE");
-    error.ThrowAsJavaScriptException();
-    return false;
-  }
-
-  static bool Number(Napi::Object object, const char* name, double min, double max, bool integer, double* out) {
-    Napi::Value value = object.Get(name);
-    if (object.Env().IsExceptionPending()) return false;
-    if (!value.IsNumber()) return ThrowArgType(object.Env(), name, "of type number");
-    double number = value.As<Napi::Number>().DoubleValue();
-    if (!(number >= min && number <= max) || (integer && number != static_cast<double>(static_cast<int64_t>(number)))) {
-      return OutOfRange(object.Env(), name);
-    }
-    *out = number;
-    return true;
-  }
-
-  static bool Flag(Napi::Object object, const char* name, bool* out) {
-    Napi::Value value = object.Get(name);
-    if (object.Env().IsExceptionPending()) return false;
-    if (!value.IsBoolean()) return ThrowArgType(object.Env(), name, "of type boolean");
-    *out = value.As<Napi::Boolean>().Value();
-    return true;
-  }
-
-  static bool Text(Napi::Object object, const char* name, std::string* out) {
-    Napi::Value value = object.Get(name);
-    if (object.Env().IsExceptionPending()) return false;
-    if (!value.IsString()) return ThrowArgType(object.Env(), name, "of type string");
-    *out = value.As<Napi::String>().Utf8Value();
-    if (out->empty() || std::memchr(out->data(), '\0', out->size()) != nullptr) {
-      return ThrowArgType(object.Env(), name, "a non-empty string without null bytes");
-    }
-    return true;
-  }
-
-  bool Parse(const Napi::CallbackInfo& info, bool) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsObject()) return ThrowArgType(env, "spec", "of type object");
-    Napi::Object object = info[0].As<Napi::Object>();
-    Napi::Value files = object.Get("files");
-    if (env.IsExceptionPending()) return false;
-    if (!files.IsArray()) return ThrowArgType(env, "files", "an array of strings");
-    Napi::Array list = files.As<Napi::Array>();
-    if (list.Length() == 0 || list.Length() > kBenchMaxThreads) return OutOfRange(env, "files");
-    for (uint32_t i = 0; i < list.Length(); i++) {
-      Napi::Object holder = Napi::Object::New(env);
-      holder.Set("files[]", list.Get(i));
-      if (env.IsExceptionPending()) return false;
-      std::string file;
-      if (!Text(holder, "files[]", &file)) return false;
-      spec.files.push_back(std::move(file));
-    }
-    double sequence, flush, placement, sfr, size, writes, alignment, region, prefill, seconds, samples;
-    if (!Text(object, "directory", &spec.directory) ||
-        !Number(object, "sequence", 0, static_cast<double>(BenchSequence::kAtomicReplace), true, &sequence) ||
-        !Number(object, "flush", 0, static_cast<double>(BenchFlush::kSyncfs), true, &flush) ||
-        !Number(object, "placement", 0, static_cast<double>(BenchPlacement::kPreallocated), true, &placement) ||
-        !Flag(object, "dsync", &spec.dsync) || !Flag(object, "sync", &spec.sync) ||
-        !Flag(object, "direct", &spec.direct) || !Flag(object, "fsyncDirectory", &spec.fsyncDirectory) ||
-        !Number(object, "syncFileRangeFlags", 0, 0xffff, true, &sfr) ||
-        !Number(object, "size", 1, kBenchMaxSize, true, &size) ||
-        !Number(object, "writesPerOp", 1, kBenchMaxWritesPerOp, true, &writes) ||
-        !Number(object, "alignment", 1, 1 << 24, true, &alignment) ||
-        !Number(object, "regionBytes", 0, static_cast<double>(kBenchMaxRegion), true, &region) ||
-        !Number(object, "prefillBytes", 0, static_cast<double>(kBenchMaxRegion), true, &prefill) ||
-        !Number(object, "seconds", 0, 86400, false, &seconds) ||
-        !Number(object, "maxSamples", 1, static_cast<double>(kBenchMaxSamples), true, &samples)) {
-      return false;
-    }
-    spec.sequence = static_cast<BenchSequence>(static_cast<int>(sequence));
-    spec.flush = static_cast<BenchFlush>(static_cast<int>(flush));
-    spec.placement = static_cast<BenchPlacement>(static_cast<int>(placement));
-    spec.syncFileRangeFlags = static_cast<unsigned>(sfr);
-    spec.size = static_cast<uint32_t>(size);
-    spec.writesPerOp = static_cast<uint32_t>(writes);
-    spec.alignment = static_cast<uint32_t>(alignment);
-    spec.regionBytes = static_cast<int64_t>(region);
-    spec.prefillBytes = static_cast<int64_t>(prefill);
-    spec.seconds = seconds;
-    spec.maxSamples = static_cast<uint64_t>(samples);
-    // sampleEvery is the one optional field (absent or undefined: 1, every operation timed);
-    // when given it is checked like the others.
-    Napi::Value every = object.Get("sampleEvery");
-    if (env.IsExceptionPending()) return false;
-    if (!every.IsUndefined()) {
-      double sampleEvery;
-      if (!Number(object, "sampleEvery", 1, kBenchMaxSampleEvery, true, &sampleEvery)) return false;
-      spec.sampleEvery = static_cast<uint32_t>(sampleEvery);
-    }
-    if ((spec.alignment & (spec.alignment - 1)) != 0) return OutOfRange(env, "alignment");
-    bool usesRegion = spec.sequence != BenchSequence::kNewFile && spec.sequence != BenchSequence::kAtomicReplace;
-    if (usesRegion && spec.regionBytes < static_cast<int64_t>(spec.size) * spec.writesPerOp) {
-      return OutOfRange(env, "regionBytes");
-    }
-    return true;
-  }
+  bool Parse(const Napi::CallbackInfo& info, bool) { return ParseBenchSpec(info.Env(), info[0], &spec); }
   Status Run() { return RunBench(spec, &outcome); }
   const char* Path() const { return outcome.failedPath.empty() ? nullptr : outcome.failedPath.c_str(); }
-  Napi::Value Result(Napi::Env env) const {
-    Napi::Object result = Napi::Object::New(env);
-    size_t bytes = static_cast<size_t>(outcome.samples) * sizeof(double);
-    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
-    if (bytes != 0) std::memcpy(buffer.Data(), outcome.samplesNs.get(), bytes);
-    result.Set("samplesNs", Napi::Float64Array::New(env, static_cast<size_t>(outcome.samples), buffer, 0));
-    result.Set("ops", Napi::Number::New(env, static_cast<double>(outcome.ops)));
-    result.Set("busyNs", Napi::Number::New(env, outcome.busyNs));
-    result.Set("wallNs", Napi::Number::New(env, outcome.wallNs));
-    return result;
-  }
+  Napi::Value Result(Napi::Env env) const { return BenchResult(env, outcome); }
 };
 
 // How many bytes past the start of a view its first `alignment`-aligned address lies.
@@ -482,7 +349,7 @@ Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   if (alignment <= 0 || (alignment & (alignment - 1)) != 0) {
-    ThrowArgType(info.Env(), "alignment", "a power of two");
+    ThrowInvalidArgType(info.Env(), "alignment", "a power of two");
     return info.Env().Undefined();
   }
   uintptr_t address = reinterpret_cast<uintptr_t>(data);
@@ -492,12 +359,11 @@ Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
 
 Napi::Value CapabilityTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  size_t count = 0;
-  const Capability* table = Capabilities(&count);
-  Napi::Array array = Napi::Array::New(env, count);
-  for (size_t i = 0; i < count; i++) {
+  const Capability* table = Capabilities();
+  Napi::Array array = Napi::Array::New(env, kCapabilityCount);
+  for (int i = 0; i < kCapabilityCount; i++) {
     Napi::Object entry = Napi::Object::New(env);
-    entry.Set("name", table[i].name);
+    entry.Set("name", kCapabilityNames[static_cast<int>(table[i].id)]);
     entry.Set("supported", table[i].supported);
     entry.Set("syscall", table[i].syscall);
     if (table[i].durable != Durability::kNotAFlush) entry.Set("durable", table[i].durable == Durability::kDurable);
@@ -506,14 +372,28 @@ Napi::Value CapabilityTable(const Napi::CallbackInfo& info) {
   return array;
 }
 
-Napi::Object ConstantTable(Napi::Env env) {
-  size_t count = 0;
-  const NamedConstant* table = Constants(&count);
+// ---- The shared vocabulary (platform.h), exported frozen for lib/ and bench/ ----------------
+
+// {name: value} for names[i] -> values(i), frozen.
+template <typename Value>
+Napi::Object FrozenTable(Napi::Env env, const char* const* names, int count, Value value) {
   Napi::Object object = Napi::Object::New(env);
-  for (size_t i = 0; i < count; i++) {
-    object.Set(table[i].name, Napi::Number::New(env, static_cast<double>(table[i].value)));
-  }
+  for (int i = 0; i < count; i++) object.Set(names[i], Napi::Number::New(env, static_cast<double>(value(i))));
+  object.Freeze();
   return object;
+}
+
+// [names...], frozen.
+Napi::Array FrozenNames(Napi::Env env, const char* const* names, int count) {
+  Napi::Array array = Napi::Array::New(env, static_cast<size_t>(count));
+  for (int i = 0; i < count; i++) array.Set(static_cast<uint32_t>(i), names[i]);
+  array.Freeze();
+  return array;
+}
+
+Napi::Object ConstantTable(Napi::Env env) {
+  const NamedConstant* table = Constants();
+  return FrozenTable(env, kConstantNames, kConstantCount, [table](int i) { return table[i].value; });
 }
 
 template <typename Op>
@@ -532,11 +412,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     error.ThrowAsJavaScriptException();
     return exports;
   }
-  ExportPair<FlushOp<Fsync, Flush::kFsync>>(env, exports, "fsync", engine);
-  ExportPair<FlushOp<Fdatasync, Flush::kData>>(env, exports, "fdatasync", engine);
-  ExportPair<FlushOp<FullFsync, Flush::kFull>>(env, exports, "fullFsync", engine);
-  ExportPair<FlushOp<BarrierFsync, Flush::kBarrier>>(env, exports, "barrierFsync", engine);
-  ExportPair<FlushOp<Syncfs, Flush::kNone>>(env, exports, "syncfs", engine);
+  ExportPair<FlushOp<FlushKind::kFsync>>(env, exports, "fsync", engine);
+  ExportPair<FlushOp<FlushKind::kData>>(env, exports, "fdatasync", engine);
+  ExportPair<FlushOp<FlushKind::kFull>>(env, exports, "fullFsync", engine);
+  ExportPair<FlushOp<FlushKind::kBarrier>>(env, exports, "barrierFsync", engine);
+  ExportPair<FlushOp<FlushKind::kSyncfs>>(env, exports, "syncfs", engine);
   ExportPair<SyncFileRangeOp>(env, exports, "syncFileRange", engine);
   ExportPair<FsyncDirOp>(env, exports, "fsyncDir", engine);
   ExportPair<OpenOp>(env, exports, "open", engine);
@@ -553,6 +433,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("alignmentOffset", Napi::Function::New(env, AlignmentOffset, "alignmentOffset"));
   exports.Set("capabilities", Napi::Function::New(env, CapabilityTable, "capabilities"));
   exports.Set("constants", ConstantTable(env));
+  exports.Set("flushKinds", FrozenTable(env, kFlushKindNames, kFlushKindCount, [](int i) { return i; }));
+  exports.Set("openBits", FrozenTable(env, kOpenOptionNames, kOpenOptionCount, [](int i) { return 1 << i; }));
+  exports.Set("capabilityNames", FrozenNames(env, kCapabilityNames, kCapabilityCount));
   exports.Set("platform", Napi::String::New(env, PlatformName()));
   exports.Set("defaultDioAlignment", Napi::Number::New(env, DefaultDioAlignment()));
   return exports;

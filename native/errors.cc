@@ -85,4 +85,20 @@ Napi::Error MakeError(Napi::Env env, const Status& status, const char* path, con
   return error;
 }
 
+bool ThrowInvalidArgType(Napi::Env env, const char* name, const char* expected) {
+  Napi::TypeError error = Napi::TypeError::New(
+      env, std::string("The \"") + name + "\" argument must be " + expected);
+  error.Set("code", "ERR_INVALID_ARG_TYPE");
+  error.ThrowAsJavaScriptException();
+  return false;
+}
+
+bool ThrowOutOfRange(Napi::Env env, const std::string& name, const char* what) {
+  Napi::RangeError error = Napi::RangeError::New(
+      env, std::string("The value of \"") + name + "\" is out of range for " + what);
+  error.Set("code", "ERR_OUT_OF_RANGE");
+  error.ThrowAsJavaScriptException();
+  return false;
+}
+
 }  // namespace hs

@@ -25,22 +25,99 @@ struct Status {
 inline Status Ok() { return Status{}; }
 inline Status Fail(int err, const char* syscall) { return Status{err, syscall}; }
 
-// Which flush writeDurable runs after its writes. Order and values match lib/types.ts.
-enum class Flush : int { kNone = 0, kData = 1, kFull = 2, kFsync = 3, kBarrier = 4 };
+// ---- The shared vocabulary ----------------------------------------------------------------
+// Each list below is written once, here. binding.cc exports it (flushKinds, openBits,
+// capabilityNames, the names of `constants`) and lib/ and bench/ read those exports;
+// test/vocabulary.test.ts fails when lib/types.ts and these lists disagree.
+
+// The flush kinds, value = position: writeDurable's `flush` option (lib/types.ts FlushMode:
+// every kind but syncfs), the benchmark loop's flush (every kind), and the kernel queue's
+// kFlush / kWrite requests. X(enumerator, name).
+#define HS_FLUSH_KINDS(X) \
+  X(kNone, "none")        \
+  X(kData, "data")        \
+  X(kFull, "full")        \
+  X(kFsync, "fsync")      \
+  X(kBarrier, "barrier")  \
+  X(kSyncfs, "syncfs")
+
+#define HS_ENUMERATOR(id, name) id,
+enum class FlushKind : int { HS_FLUSH_KINDS(HS_ENUMERATOR) };
+#define HS_NAME(id, name) name,
+constexpr const char* kFlushKindNames[] = {HS_FLUSH_KINDS(HS_NAME)};
+constexpr int kFlushKindCount = sizeof kFlushKindNames / sizeof kFlushKindNames[0];
+// The kinds writeDurable takes: FlushMode's, kNone through kBarrier (syncfs flushes a whole
+// filesystem, not the file just written).
+constexpr FlushKind kLastFileFlush = FlushKind::kBarrier;
+
+// The boolean options of open() (lib/types.ts OpenOptions minus `mode`). lib/ packs them into
+// one int: option i is bit 1 << i.
+#define HS_OPEN_OPTIONS(X) \
+  X(read) X(write) X(create) X(exclusive) X(truncate) X(append) X(dsync) X(sync) X(direct) X(nofollow)
 
 struct OpenRequest {
-  bool read = false;
-  bool write = false;
-  bool create = false;
-  bool exclusive = false;
-  bool truncate = false;
-  bool append = false;
-  bool dsync = false;
-  bool sync = false;
-  bool direct = false;
-  bool nofollow = false;
+#define HS_OPEN_FIELD(name) bool name = false;
+  HS_OPEN_OPTIONS(HS_OPEN_FIELD)
+#undef HS_OPEN_FIELD
   int mode = 0666;
 };
+
+#define HS_OPEN_NAME(name) #name,
+constexpr const char* kOpenOptionNames[] = {HS_OPEN_OPTIONS(HS_OPEN_NAME)};
+#undef HS_OPEN_NAME
+constexpr int kOpenOptionCount = sizeof kOpenOptionNames / sizeof kOpenOptionNames[0];
+
+// Unpacks lib/'s open bits (option i at bit 1 << i) into a request.
+inline void UnpackOpenBits(int32_t bits, OpenRequest* request) {
+  int index = 0;
+#define HS_OPEN_UNPACK(name) request->name = (bits >> index++) & 1;
+  HS_OPEN_OPTIONS(HS_OPEN_UNPACK)
+#undef HS_OPEN_UNPACK
+}
+
+// The names capabilities() reports on (lib/types.ts CapabilityName): the exports, with open
+// split by mode. Each platform file supplies the facts per name (CapabilityFacts).
+#define HS_CAPABILITIES(X)              \
+  X(kFsync, "fsync")                   \
+  X(kFdatasync, "fdatasync")           \
+  X(kFullFsync, "fullFsync")           \
+  X(kBarrierFsync, "barrierFsync")     \
+  X(kSyncFileRange, "syncFileRange")   \
+  X(kSyncfs, "syncfs")                 \
+  X(kFsyncDir, "fsyncDir")             \
+  X(kOpen, "open")                     \
+  X(kOpenDsync, "openDsync")           \
+  X(kOpenSync, "openSync")             \
+  X(kOpenDirect, "openDirect")         \
+  X(kPreallocate, "preallocate")       \
+  X(kWriteDurable, "writeDurable")     \
+  X(kReplaceFile, "replaceFile")       \
+  X(kDioAlignment, "dioAlignment")     \
+  X(kLockFile, "lockFile")
+
+enum class CapabilityId : int { HS_CAPABILITIES(HS_ENUMERATOR) };
+constexpr const char* kCapabilityNames[] = {HS_CAPABILITIES(HS_NAME)};
+constexpr int kCapabilityCount = sizeof kCapabilityNames / sizeof kCapabilityNames[0];
+
+// The names of `constants` (lib/types.ts Constants). Each platform file gives each one its
+// value there (0 where absent). X(name): the enumerator is k##name, the name #name (neither
+// operator expands the argument, so the O_* macros stay names here).
+#define HS_CONSTANTS(X)                                                                       \
+  X(O_RDONLY) X(O_WRONLY) X(O_RDWR) X(O_CREAT) X(O_EXCL) X(O_TRUNC) X(O_APPEND) X(O_CLOEXEC) \
+  X(O_NOFOLLOW) X(O_DIRECTORY) X(O_DSYNC) X(O_SYNC) X(O_DIRECT)                              \
+  X(SYNC_FILE_RANGE_WAIT_BEFORE) X(SYNC_FILE_RANGE_WRITE) X(SYNC_FILE_RANGE_WAIT_AFTER)       \
+  X(F_FULLFSYNC) X(F_BARRIERFSYNC) X(F_NOCACHE)
+
+#define HS_CONSTANT_ENUMERATOR(name) k##name,
+enum class ConstantId : int { HS_CONSTANTS(HS_CONSTANT_ENUMERATOR) };
+#undef HS_CONSTANT_ENUMERATOR
+#define HS_CONSTANT_NAME(name) #name,
+constexpr const char* kConstantNames[] = {HS_CONSTANTS(HS_CONSTANT_NAME)};
+#undef HS_CONSTANT_NAME
+constexpr int kConstantCount = sizeof kConstantNames / sizeof kConstantNames[0];
+
+#undef HS_ENUMERATOR
+#undef HS_NAME
 
 struct DioAlignment {
   uint32_t memory = 0;   // required alignment of the buffer address
@@ -54,12 +131,32 @@ struct DioAlignment {
 // drive's cache (only F_FULLFSYNC does); sync_file_range and O_DIRECT never do.
 enum class Durability { kNotAFlush, kDurable, kNotDurable };
 
+// A platform file's row for one capability name; its table lists every CapabilityId once, in
+// order (EveryIdInOrder checks that at compile time). The name is kCapabilityNames[id].
 struct Capability {
-  const char* name;     // the export's name in lib/, e.g. "fullFsync"
+  CapabilityId id;
   bool supported;
   const char* syscall;  // what it calls here, e.g. "fcntl(F_FULLFSYNC)"
   Durability durable;   // for flushes and synchronous opens; kNotAFlush for the rest
 };
+
+// A platform file's value for one constant name, in a table of every ConstantId in order.
+struct NamedConstant {
+  ConstantId id;
+  int64_t value;
+};
+
+// Whether a platform table has one row per id, in the order of its list: each platform file
+// static_asserts it of its capability and constant tables, so a name added to a list and
+// forgotten in one OS's file (or a row out of order) does not compile.
+template <typename Row, size_t N>
+constexpr bool EveryIdInOrder(const Row (&table)[N], int count) {
+  if (static_cast<int>(N) != count) return false;
+  for (size_t i = 0; i < N; i++) {
+    if (static_cast<int>(table[i].id) != static_cast<int>(i)) return false;
+  }
+  return true;
+}
 
 // Flushes. None of them is ever retried after a failure (see DESIGN.md, "fsyncgate").
 Status Fsync(int fd);
@@ -70,15 +167,18 @@ Status SyncFileRange(int fd, int64_t offset, int64_t nbytes, unsigned flags);
 Status Syncfs(int fd);
 Status FsyncDir(const char* path);
 
-inline Status RunFlush(int fd, Flush flush) {
-  switch (flush) {
-    case Flush::kNone: return Ok();
-    case Flush::kData: return Fdatasync(fd);
-    case Flush::kFull: return FullFsync(fd);
-    case Flush::kFsync: return Fsync(fd);
-    case Flush::kBarrier: return BarrierFsync(fd);
+// The one dispatch from a flush kind to its call, for writeDurable, the flush exports and the
+// benchmark loop alike. What each call is on this OS is its platform file's business.
+inline Status RunFlush(int fd, FlushKind kind) {
+  switch (kind) {
+    case FlushKind::kNone: return Ok();
+    case FlushKind::kData: return Fdatasync(fd);
+    case FlushKind::kFull: return FullFsync(fd);
+    case FlushKind::kFsync: return Fsync(fd);
+    case FlushKind::kBarrier: return BarrierFsync(fd);
+    case FlushKind::kSyncfs: return Syncfs(fd);
   }
-  return Fail(kUnsupported, "unknown flush kind");  // unreachable: lib/ validates
+  return Fail(kUnsupported, "unknown flush kind");  // unreachable: binding.cc validates
 }
 
 // Opens path as asked; *fd receives a descriptor node:fs understands. O_CLOEXEC always.
@@ -91,7 +191,7 @@ Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, si
 
 // An advisory whole-file lock that other processes (and other opens in this one) respect:
 // flock(2) on POSIX, LockFileEx on Windows. Released by Unlock or when the fd is closed.
-// With wait = false a held lock fails at once (EAGAIN on POSIX, EBUSY on Windows).
+// With wait = false a held lock fails at once with EAGAIN (win32.cc maps Windows' codes to it).
 Status Lock(int fd, bool shared, bool wait);
 Status Unlock(int fd);
 
@@ -114,15 +214,12 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out);
 // The direct-I/O alignment to use when nothing better is known (page size or sector).
 uint32_t DefaultDioAlignment();
 
-// The table behind capabilities(): a static array, *count entries.
-const Capability* Capabilities(size_t* count);
+// The table behind capabilities(): kCapabilityCount rows, row i for CapabilityId i.
+const Capability* Capabilities();
 
-// Platform constants (0 where absent) exposed as `constants`.
-struct NamedConstant {
-  const char* name;
-  int64_t value;
-};
-const NamedConstant* Constants(size_t* count);
+// Platform constants (0 where absent) exposed as `constants`: kConstantCount rows, row i for
+// ConstantId i.
+const NamedConstant* Constants();
 
 // ---- The kernel completion queue (io_uring on Linux) ---------------------------------------
 // An async flush described without pointers into JavaScript: everything it names is owned by
@@ -132,7 +229,7 @@ struct AsyncRequest {
   enum class Kind { kFlush, kWrite, kRange, kDirectory };
   Kind kind = Kind::kFlush;
   int fd = -1;
-  Flush flush = Flush::kNone;    // kFlush and kWrite: the flush to run (after the writes)
+  FlushKind flush = FlushKind::kNone;  // kFlush and kWrite: the flush to run (after the writes)
   const uint8_t* data = nullptr; // kWrite
   size_t length = 0;             // kWrite
   int64_t position = -1;         // kWrite: < 0 writes at the file position

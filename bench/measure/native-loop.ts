@@ -16,7 +16,7 @@ import {
   writeDurableSync,
   type FlushMode,
 } from '../../lib/index';
-import { native, type NativeBenchResult, type NativeBenchSpec } from '../../lib/native';
+import { native, type FlushKindName, type NativeBenchResult, type NativeBenchSpec } from '../../lib/native';
 
 /** native/bench.h BenchSequence. */
 export enum BenchSequenceCode {
@@ -28,15 +28,21 @@ export enum BenchSequenceCode {
   atomicReplace = 5,
 }
 
-/** native/bench.h BenchFlush. */
-export enum BenchFlushCode {
-  none = 0,
-  fdatasync = 1,
-  fsync = 2,
-  full = 3,
-  barrier = 4,
-  syncfs = 5,
-}
+/**
+ * The benchmark's flushes and their codes, read from the addon's flush kinds (native/platform.h
+ * FlushKind: the loop runs them through the same RunFlush as writeDurable). Named as the
+ * benchmark's methods name them: `fdatasync` is the kind `data`.
+ */
+export const BenchFlushCode = Object.freeze({
+  none: native.flushKinds.none,
+  fdatasync: native.flushKinds.data,
+  fsync: native.flushKinds.fsync,
+  full: native.flushKinds.full,
+  barrier: native.flushKinds.barrier,
+  syncfs: native.flushKinds.syncfs,
+});
+/** A code of {@link BenchFlushCode}. */
+export type BenchFlushCode = (typeof BenchFlushCode)[keyof typeof BenchFlushCode];
 
 /** native/bench.h BenchPlacement. */
 export enum BenchPlacementCode {
@@ -64,14 +70,10 @@ export function runNativeLoop(spec: LoopSpec): Promise<NativeBenchResult> {
   return native.benchLoop(spec);
 }
 
-const FLUSH_MODES: Record<number, FlushMode | 'syncfs'> = {
-  [BenchFlushCode.none]: 'none',
-  [BenchFlushCode.fdatasync]: 'data',
-  [BenchFlushCode.fsync]: 'fsync',
-  [BenchFlushCode.full]: 'full',
-  [BenchFlushCode.barrier]: 'barrier',
-  [BenchFlushCode.syncfs]: 'syncfs',
-};
+/** Flush code -> the kind's name (what writeDurable's `flush` option takes, or syncfs). */
+const FLUSH_MODES: Record<number, FlushKindName> = Object.fromEntries(
+  Object.entries(native.flushKinds).map(([name, code]) => [code, name as FlushKindName]),
+);
 
 // The JS loop gives the event loop a turn this often, so Ctrl-C is handled while it runs.
 const YIELD_EVERY_NS = 20_000_000n;

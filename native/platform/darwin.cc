@@ -16,9 +16,7 @@
 namespace hs {
 
 static Status Fcntl(int fd, int command, int argument) {
-  int rc;
-  do rc = ::fcntl(fd, command, argument); while (rc == -1 && errno == EINTR);
-  return rc == -1 ? Fail(-errno, "fcntl") : Ok();
+  return Syscall("fcntl", [&] { return ::fcntl(fd, command, argument); });
 }
 
 Status Fdatasync(int fd) { return Fsync(fd); }
@@ -33,16 +31,19 @@ Status Syncfs(int) { return Fail(kUnsupported, "syncfs"); }
 Status Preallocate(int fd, int64_t offset, int64_t length) {
   // F_PREALLOCATE reserves blocks but never changes the size; ftruncate then makes the file
   // at least offset+length long, as fallocate(2) mode 0 does on Linux.
+  // Each call is retried on EINTR, as every call in the POSIX platform files is (posix.h).
   struct stat st;
-  if (::fstat(fd, &st) != 0) return Fail(-errno, "fstat");
+  Status status = Syscall("fstat", [&] { return ::fstat(fd, &st); });
+  if (!status.ok()) return status;
   int64_t end = offset + length;
   if (end > st.st_size) {
     fstore_t store = {F_ALLOCATECONTIG | F_ALLOCATEALL, F_PEOFPOSMODE, 0, end - st.st_size, 0};
-    if (::fcntl(fd, F_PREALLOCATE, &store) == -1) {
+    if (RetryOnEintr([&] { return ::fcntl(fd, F_PREALLOCATE, &store); }) == -1) {
       store.fst_flags = F_ALLOCATEALL;  // contiguous space is a wish, not a need
-      if (::fcntl(fd, F_PREALLOCATE, &store) == -1) return Fail(-errno, "fcntl");
+      status = Syscall("fcntl", [&] { return ::fcntl(fd, F_PREALLOCATE, &store); });
+      if (!status.ok()) return status;
     }
-    if (::ftruncate(fd, end) != 0) return Fail(-errno, "ftruncate");
+    return Syscall("ftruncate", [&] { return ::ftruncate(fd, end); });
   }
   return Ok();
 }
@@ -57,52 +58,50 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
   // F_NOCACHE has no alignment rule of its own; aligned transfers avoid the cache entirely.
   struct stat st;
   int rc = fd >= 0 ? ::fstat(fd, &st) : ::stat(path, &st);
-  if (rc != 0) return Fail(-errno, fd >= 0 ? "fstat" : "stat");
+  if (rc != 0) return Checked(rc, fd >= 0 ? "fstat" : "stat");
   out->memory = DefaultDioAlignment();
   out->offset = st.st_blksize > 0 ? static_cast<uint32_t>(st.st_blksize) : DefaultDioAlignment();
   out->source = "st_blksize (macOS has no direct-I/O alignment query)";
   return Ok();
 }
 
-static const Capability kCapabilities[] = {
-    {"fsync", true, "fsync(2) (does not flush the drive cache on macOS)", Durability::kNotDurable},
-    {"fdatasync", true, "fsync(2) (macOS has no documented fdatasync)", Durability::kNotDurable},
-    {"fullFsync", true, "fcntl(F_FULLFSYNC)", Durability::kDurable},
-    {"barrierFsync", true, "fcntl(F_BARRIERFSYNC) (orders writes, flushes no cache)", Durability::kNotDurable},
-    {"syncFileRange", false, "none", Durability::kNotDurable},
-    {"syncfs", false, "none", Durability::kNotDurable},
-    {"fsyncDir", true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kNotDurable},
-    {"open", true, "open(2) with O_CLOEXEC", Durability::kNotAFlush},
-    {"openDsync", true, "open(2) with O_DSYNC (does not flush the drive cache)", Durability::kNotDurable},
-    {"openSync", true, "open(2) with O_SYNC", Durability::kNotDurable},
-    {"openDirect", true, "open(2) + fcntl(F_NOCACHE)", Durability::kNotDurable},
-    {"preallocate", true, "fcntl(F_PREALLOCATE) + ftruncate(2)", Durability::kNotAFlush},
-    {"writeDurable", true, "pwrite(2) loop + the chosen flush", Durability::kNotAFlush},
-    {"replaceFile", true, "rename(2)", Durability::kNotAFlush},
-    {"dioAlignment", true, "st_blksize", Durability::kNotAFlush},
-    {"lockFile", true, "flock(2)", Durability::kNotAFlush},
+static constexpr Capability kCapabilities[] = {
+    {CapabilityId::kFsync, true, "fsync(2) (does not flush the drive cache on macOS)", Durability::kNotDurable},
+    {CapabilityId::kFdatasync, true, "fsync(2) (macOS has no documented fdatasync)", Durability::kNotDurable},
+    {CapabilityId::kFullFsync, true, "fcntl(F_FULLFSYNC)", Durability::kDurable},
+    {CapabilityId::kBarrierFsync, true, "fcntl(F_BARRIERFSYNC) (orders writes, flushes no cache)", Durability::kNotDurable},
+    {CapabilityId::kSyncFileRange, false, "none", Durability::kNotDurable},
+    {CapabilityId::kSyncfs, false, "none", Durability::kNotDurable},
+    {CapabilityId::kFsyncDir, true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kNotDurable},
+    {CapabilityId::kOpen, true, "open(2) with O_CLOEXEC", Durability::kNotAFlush},
+    {CapabilityId::kOpenDsync, true, "open(2) with O_DSYNC (does not flush the drive cache)", Durability::kNotDurable},
+    {CapabilityId::kOpenSync, true, "open(2) with O_SYNC", Durability::kNotDurable},
+    {CapabilityId::kOpenDirect, true, "open(2) + fcntl(F_NOCACHE)", Durability::kNotDurable},
+    {CapabilityId::kPreallocate, true, "fcntl(F_PREALLOCATE) + ftruncate(2)", Durability::kNotAFlush},
+    {CapabilityId::kWriteDurable, true, "pwrite(2) loop + the chosen flush", Durability::kNotAFlush},
+    {CapabilityId::kReplaceFile, true, "rename(2)", Durability::kNotAFlush},
+    {CapabilityId::kDioAlignment, true, "st_blksize", Durability::kNotAFlush},
+    {CapabilityId::kLockFile, true, "flock(2)", Durability::kNotAFlush},
 };
 
-const Capability* Capabilities(size_t* count) {
-  *count = sizeof kCapabilities / sizeof kCapabilities[0];
-  return kCapabilities;
-}
+static_assert(EveryIdInOrder(kCapabilities, kCapabilityCount), "one row per CapabilityId, in order");
 
-static const NamedConstant kConstants[] = {
-    {"O_RDONLY", O_RDONLY}, {"O_WRONLY", O_WRONLY}, {"O_RDWR", O_RDWR},
-    {"O_CREAT", O_CREAT}, {"O_EXCL", O_EXCL}, {"O_TRUNC", O_TRUNC},
-    {"O_APPEND", O_APPEND}, {"O_CLOEXEC", O_CLOEXEC}, {"O_NOFOLLOW", O_NOFOLLOW},
-    {"O_DIRECTORY", O_DIRECTORY}, {"O_DSYNC", O_DSYNC}, {"O_SYNC", O_SYNC},
-    {"O_DIRECT", 0},
-    {"SYNC_FILE_RANGE_WAIT_BEFORE", 0}, {"SYNC_FILE_RANGE_WRITE", 0},
-    {"SYNC_FILE_RANGE_WAIT_AFTER", 0},
-    {"F_FULLFSYNC", F_FULLFSYNC}, {"F_BARRIERFSYNC", F_BARRIERFSYNC}, {"F_NOCACHE", F_NOCACHE},
+const Capability* Capabilities() { return kCapabilities; }
+
+static constexpr NamedConstant kConstants[] = {
+    {ConstantId::kO_RDONLY, O_RDONLY}, {ConstantId::kO_WRONLY, O_WRONLY}, {ConstantId::kO_RDWR, O_RDWR},
+    {ConstantId::kO_CREAT, O_CREAT}, {ConstantId::kO_EXCL, O_EXCL}, {ConstantId::kO_TRUNC, O_TRUNC},
+    {ConstantId::kO_APPEND, O_APPEND}, {ConstantId::kO_CLOEXEC, O_CLOEXEC}, {ConstantId::kO_NOFOLLOW, O_NOFOLLOW},
+    {ConstantId::kO_DIRECTORY, O_DIRECTORY}, {ConstantId::kO_DSYNC, O_DSYNC}, {ConstantId::kO_SYNC, O_SYNC},
+    {ConstantId::kO_DIRECT, 0},
+    {ConstantId::kSYNC_FILE_RANGE_WAIT_BEFORE, 0}, {ConstantId::kSYNC_FILE_RANGE_WRITE, 0},
+    {ConstantId::kSYNC_FILE_RANGE_WAIT_AFTER, 0},
+    {ConstantId::kF_FULLFSYNC, F_FULLFSYNC}, {ConstantId::kF_BARRIERFSYNC, F_BARRIERFSYNC}, {ConstantId::kF_NOCACHE, F_NOCACHE},
 };
 
-const NamedConstant* Constants(size_t* count) {
-  *count = sizeof kConstants / sizeof kConstants[0];
-  return kConstants;
-}
+static_assert(EveryIdInOrder(kConstants, kConstantCount), "one row per ConstantId, in order");
+
+const NamedConstant* Constants() { return kConstants; }
 
 const char* PlatformName() { return "darwin"; }
 

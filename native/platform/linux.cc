@@ -1,7 +1,8 @@
 // Linux: fdatasync, sync_file_range, syncfs, fallocate, O_DIRECT and statx(STATX_DIOALIGN).
 // On Linux fsync(2) already asks the device to flush its write cache (the filesystem issues a
-// cache flush / FUA), so fullFsync is fsync and barrierFsync is fdatasync: no weaker call is
-// ever substituted silently, and capabilities() names what each export runs.
+// cache flush / FUA), so fullFsync is fsync and barrierFsync is fdatasync (the table in
+// linux.h, which io_uring reads too): no weaker call is ever substituted silently, and
+// capabilities() names what each export runs.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -12,40 +13,45 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "linux.h"
 #include "posix.h"
 
 namespace hs {
 
 Status Fdatasync(int fd) {
-  int rc;
-  do rc = ::fdatasync(fd); while (rc == -1 && errno == EINTR);
-  return rc == 0 ? Ok() : Fail(-errno, "fdatasync");
-}
-
-Status FullFsync(int fd) { return Fsync(fd); }
-Status BarrierFsync(int fd) { return Fdatasync(fd); }
-
-Status SyncFileRange(int fd, int64_t offset, int64_t nbytes, unsigned flags) {
-  int rc;
-  do rc = ::sync_file_range(fd, offset, nbytes, flags); while (rc == -1 && errno == EINTR);
-  return rc == 0 ? Ok() : Fail(-errno, "sync_file_range");
+  return Syscall(LinuxFlushSyscall(LinuxFlushCall::kFdatasync), [&] { return ::fdatasync(fd); });
 }
 
 Status Syncfs(int fd) {
-  int rc;
-  do rc = ::syncfs(fd); while (rc == -1 && errno == EINTR);
-  return rc == 0 ? Ok() : Fail(-errno, "syncfs");
+  return Syscall(LinuxFlushSyscall(LinuxFlushCall::kSyncfs), [&] { return ::syncfs(fd); });
+}
+
+// A flush kind as linux.h maps it.
+static Status RunLinuxFlush(int fd, FlushKind kind) {
+  switch (LinuxFlushCallOf(kind)) {
+    case LinuxFlushCall::kNothing: return Ok();
+    case LinuxFlushCall::kFsync: return Fsync(fd);
+    case LinuxFlushCall::kFdatasync: return Fdatasync(fd);
+    case LinuxFlushCall::kSyncfs: return Syncfs(fd);
+  }
+  return Fail(kUnsupported, "unknown flush kind");
+}
+
+Status FullFsync(int fd) { return RunLinuxFlush(fd, FlushKind::kFull); }
+Status BarrierFsync(int fd) { return RunLinuxFlush(fd, FlushKind::kBarrier); }
+
+Status SyncFileRange(int fd, int64_t offset, int64_t nbytes, unsigned flags) {
+  return Syscall("sync_file_range", [&] { return ::sync_file_range(fd, offset, nbytes, flags); });
 }
 
 Status Preallocate(int fd, int64_t offset, int64_t length) {
-  int rc;
-  do rc = ::fallocate(fd, 0, offset, length); while (rc == -1 && errno == EINTR);
+  int rc = RetryOnEintr([&] { return ::fallocate(fd, 0, offset, length); });
   if (rc == 0) return Ok();
-  if (errno != EOPNOTSUPP) return Fail(-errno, "fallocate");
+  if (errno != EOPNOTSUPP) return Checked(rc, "fallocate");
   // The filesystem has no fallocate (e.g. some FUSE or network filesystems): glibc's
   // posix_fallocate writes a byte per block instead. It returns the error, not -1/errno.
-  int err = ::posix_fallocate(fd, offset, length);
-  return err == 0 ? Ok() : Fail(-err, "posix_fallocate");
+  int err = RetryNumberOnEintr([&] { return ::posix_fallocate(fd, offset, length); });
+  return CheckedNumber(err, "posix_fallocate");
 }
 
 int OsOpenFlags(const OpenRequest& request) { return request.direct ? O_DIRECT : 0; }
@@ -74,7 +80,7 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
   struct statx stx;
   int rc = fd >= 0 ? ::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx)
                    : ::statx(AT_FDCWD, path, 0, STATX_DIOALIGN, &stx);
-  if (rc != 0 && errno != ENOSYS) return Fail(-errno, "statx");
+  if (rc != 0 && errno != ENOSYS) return Checked(rc, "statx");
   if (rc == 0 && (stx.stx_mask & STATX_DIOALIGN)) {
     // 0/0 here means the file cannot be opened with O_DIRECT at all (tmpfs, for one).
     out->memory = stx.stx_dio_mem_align;
@@ -84,7 +90,7 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
   }
   struct stat st;
   rc = fd >= 0 ? ::fstat(fd, &st) : ::stat(path, &st);
-  if (rc != 0) return Fail(-errno, fd >= 0 ? "fstat" : "stat");
+  if (rc != 0) return Checked(rc, fd >= 0 ? "fstat" : "stat");
   uint32_t block = SysfsLogicalBlockSize(st.st_dev);
   if (block != 0) {
     out->memory = block;
@@ -98,56 +104,54 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
   return Ok();
 }
 
-static const Capability kCapabilities[] = {
-    {"fsync", true, "fsync(2)", Durability::kDurable},
-    {"fdatasync", true, "fdatasync(2)", Durability::kDurable},
-    {"fullFsync", true, "fsync(2) (Linux fsync already flushes the device write cache)", Durability::kDurable},
-    {"barrierFsync", true, "fdatasync(2) (Linux has no ordering-only flush)", Durability::kDurable},
-    {"syncFileRange", true, "sync_file_range(2) (writeback hint: no metadata, no cache flush)", Durability::kNotDurable},
-    {"syncfs", true, "syncfs(2)", Durability::kDurable},
-    {"fsyncDir", true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kDurable},
-    {"open", true, "open(2) with O_CLOEXEC", Durability::kNotAFlush},
-    {"openDsync", true, "open(2) with O_DSYNC", Durability::kDurable},
-    {"openSync", true, "open(2) with O_SYNC", Durability::kDurable},
-    {"openDirect", true, "open(2) with O_DIRECT", Durability::kNotDurable},
-    {"preallocate", true, "fallocate(2), posix_fallocate(3) where unsupported", Durability::kNotAFlush},
-    {"writeDurable", true, "pwrite(2) loop + the chosen flush", Durability::kNotAFlush},
-    {"replaceFile", true, "rename(2)", Durability::kNotAFlush},
-    {"dioAlignment", true, "statx(STATX_DIOALIGN), else sysfs logical_block_size", Durability::kNotAFlush},
-    {"lockFile", true, "flock(2)", Durability::kNotAFlush},
+static constexpr Capability kCapabilities[] = {
+    {CapabilityId::kFsync, true, "fsync(2)", Durability::kDurable},
+    {CapabilityId::kFdatasync, true, "fdatasync(2)", Durability::kDurable},
+    {CapabilityId::kFullFsync, true, "fsync(2) (Linux fsync already flushes the device write cache)", Durability::kDurable},
+    {CapabilityId::kBarrierFsync, true, "fdatasync(2) (Linux has no ordering-only flush)", Durability::kDurable},
+    {CapabilityId::kSyncFileRange, true, "sync_file_range(2) (writeback hint: no metadata, no cache flush)", Durability::kNotDurable},
+    {CapabilityId::kSyncfs, true, "syncfs(2)", Durability::kDurable},
+    {CapabilityId::kFsyncDir, true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kDurable},
+    {CapabilityId::kOpen, true, "open(2) with O_CLOEXEC", Durability::kNotAFlush},
+    {CapabilityId::kOpenDsync, true, "open(2) with O_DSYNC", Durability::kDurable},
+    {CapabilityId::kOpenSync, true, "open(2) with O_SYNC", Durability::kDurable},
+    {CapabilityId::kOpenDirect, true, "open(2) with O_DIRECT", Durability::kNotDurable},
+    {CapabilityId::kPreallocate, true, "fallocate(2), posix_fallocate(3) where unsupported", Durability::kNotAFlush},
+    {CapabilityId::kWriteDurable, true, "pwrite(2) loop + the chosen flush", Durability::kNotAFlush},
+    {CapabilityId::kReplaceFile, true, "rename(2)", Durability::kNotAFlush},
+    {CapabilityId::kDioAlignment, true, "statx(STATX_DIOALIGN), else sysfs logical_block_size", Durability::kNotAFlush},
+    {CapabilityId::kLockFile, true, "flock(2)", Durability::kNotAFlush},
 };
 
-const Capability* Capabilities(size_t* count) {
-  *count = sizeof kCapabilities / sizeof kCapabilities[0];
-  return kCapabilities;
-}
+static_assert(EveryIdInOrder(kCapabilities, kCapabilityCount), "one row per CapabilityId, in order");
 
-static const NamedConstant kConstants[] = {
-    {"O_RDONLY", O_RDONLY},
-    {"O_WRONLY", O_WRONLY},
-    {"O_RDWR", O_RDWR},
-    {"O_CREAT", O_CREAT},
-    {"O_EXCL", O_EXCL},
-    {"O_TRUNC", O_TRUNC},
-    {"O_APPEND", O_APPEND},
-    {"O_CLOEXEC", O_CLOEXEC},
-    {"O_NOFOLLOW", O_NOFOLLOW},
-    {"O_DIRECTORY", O_DIRECTORY},
-    {"O_DSYNC", O_DSYNC},
-    {"O_SYNC", O_SYNC},
-    {"O_DIRECT", O_DIRECT},
-    {"SYNC_FILE_RANGE_WAIT_BEFORE", SYNC_FILE_RANGE_WAIT_BEFORE},
-    {"SYNC_FILE_RANGE_WRITE", SYNC_FILE_RANGE_WRITE},
-    {"SYNC_FILE_RANGE_WAIT_AFTER", SYNC_FILE_RANGE_WAIT_AFTER},
-    {"F_FULLFSYNC", 0},
-    {"F_BARRIERFSYNC", 0},
-    {"F_NOCACHE", 0},
+const Capability* Capabilities() { return kCapabilities; }
+
+static constexpr NamedConstant kConstants[] = {
+    {ConstantId::kO_RDONLY, O_RDONLY},
+    {ConstantId::kO_WRONLY, O_WRONLY},
+    {ConstantId::kO_RDWR, O_RDWR},
+    {ConstantId::kO_CREAT, O_CREAT},
+    {ConstantId::kO_EXCL, O_EXCL},
+    {ConstantId::kO_TRUNC, O_TRUNC},
+    {ConstantId::kO_APPEND, O_APPEND},
+    {ConstantId::kO_CLOEXEC, O_CLOEXEC},
+    {ConstantId::kO_NOFOLLOW, O_NOFOLLOW},
+    {ConstantId::kO_DIRECTORY, O_DIRECTORY},
+    {ConstantId::kO_DSYNC, O_DSYNC},
+    {ConstantId::kO_SYNC, O_SYNC},
+    {ConstantId::kO_DIRECT, O_DIRECT},
+    {ConstantId::kSYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WAIT_BEFORE},
+    {ConstantId::kSYNC_FILE_RANGE_WRITE, SYNC_FILE_RANGE_WRITE},
+    {ConstantId::kSYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_AFTER},
+    {ConstantId::kF_FULLFSYNC, 0},
+    {ConstantId::kF_BARRIERFSYNC, 0},
+    {ConstantId::kF_NOCACHE, 0},
 };
 
-const NamedConstant* Constants(size_t* count) {
-  *count = sizeof kConstants / sizeof kConstants[0];
-  return kConstants;
-}
+static_assert(EveryIdInOrder(kConstants, kConstantCount), "one row per ConstantId, in order");
+
+const NamedConstant* Constants() { return kConstants; }
 
 const char* PlatformName() { return "linux"; }
 

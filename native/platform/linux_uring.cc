@@ -1,9 +1,10 @@
 // Linux: the kernel queue is io_uring, driven through the raw syscalls (no liburing, so the
 // addon builds anywhere the kernel headers are). One ring per JavaScript environment:
 //   writeDurable  IORING_OP_WRITE linked (IOSQE_IO_LINK) to IORING_OP_FSYNC, with
-//                 IORING_FSYNC_DATASYNC for flush 'data' / 'barrier' (as linux.cc maps them);
+//                 IORING_FSYNC_DATASYNC where linux.h maps the flush kind to fdatasync;
 //                 a short write cancels the linked flush and the rest is resubmitted.
-//   fsync family  IORING_OP_FSYNC;  syncFileRange  IORING_OP_SYNC_FILE_RANGE;
+//   fsync family  IORING_OP_FSYNC (syncfs: none, it runs on a flush thread);
+//   syncFileRange IORING_OP_SYNC_FILE_RANGE;
 //   fsyncDir      IORING_OP_OPENAT, then IORING_OP_FSYNC, then IORING_OP_CLOSE.
 // Completions raise an eventfd registered with the ring (IORING_REGISTER_EVENTFD), which the
 // engine watches with uv_poll: no thread of ours is involved.
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "../platform.h"
+#include "linux.h"
 
 namespace hs {
 namespace {
@@ -131,9 +133,9 @@ class Uring final : public KernelQueue {
   bool Supports(const AsyncRequest& r) const override {
     switch (r.kind) {
       case AsyncRequest::Kind::kFlush:
-        return r.flush != Flush::kNone && FileKind(r.fd, /*write=*/false);
+        return LinuxRingHasFlush(r.flush) && FileKind(r.fd, /*write=*/false);
       case AsyncRequest::Kind::kWrite:
-        return FileKind(r.fd, /*write=*/true);
+        return (r.flush == FlushKind::kNone || LinuxRingHasFlush(r.flush)) && FileKind(r.fd, /*write=*/true);
       case AsyncRequest::Kind::kRange:  // the SQE's len is 32 bits
         return r.nbytes >= 0 && r.nbytes <= 0xffffffffLL && FileKind(r.fd, false);
       case AsyncRequest::Kind::kDirectory:
@@ -158,7 +160,7 @@ class Uring final : public KernelQueue {
     request->written = 0;
     Queue(p);
     in_flight_++;
-    Status status = Flush();
+    Status status = SubmitQueued();
     if (!status.ok() && p->waiting == 0) {  // withdrawn before the kernel saw it: not started
       failed_.clear();  // only p was queued (Submit is never called while Drain runs)
       in_flight_--;
@@ -194,7 +196,7 @@ class Uring final : public KernelQueue {
       }
       // Next steps queued while draining go in now. Steps the kernel refused fail their
       // requests (their earlier steps' results are kept).
-      Flush();
+      SubmitQueued();
       std::vector<Pending*> failed;
       failed.swap(failed_);
       for (Pending* p : failed) report(p);
@@ -265,10 +267,11 @@ class Uring final : public KernelQueue {
     return type == S_IFREG || type == S_IFBLK || (!write && type == S_IFDIR);
   }
 
-  static bool Datasync(Flush flush) { return flush == Flush::kData || flush == Flush::kBarrier; }
-  static const char* FlushName(Flush flush) { return Datasync(flush) ? "fdatasync" : "fsync"; }
+  // What a flush kind is on Linux comes from linux.h, as it does for the blocking calls.
+  static bool Datasync(FlushKind flush) { return LinuxFlushCallOf(flush) == LinuxFlushCall::kFdatasync; }
+  static const char* FlushName(FlushKind flush) { return LinuxFlushSyscall(LinuxFlushCallOf(flush)); }
 
-  void QueueFlush(Pending* p, int fd, Flush flush) {
+  void QueueFlush(Pending* p, int fd, FlushKind flush) {
     io_uring_sqe* sqe = Next(p);
     sqe->opcode = IORING_OP_FSYNC;
     sqe->fd = fd;
@@ -294,7 +297,7 @@ class Uring final : public KernelQueue {
       case AsyncRequest::Kind::kWrite: {
         size_t rest = r->length - r->written;
         if (rest == 0) {  // nothing (left) to write: the flush alone, or a no-op
-          if (r->flush == Flush::kNone) {
+          if (r->flush == FlushKind::kNone) {
             Next(p)->opcode = IORING_OP_NOP;
           } else {
             QueueFlush(p, r->fd, r->flush);
@@ -308,7 +311,7 @@ class Uring final : public KernelQueue {
         sqe->addr = reinterpret_cast<uintptr_t>(r->data + r->written);
         sqe->len = static_cast<uint32_t>(p->chunk);
         sqe->off = r->position < 0 ? ~0ULL : static_cast<uint64_t>(r->position) + r->written;
-        if (p->chunk == rest && r->flush != Flush::kNone) {
+        if (p->chunk == rest && r->flush != FlushKind::kNone) {
           sqe->flags |= IOSQE_IO_LINK;  // the flush runs only if the whole write went in
           QueueFlush(p, r->fd, r->flush);
         }
@@ -336,7 +339,7 @@ class Uring final : public KernelQueue {
   // Submits everything queued. If the kernel refuses (a broken ring, not a busy one), the
   // SQEs it did not take are withdrawn and their requests, now with nothing left in flight,
   // are put in failed_ with that error.
-  Status Flush() {
+  Status SubmitQueued() {
     if (local_tail_ == *sq_tail_) return Ok();
     StoreRelease(sq_tail_, local_tail_);
     Status status;
@@ -404,7 +407,7 @@ class Uring final : public KernelQueue {
       }
     } else if (res == -ECANCELED && (r->written < r->length || !p->status.ok())) {
       // the linked flush, cancelled because the write did not complete: handled below
-    } else if (res < 0 && r->flush != Flush::kNone && p->status.ok()) {
+    } else if (res < 0 && r->flush != FlushKind::kNone && p->status.ok()) {
       p->status = Fail(res, FlushName(r->flush));
     }
     if (p->waiting > 0) return false;
@@ -458,8 +461,8 @@ class Uring final : public KernelQueue {
   unsigned cq_mask_ = 0;
   io_uring_cqe* cqes_ = nullptr;
   size_t in_flight_ = 0;
-  std::vector<Pending*> queued_;  // requests with SQEs queued since the last Flush
-  std::vector<Pending*> failed_;  // requests Flush failed, to report
+  std::vector<Pending*> queued_;  // requests with SQEs queued since the last SubmitQueued
+  std::vector<Pending*> failed_;  // requests SubmitQueued failed, to report
 };
 
 }  // namespace

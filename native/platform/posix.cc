@@ -3,7 +3,6 @@
 // two hooks declared in posix.h.
 #include "posix.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -13,17 +12,14 @@
 namespace hs {
 
 Status Fsync(int fd) {
-  // EINTR means the call did not run to completion; any other failure is final (never
-  // retried: a failed writeback may have dropped the pages, so a retry could "succeed").
-  int rc;
-  do rc = ::fsync(fd); while (rc == -1 && errno == EINTR);
-  return rc == 0 ? Ok() : Fail(-errno, "fsync");
+  // EINTR means the call did not run to completion; any other failure is final (see
+  // RetryOnEintr in posix.h).
+  return Syscall("fsync", [&] { return ::fsync(fd); });
 }
 
 Status FsyncDir(const char* path) {
-  int fd;
-  do fd = ::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (fd == -1 && errno == EINTR);
-  if (fd == -1) return Fail(-errno, "open");
+  int fd = RetryOnEintr([&] { return ::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd == -1) return Checked(fd, "open");
   Status status = Fsync(fd);
   ::close(fd);
   return status;
@@ -43,9 +39,8 @@ Status Open(const char* path, const OpenRequest& request, int* fd_out) {
   if (request.nofollow) flags |= O_NOFOLLOW;
   flags |= OsOpenFlags(request);
 
-  int fd;
-  do fd = ::open(path, flags, request.mode); while (fd == -1 && errno == EINTR);
-  if (fd == -1) return Fail(-errno, "open");
+  int fd = RetryOnEintr([&] { return ::open(path, flags, request.mode); });
+  if (fd == -1) return Checked(fd, "open");
   Status after = OsAfterOpen(fd, request);
   if (!after.ok()) {
     ::close(fd);
@@ -58,13 +53,14 @@ Status Open(const char* path, const OpenRequest& request, int* fd_out) {
 Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, size_t* written) {
   size_t done = 0;
   while (done < length) {
-    ssize_t n = position < 0 ? ::write(fd, data + done, length - done)
-                             : ::pwrite(fd, data + done, length - done,
-                                        static_cast<off_t>(position + static_cast<int64_t>(done)));
+    ssize_t n = RetryOnEintr([&] {
+      return position < 0 ? ::write(fd, data + done, length - done)
+                          : ::pwrite(fd, data + done, length - done,
+                                     static_cast<off_t>(position + static_cast<int64_t>(done)));
+    });
     if (n < 0) {
-      if (errno == EINTR) continue;
       *written = done;
-      return Fail(-errno, position < 0 ? "write" : "pwrite");
+      return Checked(n, position < 0 ? "write" : "pwrite");
     }
     if (n == 0) {  // a regular file never does this; a full pipe or device might
       *written = done;
@@ -78,36 +74,28 @@ Status WriteAll(int fd, const uint8_t* data, size_t length, int64_t position, si
 
 Status Lock(int fd, bool shared, bool wait) {
   int operation = (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB);
-  int rc;
-  do rc = ::flock(fd, operation); while (rc == -1 && errno == EINTR);
-  return rc == 0 ? Ok() : Fail(-errno, "flock");
+  return Syscall("flock", [&] { return ::flock(fd, operation); });
 }
 
 Status Unlock(int fd) {
-  int rc;
-  do rc = ::flock(fd, LOCK_UN); while (rc == -1 && errno == EINTR);
-  return rc == 0 ? Ok() : Fail(-errno, "flock");
+  return Syscall("flock", [&] { return ::flock(fd, LOCK_UN); });
 }
 
 Status Replace(const char* from, const char* to) {
   // An interrupted rename did not happen (FUSE and network filesystems can return EINTR).
-  int rc;
-  do rc = ::rename(from, to); while (rc == -1 && errno == EINTR);
-  return rc == 0 ? Ok() : Fail(-errno, "rename");
+  return Syscall("rename", [&] { return ::rename(from, to); });
 }
 
 Status Close(int fd) {
-  return ::close(fd) == 0 ? Ok() : Fail(-errno, "close");
+  return Checked(::close(fd), "close");
 }
 
 Status RemoveFile(const char* path) {
-  return ::unlink(path) == 0 ? Ok() : Fail(-errno, "unlink");
+  return Checked(::unlink(path), "unlink");
 }
 
 Status Truncate(int fd, int64_t length) {
-  int rc;
-  do rc = ::ftruncate(fd, static_cast<off_t>(length)); while (rc == -1 && errno == EINTR);
-  return rc == 0 ? Ok() : Fail(-errno, "ftruncate");
+  return Syscall("ftruncate", [&] { return ::ftruncate(fd, static_cast<off_t>(length)); });
 }
 
 uint32_t DefaultDioAlignment() {

@@ -1,9 +1,47 @@
-// Hooks that posix.cc's shared code asks of each POSIX OS file.
+// What the POSIX platform files (posix.cc, linux.cc, darwin.cc, freebsd.cc) share: the one
+// EINTR retry and the one conversion of a failed call into a Status, and the hooks posix.cc's
+// shared code asks of each POSIX OS file.
 #pragma once
+
+#include <errno.h>
 
 #include "../platform.h"
 
 namespace hs {
+
+// Runs call() (a syscall in the -1-and-errno convention) again for as long as it fails with
+// EINTR: an interrupted call did not run to completion, so running it again is the call, not
+// a retry of a failure. Any other failure is final: a flush is never retried after one (a
+// failed writeback may have dropped the pages, so a retry could "succeed"). Not for close(2):
+// after EINTR the descriptor is already gone on Linux.
+template <typename Call>
+auto RetryOnEintr(Call call) -> decltype(call()) {
+  decltype(call()) rc;
+  do rc = call(); while (rc == -1 && errno == EINTR);
+  return rc;
+}
+
+// The Status of a call that returned rc: -1 is a failure, reported as -errno (the libuv code)
+// naming syscall; anything else is success.
+inline Status Checked(long rc, const char* syscall) { return rc == -1 ? Fail(-errno, syscall) : Ok(); }
+
+// The Status of a call that returns its error number instead of setting errno
+// (posix_fallocate): 0 is success.
+inline Status CheckedNumber(int err, const char* syscall) { return err == 0 ? Ok() : Fail(-err, syscall); }
+
+// RetryOnEintr for a call that returns its error number (posix_fallocate).
+template <typename Call>
+int RetryNumberOnEintr(Call call) {
+  int err;
+  do err = call(); while (err == EINTR);
+  return err;
+}
+
+// The usual case: call() retried on EINTR, as a Status naming syscall.
+template <typename Call>
+Status Syscall(const char* syscall, Call call) {
+  return Checked(RetryOnEintr(call), syscall);
+}
 
 // Extra open(2) flags for a request (Linux and FreeBSD: O_DIRECT; macOS: none).
 int OsOpenFlags(const OpenRequest& request);

@@ -41,16 +41,17 @@ static bool Widen(const char* utf8, std::wstring* out) {
   return true;
 }
 
-static Status Flush(int fd) {
+// Every flush kind's call on Windows (see the top of this file).
+static Status FlushBuffers(int fd) {
   HANDLE handle = HandleOf(fd);
   if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "FlushFileBuffers");
   return FlushFileBuffers(handle) ? Ok() : LastError("FlushFileBuffers");
 }
 
-Status Fsync(int fd) { return Flush(fd); }
-Status Fdatasync(int fd) { return Flush(fd); }
-Status FullFsync(int fd) { return Flush(fd); }
-Status BarrierFsync(int fd) { return Flush(fd); }
+Status Fsync(int fd) { return FlushBuffers(fd); }
+Status Fdatasync(int fd) { return FlushBuffers(fd); }
+Status FullFsync(int fd) { return FlushBuffers(fd); }
+Status BarrierFsync(int fd) { return FlushBuffers(fd); }
 
 Status SyncFileRange(int, int64_t, int64_t, unsigned) {
   return Fail(kUnsupported, "sync_file_range");
@@ -162,7 +163,14 @@ Status Lock(int fd, bool shared, bool wait) {
   DWORD flags = (shared ? 0 : LOCKFILE_EXCLUSIVE_LOCK) | (wait ? 0 : LOCKFILE_FAIL_IMMEDIATELY);
   OVERLAPPED overlapped = {};
   // The whole file, now and as it grows: the largest range LockFileEx takes.
-  return LockFileEx(handle, flags, 0, MAXDWORD, MAXDWORD, &overlapped) ? Ok() : LastError("LockFileEx");
+  if (LockFileEx(handle, flags, 0, MAXDWORD, MAXDWORD, &overlapped)) return Ok();
+  // A lock held elsewhere, with wait = false: Windows says ERROR_LOCK_VIOLATION (libuv would
+  // call it EBUSY), and ERROR_IO_PENDING where the handle was opened for overlapped I/O.
+  // Both are what flock(LOCK_NB) reports as EWOULDBLOCK: EAGAIN here too, so lib/ sees one
+  // code for a held lock on every OS.
+  DWORD error = GetLastError();
+  if (!wait && (error == ERROR_LOCK_VIOLATION || error == ERROR_IO_PENDING)) return Fail(UV_EAGAIN, "LockFileEx");
+  return Fail(uv_translate_sys_error(static_cast<int>(error)), "LockFileEx");
 }
 
 Status Unlock(int fd) {
@@ -221,44 +229,42 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out) {
   return Ok();
 }
 
-static const Capability kCapabilities[] = {
-    {"fsync", true, "FlushFileBuffers", Durability::kDurable},
-    {"fdatasync", true, "FlushFileBuffers", Durability::kDurable},
-    {"fullFsync", true, "FlushFileBuffers", Durability::kDurable},
-    {"barrierFsync", true, "FlushFileBuffers (no ordering-only flush)", Durability::kDurable},
-    {"syncFileRange", false, "none", Durability::kNotDurable},
-    {"syncfs", false, "none", Durability::kNotDurable},
-    {"fsyncDir", false, "none (FlushFileBuffers needs write access; a directory has none)", Durability::kNotDurable},
-    {"open", true, "uv_fs_open (CreateFileW)", Durability::kNotAFlush},
-    {"openDsync", true, "uv_fs_open with UV_FS_O_DSYNC (FILE_FLAG_WRITE_THROUGH)", Durability::kNotDurable},
-    {"openSync", true, "uv_fs_open with UV_FS_O_SYNC (FILE_FLAG_WRITE_THROUGH)", Durability::kNotDurable},
-    {"openDirect", true, "uv_fs_open with UV_FS_O_DIRECT (FILE_FLAG_NO_BUFFERING)", Durability::kNotDurable},
-    {"preallocate", true, "SetFileInformationByHandle(FileEndOfFileInfo)", Durability::kNotAFlush},
-    {"writeDurable", true, "WriteFile loop + FlushFileBuffers", Durability::kNotAFlush},
-    {"replaceFile", true, "MoveFileExW(MOVEFILE_REPLACE_EXISTING|MOVEFILE_WRITE_THROUGH)", Durability::kNotAFlush},
-    {"dioAlignment", true, "GetFileInformationByHandleEx(FileStorageInfo)", Durability::kNotAFlush},
-    {"lockFile", true, "LockFileEx / UnlockFileEx", Durability::kNotAFlush},
+static constexpr Capability kCapabilities[] = {
+    {CapabilityId::kFsync, true, "FlushFileBuffers", Durability::kDurable},
+    {CapabilityId::kFdatasync, true, "FlushFileBuffers", Durability::kDurable},
+    {CapabilityId::kFullFsync, true, "FlushFileBuffers", Durability::kDurable},
+    {CapabilityId::kBarrierFsync, true, "FlushFileBuffers (no ordering-only flush)", Durability::kDurable},
+    {CapabilityId::kSyncFileRange, false, "none", Durability::kNotDurable},
+    {CapabilityId::kSyncfs, false, "none", Durability::kNotDurable},
+    {CapabilityId::kFsyncDir, false, "none (FlushFileBuffers needs write access; a directory has none)", Durability::kNotDurable},
+    {CapabilityId::kOpen, true, "uv_fs_open (CreateFileW)", Durability::kNotAFlush},
+    {CapabilityId::kOpenDsync, true, "uv_fs_open with UV_FS_O_DSYNC (FILE_FLAG_WRITE_THROUGH)", Durability::kNotDurable},
+    {CapabilityId::kOpenSync, true, "uv_fs_open with UV_FS_O_SYNC (FILE_FLAG_WRITE_THROUGH)", Durability::kNotDurable},
+    {CapabilityId::kOpenDirect, true, "uv_fs_open with UV_FS_O_DIRECT (FILE_FLAG_NO_BUFFERING)", Durability::kNotDurable},
+    {CapabilityId::kPreallocate, true, "SetFileInformationByHandle(FileEndOfFileInfo)", Durability::kNotAFlush},
+    {CapabilityId::kWriteDurable, true, "WriteFile loop + FlushFileBuffers", Durability::kNotAFlush},
+    {CapabilityId::kReplaceFile, true, "MoveFileExW(MOVEFILE_REPLACE_EXISTING|MOVEFILE_WRITE_THROUGH)", Durability::kNotAFlush},
+    {CapabilityId::kDioAlignment, true, "GetFileInformationByHandleEx(FileStorageInfo)", Durability::kNotAFlush},
+    {CapabilityId::kLockFile, true, "LockFileEx / UnlockFileEx", Durability::kNotAFlush},
 };
 
-const Capability* Capabilities(size_t* count) {
-  *count = sizeof kCapabilities / sizeof kCapabilities[0];
-  return kCapabilities;
-}
+static_assert(EveryIdInOrder(kCapabilities, kCapabilityCount), "one row per CapabilityId, in order");
 
-static const NamedConstant kConstants[] = {
-    {"O_RDONLY", UV_FS_O_RDONLY}, {"O_WRONLY", UV_FS_O_WRONLY}, {"O_RDWR", UV_FS_O_RDWR},
-    {"O_CREAT", UV_FS_O_CREAT}, {"O_EXCL", UV_FS_O_EXCL}, {"O_TRUNC", UV_FS_O_TRUNC},
-    {"O_APPEND", UV_FS_O_APPEND}, {"O_CLOEXEC", 0}, {"O_NOFOLLOW", 0}, {"O_DIRECTORY", 0},
-    {"O_DSYNC", UV_FS_O_DSYNC}, {"O_SYNC", UV_FS_O_SYNC}, {"O_DIRECT", UV_FS_O_DIRECT},
-    {"SYNC_FILE_RANGE_WAIT_BEFORE", 0}, {"SYNC_FILE_RANGE_WRITE", 0},
-    {"SYNC_FILE_RANGE_WAIT_AFTER", 0},
-    {"F_FULLFSYNC", 0}, {"F_BARRIERFSYNC", 0}, {"F_NOCACHE", 0},
+const Capability* Capabilities() { return kCapabilities; }
+
+static constexpr NamedConstant kConstants[] = {
+    {ConstantId::kO_RDONLY, UV_FS_O_RDONLY}, {ConstantId::kO_WRONLY, UV_FS_O_WRONLY}, {ConstantId::kO_RDWR, UV_FS_O_RDWR},
+    {ConstantId::kO_CREAT, UV_FS_O_CREAT}, {ConstantId::kO_EXCL, UV_FS_O_EXCL}, {ConstantId::kO_TRUNC, UV_FS_O_TRUNC},
+    {ConstantId::kO_APPEND, UV_FS_O_APPEND}, {ConstantId::kO_CLOEXEC, 0}, {ConstantId::kO_NOFOLLOW, 0}, {ConstantId::kO_DIRECTORY, 0},
+    {ConstantId::kO_DSYNC, UV_FS_O_DSYNC}, {ConstantId::kO_SYNC, UV_FS_O_SYNC}, {ConstantId::kO_DIRECT, UV_FS_O_DIRECT},
+    {ConstantId::kSYNC_FILE_RANGE_WAIT_BEFORE, 0}, {ConstantId::kSYNC_FILE_RANGE_WRITE, 0},
+    {ConstantId::kSYNC_FILE_RANGE_WAIT_AFTER, 0},
+    {ConstantId::kF_FULLFSYNC, 0}, {ConstantId::kF_BARRIERFSYNC, 0}, {ConstantId::kF_NOCACHE, 0},
 };
 
-const NamedConstant* Constants(size_t* count) {
-  *count = sizeof kConstants / sizeof kConstants[0];
-  return kConstants;
-}
+static_assert(EveryIdInOrder(kConstants, kConstantCount), "one row per ConstantId, in order");
+
+const NamedConstant* Constants() { return kConstants; }
 
 // Synchronous libuv calls (no loop, no callback), so the fds stay libuv's CRT descriptors.
 Status Close(int fd) {
