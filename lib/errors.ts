@@ -1,7 +1,9 @@
 /**
  * Argument errors shaped like node:fs's (`code` ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE,
- * ERR_OUT_OF_RANGE), and the error for a call this OS or filesystem does not offer. System
- * errors (EIO, EBADF, ...) are made in native/errors.cc, shaped exactly like node:fs's.
+ * ERR_OUT_OF_RANGE): what every caller sees for a bad argument, since lib/ validates before
+ * any native call. System errors (EIO, EBADF, ...) and ERR_HARDSYNC_UNSUPPORTED are made in
+ * native/errors.cc, shaped exactly like node:fs's; so are the addon's own second-line argument
+ * checks (reached only by a call that bypasses lib/).
  * @module
  */
 import nodePath from 'node:path';
@@ -274,9 +276,4 @@ function addCallerFrames(error: Error): void {
   } catch {
     // A frozen error, or a stack getter that throws: the error is still worth rethrowing as is.
   }
-}
-
-/** Error ERR_HARDSYNC_UNSUPPORTED: the call does not exist on this OS or filesystem. */
-export function unsupported(call: string, why: string): HardsyncError {
-  return withCode(new Error(`${call} is not supported: ${why}`), 'ERR_HARDSYNC_UNSUPPORTED') as HardsyncError;
 }

@@ -76,7 +76,7 @@ inline void UnpackOpenBits(int32_t bits, OpenRequest* request) {
 }
 
 // The names capabilities() reports on (lib/types.ts CapabilityName): the exports, with open
-// split by mode. Each platform file supplies the facts per name (CapabilityFacts).
+// split by mode. Each platform file supplies the facts per name (its Capability rows).
 #define HS_CAPABILITIES(X)              \
   X(kFsync, "fsync")                   \
   X(kFdatasync, "fdatasync")           \
@@ -125,14 +125,14 @@ struct DioAlignment {
   const char* source = "";  // where the figures came from, e.g. "statx(STATX_DIOALIGN)"
 };
 
-// One entry of capabilities(): whether an export works on this OS and what it maps to.
 // Whether a call that returned success has made the data durable on this OS: written through
 // every volatile cache down to stable storage. macOS's fsync, for one, does not flush the
 // drive's cache (only F_FULLFSYNC does); sync_file_range and O_DIRECT never do.
 enum class Durability { kNotAFlush, kDurable, kNotDurable };
 
-// A platform file's row for one capability name; its table lists every CapabilityId once, in
-// order (EveryIdInOrder checks that at compile time). The name is kCapabilityNames[id].
+// One entry of capabilities(): whether an export works on this OS and what it maps to. A
+// platform file's table lists every CapabilityId once, in order (EveryIdInOrder checks that at
+// compile time); the name is kCapabilityNames[id].
 struct Capability {
   CapabilityId id;
   bool supported;
