@@ -221,6 +221,13 @@ const Capability* Capabilities();
 // ConstantId i.
 const NamedConstant* Constants();
 
+// In a platform file, after its two tables: checks them and defines the two functions above.
+#define HS_PLATFORM_TABLES(capabilities, constants)                                                   \
+  static_assert(EveryIdInOrder(capabilities, kCapabilityCount), "one row per CapabilityId, in order"); \
+  static_assert(EveryIdInOrder(constants, kConstantCount), "one row per ConstantId, in order");        \
+  const Capability* Capabilities() { return capabilities; }                                            \
+  const NamedConstant* Constants() { return constants; }
+
 // ---- The kernel completion queue (io_uring on Linux) ---------------------------------------
 // An async flush described without pointers into JavaScript: everything it names is owned by
 // the op that holds it. The engine (native/engine.cc) hands it to a KernelQueue when there is

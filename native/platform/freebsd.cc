@@ -48,35 +48,26 @@ static constexpr Capability kCapabilities[] = {
     {CapabilityId::kSyncFileRange, false, "none", Durability::kNotDurable},
     {CapabilityId::kSyncfs, false, "none", Durability::kNotDurable},
     {CapabilityId::kFsyncDir, true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kDurable},
-    {CapabilityId::kOpen, true, "open(2) with O_CLOEXEC", Durability::kNotAFlush},
+    kPosixOpen,
     {CapabilityId::kOpenDsync, true, "open(2) with O_DSYNC", Durability::kDurable},
     {CapabilityId::kOpenSync, true, "open(2) with O_SYNC", Durability::kDurable},
     {CapabilityId::kOpenDirect, true, "open(2) with O_DIRECT", Durability::kNotDurable},
     {CapabilityId::kPreallocate, true, "posix_fallocate(2)", Durability::kNotAFlush},
-    {CapabilityId::kWriteDurable, true, "pwrite(2) loop + the chosen flush", Durability::kNotAFlush},
-    {CapabilityId::kReplaceFile, true, "rename(2)", Durability::kNotAFlush},
+    kPosixWriteDurable,
+    kPosixReplaceFile,
     {CapabilityId::kDioAlignment, true, "st_blksize", Durability::kNotAFlush},
-    {CapabilityId::kLockFile, true, "flock(2)", Durability::kNotAFlush},
+    kPosixLockFile,
 };
 
-static_assert(EveryIdInOrder(kCapabilities, kCapabilityCount), "one row per CapabilityId, in order");
-
-const Capability* Capabilities() { return kCapabilities; }
-
 static constexpr NamedConstant kConstants[] = {
-    {ConstantId::kO_RDONLY, O_RDONLY}, {ConstantId::kO_WRONLY, O_WRONLY}, {ConstantId::kO_RDWR, O_RDWR},
-    {ConstantId::kO_CREAT, O_CREAT}, {ConstantId::kO_EXCL, O_EXCL}, {ConstantId::kO_TRUNC, O_TRUNC},
-    {ConstantId::kO_APPEND, O_APPEND}, {ConstantId::kO_CLOEXEC, O_CLOEXEC}, {ConstantId::kO_NOFOLLOW, O_NOFOLLOW},
-    {ConstantId::kO_DIRECTORY, O_DIRECTORY}, {ConstantId::kO_DSYNC, O_DSYNC}, {ConstantId::kO_SYNC, O_SYNC},
+    HS_POSIX_OPEN_CONSTANTS,
     {ConstantId::kO_DIRECT, O_DIRECT},
     {ConstantId::kSYNC_FILE_RANGE_WAIT_BEFORE, 0}, {ConstantId::kSYNC_FILE_RANGE_WRITE, 0},
     {ConstantId::kSYNC_FILE_RANGE_WAIT_AFTER, 0},
     {ConstantId::kF_FULLFSYNC, 0}, {ConstantId::kF_BARRIERFSYNC, 0}, {ConstantId::kF_NOCACHE, 0},
 };
 
-static_assert(EveryIdInOrder(kConstants, kConstantCount), "one row per ConstantId, in order");
-
-const NamedConstant* Constants() { return kConstants; }
+HS_PLATFORM_TABLES(kCapabilities, kConstants)
 
 const char* PlatformName() { return "freebsd"; }
 

@@ -112,34 +112,19 @@ static constexpr Capability kCapabilities[] = {
     {CapabilityId::kSyncFileRange, true, "sync_file_range(2) (writeback hint: no metadata, no cache flush)", Durability::kNotDurable},
     {CapabilityId::kSyncfs, true, "syncfs(2)", Durability::kDurable},
     {CapabilityId::kFsyncDir, true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kDurable},
-    {CapabilityId::kOpen, true, "open(2) with O_CLOEXEC", Durability::kNotAFlush},
+    kPosixOpen,
     {CapabilityId::kOpenDsync, true, "open(2) with O_DSYNC", Durability::kDurable},
     {CapabilityId::kOpenSync, true, "open(2) with O_SYNC", Durability::kDurable},
     {CapabilityId::kOpenDirect, true, "open(2) with O_DIRECT", Durability::kNotDurable},
     {CapabilityId::kPreallocate, true, "fallocate(2), posix_fallocate(3) where unsupported", Durability::kNotAFlush},
-    {CapabilityId::kWriteDurable, true, "pwrite(2) loop + the chosen flush", Durability::kNotAFlush},
-    {CapabilityId::kReplaceFile, true, "rename(2)", Durability::kNotAFlush},
+    kPosixWriteDurable,
+    kPosixReplaceFile,
     {CapabilityId::kDioAlignment, true, "statx(STATX_DIOALIGN), else sysfs logical_block_size", Durability::kNotAFlush},
-    {CapabilityId::kLockFile, true, "flock(2)", Durability::kNotAFlush},
+    kPosixLockFile,
 };
 
-static_assert(EveryIdInOrder(kCapabilities, kCapabilityCount), "one row per CapabilityId, in order");
-
-const Capability* Capabilities() { return kCapabilities; }
-
 static constexpr NamedConstant kConstants[] = {
-    {ConstantId::kO_RDONLY, O_RDONLY},
-    {ConstantId::kO_WRONLY, O_WRONLY},
-    {ConstantId::kO_RDWR, O_RDWR},
-    {ConstantId::kO_CREAT, O_CREAT},
-    {ConstantId::kO_EXCL, O_EXCL},
-    {ConstantId::kO_TRUNC, O_TRUNC},
-    {ConstantId::kO_APPEND, O_APPEND},
-    {ConstantId::kO_CLOEXEC, O_CLOEXEC},
-    {ConstantId::kO_NOFOLLOW, O_NOFOLLOW},
-    {ConstantId::kO_DIRECTORY, O_DIRECTORY},
-    {ConstantId::kO_DSYNC, O_DSYNC},
-    {ConstantId::kO_SYNC, O_SYNC},
+    HS_POSIX_OPEN_CONSTANTS,
     {ConstantId::kO_DIRECT, O_DIRECT},
     {ConstantId::kSYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WAIT_BEFORE},
     {ConstantId::kSYNC_FILE_RANGE_WRITE, SYNC_FILE_RANGE_WRITE},
@@ -149,9 +134,7 @@ static constexpr NamedConstant kConstants[] = {
     {ConstantId::kF_NOCACHE, 0},
 };
 
-static_assert(EveryIdInOrder(kConstants, kConstantCount), "one row per ConstantId, in order");
-
-const NamedConstant* Constants() { return kConstants; }
+HS_PLATFORM_TABLES(kCapabilities, kConstants)
 
 const char* PlatformName() { return "linux"; }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <errno.h>
+#include <fcntl.h>
 
 #include "../platform.h"
 
@@ -42,6 +43,22 @@ template <typename Call>
 Status Syscall(const char* syscall, Call call) {
   return Checked(RetryOnEintr(call), syscall);
 }
+
+// The capabilities() rows of the calls posix.cc implements the same way on every POSIX OS.
+constexpr Capability kPosixOpen{CapabilityId::kOpen, true, "open(2) with O_CLOEXEC", Durability::kNotAFlush};
+constexpr Capability kPosixWriteDurable{CapabilityId::kWriteDurable, true, "pwrite(2) loop + the chosen flush",
+                                        Durability::kNotAFlush};
+constexpr Capability kPosixReplaceFile{CapabilityId::kReplaceFile, true, "rename(2)", Durability::kNotAFlush};
+constexpr Capability kPosixLockFile{CapabilityId::kLockFile, true, "flock(2)", Durability::kNotAFlush};
+
+// The constants rows every POSIX OS has (ConstantId kO_RDONLY through kO_SYNC, in order), to
+// open a POSIX platform file's constant table.
+#define HS_POSIX_OPEN_CONSTANTS                                                                          \
+  {ConstantId::kO_RDONLY, O_RDONLY}, {ConstantId::kO_WRONLY, O_WRONLY}, {ConstantId::kO_RDWR, O_RDWR},   \
+      {ConstantId::kO_CREAT, O_CREAT}, {ConstantId::kO_EXCL, O_EXCL}, {ConstantId::kO_TRUNC, O_TRUNC},   \
+      {ConstantId::kO_APPEND, O_APPEND}, {ConstantId::kO_CLOEXEC, O_CLOEXEC},                           \
+      {ConstantId::kO_NOFOLLOW, O_NOFOLLOW}, {ConstantId::kO_DIRECTORY, O_DIRECTORY},                   \
+      {ConstantId::kO_DSYNC, O_DSYNC}, {ConstantId::kO_SYNC, O_SYNC}
 
 // Extra open(2) flags for a request (Linux and FreeBSD: O_DIRECT; macOS: none).
 int OsOpenFlags(const OpenRequest& request);

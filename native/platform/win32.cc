@@ -248,10 +248,6 @@ static constexpr Capability kCapabilities[] = {
     {CapabilityId::kLockFile, true, "LockFileEx / UnlockFileEx", Durability::kNotAFlush},
 };
 
-static_assert(EveryIdInOrder(kCapabilities, kCapabilityCount), "one row per CapabilityId, in order");
-
-const Capability* Capabilities() { return kCapabilities; }
-
 static constexpr NamedConstant kConstants[] = {
     {ConstantId::kO_RDONLY, UV_FS_O_RDONLY}, {ConstantId::kO_WRONLY, UV_FS_O_WRONLY}, {ConstantId::kO_RDWR, UV_FS_O_RDWR},
     {ConstantId::kO_CREAT, UV_FS_O_CREAT}, {ConstantId::kO_EXCL, UV_FS_O_EXCL}, {ConstantId::kO_TRUNC, UV_FS_O_TRUNC},
@@ -262,9 +258,7 @@ static constexpr NamedConstant kConstants[] = {
     {ConstantId::kF_FULLFSYNC, 0}, {ConstantId::kF_BARRIERFSYNC, 0}, {ConstantId::kF_NOCACHE, 0},
 };
 
-static_assert(EveryIdInOrder(kConstants, kConstantCount), "one row per ConstantId, in order");
-
-const NamedConstant* Constants() { return kConstants; }
+HS_PLATFORM_TABLES(kCapabilities, kConstants)
 
 // Synchronous libuv calls (no loop, no callback), so the fds stay libuv's CRT descriptors.
 Status Close(int fd) {
