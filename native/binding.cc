@@ -231,6 +231,15 @@ struct PreallocateOp : OpBase {
   Status Run() { return Preallocate(fd, offset, length); }
 };
 
+// "one of 'none', 'data', ...": the flush kinds writeDurable takes, from platform.h's list.
+std::string FileFlushNames() {
+  std::string names = "one of ";
+  for (int i = 0; i <= static_cast<int>(kLastFileFlush); i++) {
+    names += std::string(i == 0 ? "'" : ", '") + kFlushKindNames[i] + "'";
+  }
+  return names;
+}
+
 struct WriteDurableOp : OpBase {
   static constexpr bool kFlush = true;
   int fd = -1;
@@ -246,7 +255,7 @@ struct WriteDurableOp : OpBase {
       return false;
     }
     if (flush < static_cast<int32_t>(FlushKind::kNone) || flush > static_cast<int32_t>(kLastFileFlush)) {
-      return ThrowInvalidArgType(info.Env(), "flush", "one of 'none', 'data', 'full', 'fsync', 'barrier'");
+      return ThrowInvalidArgType(info.Env(), "flush", FileFlushNames().c_str());
     }
     if (async) {
       if (!owned.CopyFrom(data, length)) {
