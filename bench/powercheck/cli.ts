@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkOutputPath, commandUsage, numberValue, optionalNumber, parseCommand, stringValue, type CommandSpec, type ParsedArgs } from '../measure/args';
+import { checkOutputPath, numberValue, optionalNumber, parseOrHelp, stringValue, type CommandSpec, type ParsedArgs } from '../measure/args';
 import { setInterruptHandler } from '../measure/lifecycle';
 import { UsageError } from '../measure/schema';
 import { WitnessRefusal, WitnessUnreachable } from './client';
@@ -131,13 +131,10 @@ export async function powercheck(argv: string[]): Promise<number> {
   }
 }
 
+/** parseOrHelp, and no positional argument (the file is --file). */
 function parse(spec: CommandSpec, argv: string[]): ParsedArgs | null {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.values.help) {
-    process.stdout.write(commandUsage(spec));
-    return null;
-  }
-  if (parsed.positionals.length > 0) throw new UsageError(`${spec.name} takes no positional argument${spec.name === 'powercheck listen' ? '' : ' (use --file)'}`);
+  const parsed = parseOrHelp(spec, argv);
+  if (parsed && parsed.positionals.length > 0) throw new UsageError(`${spec.name} takes no positional argument${spec.name === 'powercheck listen' ? '' : ' (use --file)'}`);
   return parsed;
 }
 
