@@ -116,8 +116,9 @@ async function freshDir(root: string, name: string): Promise<string> {
  * Every log and baseline file is made fresh for each run, then left alone for SETTLE_MS before
  * the run starts: a log's first segment is 64 MiB of zeros written and fsynced at open, and the
  * run before removed its files (this disk is mounted with online discard). Right after that,
- * flushes here were erratic (64 appenders, p99 0.6-2.0 ms across runs) and three seconds later
- * steady (0.61-0.66 ms). What preparing segments costs in the steady state is `--rolls`' job.
+ * flushes were erratic across runs, and steady once the disk had been left alone for a moment
+ * (the runs made that way: bench/README.md, "The library's own speed goals"). What preparing
+ * segments costs in the steady state is `--rolls`' job.
  */
 const SETTLE_MS = 1000;
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
