@@ -1,5 +1,5 @@
 /**
- * What opening a DurableLog costs (issue 13, points 5 and 6), side by side in one run:
+ * What opening a DurableLog costs (bench/README.md, "Opening a DurableLog"), side by side in one run:
  *
  * 1. a log of 10 records in one fresh zero-filled segment of 1, 16, 64 and 256 MiB, opened
  *    with `verify: 'tail'` (the default: the records and a bounded stretch of the zero fill
