@@ -22,7 +22,7 @@ import { clearProgress, progressBar } from './measure/progress';
 import { formatSize, parseSize, renderBenchReport, wrapText } from './measure/report';
 import { DEFAULT_MAX_SAMPLES_PER_ROUND, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, type SuiteChoice } from './measure/run';
 import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type CheckVerdict } from './measure/schema';
-import { powercheck, POWERCHECK_COMMANDS } from './powercheck/cli';
+import { powercheck, powercheckCommandName } from './powercheck/cli';
 
 /** Default rounds per case, and seconds per case over all of them. */
 export const DEFAULT_ROUNDS = 8;
@@ -343,7 +343,7 @@ export async function main(argv: string[]): Promise<number> {
     clearProgress();
     removeScratch();
     if (error instanceof UsageError) {
-      const sub = command === 'powercheck' && rest[0] && rest[0] in POWERCHECK_COMMANDS ? `powercheck ${rest[0]}` : command;
+      const sub = command === 'powercheck' ? powercheckCommandName(rest) : command;
       const hint = command === undefined || !COMMAND_NAMES.includes(command) ? 'hardsync --help' : `hardsync ${sub} --help`;
       process.stderr.write(`hardsync: ${errorLine(error)}\n(${hint} for usage)\n`);
       return 2;

@@ -64,6 +64,12 @@ export const POWERCHECK_COMMANDS: Record<'listen' | 'run' | 'verify', CommandSpe
   },
 };
 
+/** The command whose --help a usage error points to: "powercheck run" for `powercheck run ...`, else "powercheck". */
+export function powercheckCommandName(argv: readonly string[]): string {
+  const sub = argv[0];
+  return sub !== undefined && Object.hasOwn(POWERCHECK_COMMANDS, sub) ? `powercheck ${sub}` : 'powercheck';
+}
+
 /** `hardsync powercheck --help`. */
 export const POWERCHECK_USAGE = `usage: hardsync powercheck listen|run|verify [options]
 
