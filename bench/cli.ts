@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { capabilitiesSync } from '../lib/index';
-import { checkOutputPath, closest, commandUsage, listValue, numberValue, parseCommand, stringValue, type CommandSpec, type ParsedArgs } from './measure/args';
+import { checkOutputPath, closest, listValue, numberValue, parseOrHelp, stringValue, type CommandSpec, type ParsedArgs } from './measure/args';
 import { CHECK_MAX_DURATION, CHECK_ROUNDS, ETCD_THRESHOLD_MS, renderCheck, runCheck, verdict } from './measure/check';
 import { compareFiles, DEFAULT_NOISE, renderCompare } from './measure/compare';
 import { packageVersion, probeEnv } from './measure/env';
@@ -22,7 +22,7 @@ import { clearProgress, progressBar } from './measure/progress';
 import { formatSize, parseSize, renderBenchReport, wrapText } from './measure/report';
 import { DEFAULT_MAX_SAMPLES_PER_ROUND, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, type SuiteChoice } from './measure/run';
 import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type CheckVerdict } from './measure/schema';
-import { powercheck, POWERCHECK_COMMANDS } from './powercheck/cli';
+import { powercheck, powercheckCommandName } from './powercheck/cli';
 
 /** Default rounds per case, and seconds per case over all of them. */
 export const DEFAULT_ROUNDS = 8;
@@ -125,16 +125,6 @@ exit codes: 0 ok, 1 check failed or the run failed, 2 usage error or refused pat
 
 const COMMAND_NAMES = ['bench', 'compare', 'pg', 'check', 'powercheck'];
 
-/** Parses a command's arguments; null when --help was given (its usage is then printed). */
-function parse(spec: CommandSpec, argv: string[]): ParsedArgs | null {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.values.help) {
-    process.stdout.write(commandUsage(spec));
-    return null;
-  }
-  return parsed;
-}
-
 /** The suite choice from bench's options. */
 export function suiteChoice(parsed: ParsedArgs): SuiteChoice {
   const choice: SuiteChoice = {};
@@ -185,7 +175,7 @@ function round1(value: number): number {
 // Commands
 
 async function bench(argv: string[]): Promise<number> {
-  const parsed = parse(COMMANDS.bench, argv);
+  const parsed = parseOrHelp(COMMANDS.bench, argv);
   if (!parsed) return 0;
   const dir = oneDirectory(parsed, 'bench');
   const quick = parsed.values.quick === true;
@@ -232,7 +222,7 @@ async function bench(argv: string[]): Promise<number> {
 }
 
 async function pg(argv: string[]): Promise<number> {
-  const parsed = parse(COMMANDS.pg, argv);
+  const parsed = parseOrHelp(COMMANDS.pg, argv);
   if (!parsed) return 0;
   const dir = oneDirectory(parsed, 'pg');
   const seconds = parsed.values.duration !== undefined
@@ -256,7 +246,7 @@ async function pg(argv: string[]): Promise<number> {
 const CHECK_EXIT: Record<CheckVerdict, number> = { PASS: 0, FAIL: 1, UNCERTAIN: 3 };
 
 async function check(argv: string[]): Promise<number> {
-  const parsed = parse(COMMANDS.check, argv);
+  const parsed = parseOrHelp(COMMANDS.check, argv);
   if (!parsed) return 0;
   const thresholdMs = numberValue(parsed, 'threshold-ms', ETCD_THRESHOLD_MS, 0, 1e6, false);
   const maxDuration = numberValue(parsed, 'max-duration', CHECK_MAX_DURATION, 1, 86400, false);
@@ -302,7 +292,7 @@ async function check(argv: string[]): Promise<number> {
 }
 
 function compare(argv: string[]): number {
-  const parsed = parse(COMMANDS.compare, argv);
+  const parsed = parseOrHelp(COMMANDS.compare, argv);
   if (!parsed) return 0;
   if (parsed.positionals.length === 0) throw new UsageError('compare needs at least one result file (the first is the baseline)');
   const noise = numberValue(parsed, 'noise', DEFAULT_NOISE * 100, 0, 1000, false) / 100;
@@ -353,7 +343,7 @@ export async function main(argv: string[]): Promise<number> {
     clearProgress();
     removeScratch();
     if (error instanceof UsageError) {
-      const sub = command === 'powercheck' && rest[0] && rest[0] in POWERCHECK_COMMANDS ? `powercheck ${rest[0]}` : command;
+      const sub = command === 'powercheck' ? powercheckCommandName(rest) : command;
       const hint = command === undefined || !COMMAND_NAMES.includes(command) ? 'hardsync --help' : `hardsync ${sub} --help`;
       process.stderr.write(`hardsync: ${errorLine(error)}\n(${hint} for usage)\n`);
       return 2;

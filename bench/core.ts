@@ -1,6 +1,7 @@
 /**
- * The core issue's speed goals, measured side by side in one run (rounds interleaved, medians
- * and ratios reported; never a single absolute time):
+ * The primitives' speed goals (bench/README.md, "The library's own speed goals"), measured
+ * side by side in one run (rounds interleaved, medians and ratios reported; never a single
+ * absolute time):
  *
  * 1. Call overhead on tmpfs: `fdatasyncSync` vs node:fs `fdatasyncSync`; the Promise
  *    `fdatasync` vs `FileHandle.datasync()`.

@@ -1,5 +1,5 @@
 /**
- * What opening a DurableLog costs (issue 13, points 5 and 6), side by side in one run:
+ * What opening a DurableLog costs (bench/README.md, "Opening a DurableLog"), side by side in one run:
  *
  * 1. a log of 10 records in one fresh zero-filled segment of 1, 16, 64 and 256 MiB, opened
  *    with `verify: 'tail'` (the default: the records and a bounded stretch of the zero fill
@@ -25,7 +25,20 @@ import nodePath from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DurableLog } from '../lib/index';
 import type { LogVerify } from '../lib/index';
+import type { CommandSpec } from './measure/args';
+import { inScratchDir, runScript, scriptArgs, scriptOptions, shuffle } from './measure/script';
 import { median } from './measure/stats';
+
+const SPEC: CommandSpec = {
+  program: 'node dist/bench/log-open.js',
+  name: '',
+  args: '',
+  summary: 'What opening a DurableLog costs, verify \'tail\' against \'all\', side by side in one run.',
+  options: {
+    ...scriptOptions(7),
+    quick: { type: 'boolean', help: 'segment sizes 1 and 16 MiB and logs up to 64 MiB, at most 3 rounds (a smoke run)' },
+  },
+};
 
 interface Args {
   dir: string;
@@ -35,22 +48,9 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { dir: os.tmpdir(), rounds: 7, quick: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--dir') args.dir = argv[++i];
-    else if (flag === '--rounds') args.rounds = Number(argv[++i]);
-    else if (flag === '--quick') args.quick = true;
-    else if (flag === '--json') args.json = argv[++i];
-    else if (flag === '--help') {
-      console.log('usage: node dist/bench/log-open.js [--dir DIR] [--rounds N] [--quick] [--json FILE]');
-      console.log('  --quick: segment sizes 1 and 16 MiB and logs up to 64 MiB, 3 rounds (a smoke run)');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${flag}`);
-  }
-  if (!Number.isSafeInteger(args.rounds) || args.rounds < 1) throw new RangeError('--rounds must be a positive integer');
-  if (args.quick) args.rounds = Math.min(args.rounds, 3);
-  return args;
+  const { dir, rounds, json, parsed } = scriptArgs(SPEC, argv, 7);
+  const quick = parsed.values.quick === true;
+  return { dir, rounds: quick ? Math.min(rounds, 3) : rounds, quick, json };
 }
 
 const MiB = 1024 * 1024;
@@ -99,19 +99,9 @@ async function timeOpen(subject: Subject, verify: LogVerify): Promise<{ ms: numb
   return { ms, verifiedBytes: verified.bytes, zeroFillBytes: verified.zeroFillBytes, verifiedSegments: verified.segments, segments };
 }
 
-function shuffle<T>(items: T[]): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const root = fs.mkdtempSync(nodePath.join(args.dir, 'hardsync-log-open-'));
-  try {
+  await inScratchDir(args.dir, 'hardsync-log-open-', async (root) => {
     const subjects: Subject[] = [];
     const segmentSizes = args.quick ? [1, 16] : [1, 16, 64, 256];
     for (const size of segmentSizes) {
@@ -171,12 +161,7 @@ async function main(): Promise<void> {
     const worst = Math.max(...ten.map((row) => row.medianMs));
     console.log(`goal: 10 records open in < 5 ms at every segment size with verify 'tail': worst median ${worst.toFixed(2)} ms: ${worst < 5 ? 'met' : 'NOT met'}`);
     if (args.json) fs.writeFileSync(args.json, `${JSON.stringify({ rounds: args.rounds, dir: args.dir, node: process.version, rows }, null, 2)}\n`);
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runScript(main);

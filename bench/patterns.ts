@@ -29,11 +29,25 @@ import nodePath from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DurableLog, fsync, fsyncDir, preallocate, replaceFile, writeDurable, writeFileAtomic, open } from '../lib/index';
 import type { SegmentFill } from '../lib/index';
+import type { CommandSpec } from './measure/args';
+import { runScript, scriptArgs, scriptOptions } from './measure/script';
 import { median, percentile } from './measure/stats';
 
 // write-file-atomic is a devDependency of the benchmark only; it has no types of its own here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const writeFileAtomicPackage = require('write-file-atomic') as (path: string, data: Buffer, options?: object) => Promise<void>;
+
+const SPEC: CommandSpec = {
+  program: 'node dist/bench/patterns.js',
+  name: '',
+  args: '',
+  summary: 'The durable patterns against their baselines, side by side in one run.',
+  options: {
+    ...scriptOptions(5),
+    quick: { type: 'boolean', help: 'a fifth of the calls per round (a smoke run)' },
+    rolls: { type: 'boolean', help: 'instead, 64 appenders through several 64 MiB segments, zero-filled vs fallocated (tail latency)' },
+  },
+};
 
 interface Args {
   dir: string;
@@ -44,22 +58,8 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { dir: os.tmpdir(), rounds: 5, quick: false, rolls: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--dir') args.dir = argv[++i];
-    else if (flag === '--rounds') args.rounds = Number(argv[++i]);
-    else if (flag === '--json') args.json = argv[++i];
-    else if (flag === '--quick') args.quick = true;
-    else if (flag === '--rolls') args.rolls = true;
-    else if (flag === '--help') {
-      console.log('usage: node dist/bench/patterns.js [--dir DIR] [--rounds N] [--json FILE] [--quick] [--rolls]');
-      console.log('  --rolls: instead, 64 appenders through several 64 MiB segments, zero-filled vs fallocated (tail latency)');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${flag}`);
-  }
-  if (!Number.isInteger(args.rounds) || args.rounds < 1) throw new Error('--rounds must be a positive integer');
-  return args;
+  const { dir, rounds, json, parsed } = scriptArgs(SPEC, argv, 5);
+  return { dir, rounds, json, quick: parsed.values.quick === true, rolls: parsed.values.rolls === true };
 }
 
 /** One measured run: throughput and latency quantiles in microseconds. */
@@ -116,8 +116,9 @@ async function freshDir(root: string, name: string): Promise<string> {
  * Every log and baseline file is made fresh for each run, then left alone for SETTLE_MS before
  * the run starts: a log's first segment is 64 MiB of zeros written and fsynced at open, and the
  * run before removed its files (this disk is mounted with online discard). Right after that,
- * flushes here were erratic (64 appenders, p99 0.6-2.0 ms across runs) and three seconds later
- * steady (0.61-0.66 ms). What preparing segments costs in the steady state is `--rolls`' job.
+ * flushes were erratic across runs, and steady once the disk had been left alone for a moment
+ * (the runs made that way: bench/README.md, "The library's own speed goals"). What preparing
+ * segments costs in the steady state is `--rolls`' job.
  */
 const SETTLE_MS = 1000;
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
@@ -372,7 +373,4 @@ function writeJson(args: Args, summary: Record<string, Sample>, results: Map<str
   fs.writeFileSync(args.json as string, `${JSON.stringify(out, null, 2)}\n`);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runScript(main);

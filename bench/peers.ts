@@ -4,7 +4,7 @@
  * PostgreSQL's pg_test_fsync vs `hardsync pg` (ops/s per test). Prints the side-by-side table
  * with each ratio and whether it is within 20 %.
  *
- * Usage: node dist/bench/peers.js DIR [--rounds N] [--secs S]
+ * Usage: node dist/bench/peers.js [DIR] [--rounds N] [--secs S]
  * Needs fio and pg_test_fsync (Debian: fio, postgresql-15).
  * @module
  */
@@ -12,15 +12,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { numberValue, parseOrHelp, type CommandSpec } from './measure/args';
+import { UsageError } from './measure/schema';
+import { median } from './measure/stats';
 
 const PG_TEST_FSYNC = process.env.PG_TEST_FSYNC ?? '/usr/lib/postgresql/15/bin/pg_test_fsync';
 const CLI = path.join(__dirname, 'cli.js');
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** pg_test_fsync's output as "section/label" -> ops/s (n/a lines omitted). */
 export function parsePgOutput(text: string): Map<string, number> {
@@ -73,20 +70,35 @@ function settle(dir: string): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
 }
 
+const SPEC: CommandSpec = {
+  program: 'node dist/bench/peers.js',
+  name: '',
+  args: '[DIR]',
+  summary: 'fio (etcd recipe) against `hardsync check`, pg_test_fsync against `hardsync pg`, on DIR\n(default: the current directory), interleaved rounds.',
+  options: {
+    rounds: { type: 'string', value: 'N', help: 'rounds (default 3)' },
+    secs: { type: 'string', value: 'S', help: 'seconds per pg_test_fsync test (default 2)' },
+  },
+};
+
 function main(): void {
-  const args = process.argv.slice(2);
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write('usage: node dist/bench/peers.js [DIR] [--rounds N (default 3)] [--secs S per pg_test_fsync test (default 2)]\n');
+  let dir: string;
+  let rounds: number;
+  let secs: number;
+  try {
+    const parsed = parseOrHelp(SPEC, process.argv.slice(2));
+    if (!parsed) return;
+    if (parsed.positionals.length > 1) throw new UsageError(`one directory at most, got ${parsed.positionals.length} arguments`);
+    dir = parsed.positionals[0] ?? process.cwd();
+    rounds = numberValue(parsed, 'rounds', 3, 1, 1000, true);
+    secs = numberValue(parsed, 'secs', 2, 1, 3600, true);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n(${SPEC.program} --help for usage)\n`);
+    process.exitCode = 2;
     return;
   }
-  const option = (name: string, fallback: number): number => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 ? Number(args[i + 1]) : fallback;
-  };
-  const dir = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? process.cwd();
   fs.mkdirSync(dir, { recursive: true });
-  const rounds = option('rounds', 3);
-  const secs = option('secs', 2);
   const fio: { p50: number; p99: number }[] = [];
   const ours: { p50: number; p99: number }[] = [];
   const pgRuns: Map<string, number>[] = [];

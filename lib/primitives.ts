@@ -381,7 +381,8 @@ export function unlockFileSync(fd: number): void {
 // ---------------------------------------------------------------------------------------------
 // Direct-I/O alignment
 
-function pathOrFd(value: unknown): string | number {
+/** A path (checked and converted as node:fs does) or a checked descriptor. */
+function checkPathOrFd(value: unknown): string | number {
   if (typeof value === 'number') {
     validateFd(value);
     return value;
@@ -398,12 +399,12 @@ function pathOrFd(value: unknown): string | number {
  * `source` says which of these answered.
  * @param pathOrFd A path or an open descriptor.
  */
-export function dioAlignment(pathOrFd_: PathLike | number): Promise<DioAlignment> {
-  return promise(arguments, 1, 'dioAlignment', () => native.dioAlignment(pathOrFd(pathOrFd_)));
+export function dioAlignment(pathOrFd: PathLike | number): Promise<DioAlignment> {
+  return promise(arguments, 1, 'dioAlignment', () => native.dioAlignment(checkPathOrFd(pathOrFd)));
 }
 
 /** Synchronous {@link dioAlignment}. */
-export function dioAlignmentSync(pathOrFd_: PathLike | number): DioAlignment {
+export function dioAlignmentSync(pathOrFd: PathLike | number): DioAlignment {
   validateArgumentCount(arguments, 1, 'dioAlignmentSync');
-  return native.dioAlignmentSync(pathOrFd(pathOrFd_));
+  return native.dioAlignmentSync(checkPathOrFd(pathOrFd));
 }

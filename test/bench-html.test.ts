@@ -9,7 +9,7 @@ import { readBenchFile } from '../dist/bench/measure/schema.js';
 import { runCli } from './fixtures/bench/run-cli';
 
 const fixtures = path.join(__dirname, 'fixtures', 'bench');
-// What the issue asks: a few lines per chart, so that each can be told apart.
+// A chart stays readable with at most this many lines, so that each can be told apart.
 const READABLE_LINES = 6;
 const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => fs.existsSync(p)) ?? null;
 

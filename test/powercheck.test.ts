@@ -1,4 +1,4 @@
-// `hardsync powercheck` (issue 8): the block format, the witness against hostile and broken
+// `hardsync powercheck` (README: "Does your disk keep its promise?"): the block format, the witness against hostile and broken
 // clients and its own restarts, and the whole check on the power-cut simulator: an honest
 // filesystem gives "honest" after every cut, a lying one "lied" every time. Everything talks
 // over 127.0.0.1 only. HARDSYNC_POWERCUT_RUNS raises the number of cut runs per configuration,

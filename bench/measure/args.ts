@@ -33,6 +33,8 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>;
   /** Lines after the options (exit codes, notes). */
   footer?: string;
+  /** What the usage line starts with: "hardsync" (the default) or "node dist/bench/patterns.js". */
+  program?: string;
 }
 
 /** The option every command has. */
@@ -76,6 +78,7 @@ export function closest(typed: string, names: readonly string[]): string | null 
 /** Parses `argv` for `spec`; throws a UsageError with a suggestion for an unknown option. */
 export function parseCommand(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
   const options = { ...spec.options, ...HELP_OPTION };
+  const who = spec.name || (spec.program ?? 'hardsync');
   const config = Object.fromEntries(Object.entries(options).map(([name, o]) => [name, o.short ? { type: o.type, short: o.short } : { type: o.type }]));
   try {
     const { values, positionals } = parseArgs({ args: [...argv], options: config, allowPositionals: true, strict: true });
@@ -86,17 +89,30 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
     if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) {
       const typed = option.replace(/^--?/, '').replace(/=.*/, '');
       const suggestion = closest(typed, Object.keys(options));
-      throw new UsageError(`${spec.name}: unknown option ${option}${suggestion ? `; did you mean --${suggestion}?` : ''}`);
+      throw new UsageError(`${who}: unknown option ${option}${suggestion ? `; did you mean --${suggestion}?` : ''}`);
     }
     if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
       const name = option.replace(/^--?/, '');
       const long = Object.entries(options).find(([n, o]) => n === name || o.short === name)?.[0] ?? name;
-      if (options[long]?.type === 'boolean') throw new UsageError(`${spec.name}: option --${long} takes no value`);
+      if (options[long]?.type === 'boolean') throw new UsageError(`${who}: option --${long} takes no value`);
       const looksLikeOption = /ambiguous/.test(e.message);
-      throw new UsageError(`${spec.name}: option --${long} needs a value${looksLikeOption ? ` (one that starts with "-" is written --${long}=VALUE)` : ''}`);
+      throw new UsageError(`${who}: option --${long} needs a value${looksLikeOption ? ` (one that starts with "-" is written --${long}=VALUE)` : ''}`);
     }
-    throw new UsageError(`${spec.name}: ${e.message.replace(/\s*\n\s*/g, ' ')}`);
+    throw new UsageError(`${who}: ${e.message.replace(/\s*\n\s*/g, ' ')}`);
   }
+}
+
+/**
+ * Parses `argv` for `spec`, or prints the command's help and returns null when --help (-h) was
+ * given: every command's entry starts `const parsed = parseOrHelp(spec, argv); if (!parsed) return 0;`.
+ */
+export function parseOrHelp(spec: CommandSpec, argv: readonly string[]): ParsedArgs | null {
+  const parsed = parseCommand(spec, argv);
+  if (parsed.values.help) {
+    process.stdout.write(commandUsage(spec));
+    return null;
+  }
+  return parsed;
 }
 
 /** The help text of one command, from its declaration. */
@@ -104,7 +120,7 @@ export function commandUsage(spec: CommandSpec): string {
   const options = { ...spec.options, ...HELP_OPTION };
   const left = (name: string, o: OptionSpec): string => `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`;
   const width = Math.max(...Object.entries(options).map(([n, o]) => left(n, o).length)) + 2;
-  const lines = [`usage: hardsync ${spec.name}${spec.args ? ` ${spec.args}` : ''} [options]`, '', ...spec.summary.split('\n').map((l) => `  ${l}`), '', 'options:'];
+  const lines = [`usage: ${spec.program ?? 'hardsync'}${spec.name ? ` ${spec.name}` : ''}${spec.args ? ` ${spec.args}` : ''} [options]`, '', ...spec.summary.split('\n').map((l) => `  ${l}`), '', 'options:'];
   for (const [name, o] of Object.entries(options)) {
     const help = o.help.split('\n');
     lines.push(`  ${left(name, o).padEnd(width)}${help[0]}`);

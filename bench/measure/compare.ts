@@ -124,8 +124,8 @@ export function compareFigure(
   out.spread = Math.max(spreadOf(base.rounds), spreadOf(other.rounds));
   // Four conditions, each a kind of noise the others miss: chance (the rank test), the
   // interval, the noise threshold, and the machine itself: a disk whose speed moves between
-  // runs as much as it moves within one (A/A runs here: 2x from one minute to the next) is
-  // never reported as two disks that differ by less than that.
+  // runs as much as it moves within one (A/A runs can: bench/README.md, "The benchmark of the
+  // benchmark") is never reported as two disks that differ by less than that.
   const beyond = Math.abs(Math.log(ratio));
   const significant = test.p < ALPHA && (interval.low > 1 || interval.high < 1) && beyond > Math.log(1 + noise) && beyond > Math.log(out.spread);
   if (!significant) {

@@ -60,7 +60,8 @@ export interface LoopSpec extends NativeBenchSpec {
    * one). With N > 1 the N - 1 operations after a timed one run with no clock read, the
    * samples are the latencies of every Nth operation, `ops` counts them all, and `busyNs`
    * is the loop's elapsed time (as `wallNs` always is). For a sub-microsecond operation only
-   * (`hardsync pg` section 5): two clock reads per operation would be ~8 % of it.
+   * (`hardsync pg` section 5): two clock reads per operation would be a measurable share of it
+   * (bench/README.md, "Section 5, the non-synced 8 kB write").
    */
   sampleEvery?: number;
 }

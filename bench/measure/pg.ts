@@ -15,10 +15,11 @@ const BLCKSZ = 8192;
 const PG_FILE_BYTES = 16 * 1024 * 1024;
 /**
  * Section 5 (a page-cache write, under a microsecond) times one write in this many. pg reads
- * the clock only around its loop; reading it twice around every write cost this loop 8 % of
- * the write (bench/README.md, "Against fio and pg_test_fsync"). One pair per 64 writes costs
- * about 0.1 %, ends the loop at most 64 writes (~50 us) past the deadline, and still gives
- * ~20,000 real per-write latencies a second for the percentiles.
+ * the clock only around its loop; reading it twice around every write cost this loop several
+ * percent of the write (the measured figures: bench/README.md, "Section 5, the non-synced 8 kB
+ * write"). One pair per 64 writes makes that cost 64 times smaller, ends the loop at most 64
+ * writes past the deadline, and still gives thousands of real per-write latencies a second
+ * for the percentiles.
  */
 export const PG_NON_SYNC_SAMPLE_EVERY = 64;
 

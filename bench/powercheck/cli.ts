@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkOutputPath, commandUsage, numberValue, optionalNumber, parseCommand, stringValue, type CommandSpec, type ParsedArgs } from '../measure/args';
+import { checkOutputPath, numberValue, optionalNumber, parseOrHelp, stringValue, type CommandSpec, type ParsedArgs } from '../measure/args';
 import { setInterruptHandler } from '../measure/lifecycle';
 import { UsageError } from '../measure/schema';
 import { WitnessRefusal, WitnessUnreachable } from './client';
@@ -63,6 +63,12 @@ export const POWERCHECK_COMMANDS: Record<'listen' | 'run' | 'verify', CommandSpe
     footer: 'exit codes: 0 honest, 1 lied, 2 could not check (or a usage error)',
   },
 };
+
+/** The command whose --help a usage error points to: "powercheck run" for `powercheck run ...`, else "powercheck". */
+export function powercheckCommandName(argv: readonly string[]): string {
+  const sub = argv[0];
+  return sub !== undefined && Object.hasOwn(POWERCHECK_COMMANDS, sub) ? `powercheck ${sub}` : 'powercheck';
+}
 
 /** `hardsync powercheck --help`. */
 export const POWERCHECK_USAGE = `usage: hardsync powercheck listen|run|verify [options]
@@ -131,13 +137,10 @@ export async function powercheck(argv: string[]): Promise<number> {
   }
 }
 
+/** parseOrHelp, and no positional argument (the file is --file). */
 function parse(spec: CommandSpec, argv: string[]): ParsedArgs | null {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.values.help) {
-    process.stdout.write(commandUsage(spec));
-    return null;
-  }
-  if (parsed.positionals.length > 0) throw new UsageError(`${spec.name} takes no positional argument${spec.name === 'powercheck listen' ? '' : ' (use --file)'}`);
+  const parsed = parseOrHelp(spec, argv);
+  if (parsed && parsed.positionals.length > 0) throw new UsageError(`${spec.name} takes no positional argument${spec.name === 'powercheck listen' ? '' : ' (use --file)'}`);
   return parsed;
 }
 

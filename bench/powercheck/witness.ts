@@ -3,24 +3,19 @@
  * that records what the machine under test announces (about to write block B with write number
  * S; S is durable) so that after a power cut the machine's disk can be checked against it.
  *
- * Its own state must survive its own crash, so it is kept with hardsync itself: every record
- * goes through a DurableLog (group commit, checksummed frames, torn-tail recovery), and every
- * reply is sent only after every record applied before it is durable. The log is compacted now
- * and then into a snapshot written with writeFileAtomic, after which older log segments are
- * dropped. Nothing outside the state directory is written.
+ * What it records lives in a WitnessStore (bench/powercheck/witness-store.ts: a DurableLog and
+ * a snapshot, surviving the witness's own crash); this file is the server: connections, the
+ * protocol's commands, and the rule that every reply is sent only after every record applied
+ * before it is durable.
  *
  * Hostile input never crashes it: a malformed line gets an ERR line; too many errors, an
  * over-long line, a wrong protocol version or an idle connection end the connection; input is
  * not read faster than replies can be sent.
  * @module
  */
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { DurableLog, writeFileAtomic } from '../../lib/index';
 import {
   encodeToken,
-  formatBegin,
   MAX_LINE,
   parseBegin,
   parseDecimal,
@@ -30,37 +25,10 @@ import {
   quote,
   tokenize,
   type Method,
-  type TestParams,
 } from './protocol';
+import { WitnessStore, type BlockState, type DurableRecord, type RecordKind, type TestState } from './witness-store';
 
-/** What the witness knows of one block of one test. */
-export interface BlockState {
-  /** The last write acknowledged durable (0: none) and when (witness clock, ms). */
-  durableSeq: number;
-  durableAt: number;
-  /** The last write announced (>= durableSeq; equal when it was acknowledged) and when. */
-  pendingSeq: number;
-  pendingAt: number;
-}
-
-/** What the witness knows of one test. */
-export interface TestState extends TestParams {
-  /** Order in which the witness first heard of the test (1, 2, ...). */
-  number: number;
-  began: number;
-  /** The machine said the file and its header are durable (READY). */
-  ready: boolean;
-  readyAt: number;
-  /** The machine stopped the test cleanly (END). */
-  ended: boolean;
-  /** The last record of this test (witness clock): the latest moment the machine was known up. */
-  last: number;
-  lastSeq: number;
-  lastBlock: number;
-  announced: number;
-  durable: number;
-  blockStates: Map<number, BlockState>;
-}
+export type { BlockState, DurableRecord, RecordKind, TestState };
 
 export interface WitnessOptions {
   /** Where the state lives (created if missing). Nothing else is written. */
@@ -82,13 +50,9 @@ export interface WitnessOptions {
   /** Log lines (test begun, connection errors); default none. */
   log?: (line: string) => void;
   /** Called once a record is durable (for tests and progress displays). */
-  onRecord?: (record: { kind: RecordKind; test: string; seq?: number; block?: number }) => void;
+  onRecord?: (record: DurableRecord) => void;
 }
 
-export type RecordKind = 'begin' | 'ready' | 'pre' | 'post' | 'end';
-
-const SNAPSHOT = 'snapshot.json';
-const SNAPSHOT_FORMAT = 'hardsync-powercheck-witness/1';
 const MAX_ERRORS_PER_CONNECTION = 8;
 const MAX_INFLIGHT = 1024;
 
@@ -112,40 +76,37 @@ interface Connection {
 
 /** A witness: `await Witness.start(options)`, then `close()`. */
 export class Witness {
-  readonly tests = new Map<string, TestState>();
   private server!: net.Server;
   private readonly connections = new Set<Connection>();
-  /** Resolves once every record appended so far is durable. */
-  private barrier: Promise<void> = Promise.resolve();
-  /** LSN of the last record applied to memory (durable or on its way). */
-  private appliedLsn = 0;
-  private snapshotLsn = 0;
-  private recordsSinceSnapshot = 0;
-  /** The compaction under way, if any. */
-  private snapshotting: Promise<void> | undefined;
-  private failure: Error | undefined;
   private closing: Promise<void> | undefined;
-  private readonly failureListeners: ((error: Error) => void)[] = [];
 
   private constructor(
     private readonly options: WitnessOptions,
-    private readonly log: DurableLog,
+    private readonly store: WitnessStore,
   ) {}
 
   /** Opens (or creates) the state, replays it, and starts listening. */
   static async start(options: WitnessOptions): Promise<Witness> {
-    const stateDir = path.resolve(options.stateDir);
-    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const log = await DurableLog.open(path.join(stateDir, 'log'), { flush: 'full', segmentSize: options.segmentSize ?? 8 << 20 });
-    const witness = new Witness({ ...options, stateDir }, log);
+    const store = await WitnessStore.open({
+      stateDir: options.stateDir,
+      snapshotEvery: options.snapshotEvery,
+      segmentSize: options.segmentSize,
+      log: options.log,
+      onRecord: options.onRecord,
+    });
+    const witness = new Witness({ ...options, stateDir: store.stateDir }, store);
     try {
-      await witness.load();
       await witness.listen();
     } catch (error) {
-      await log.close();
+      await store.close();
       throw error;
     }
     return witness;
+  }
+
+  /** What the witness knows of each test, by test id. */
+  get tests(): ReadonlyMap<string, TestState> {
+    return this.store.tests;
   }
 
   /** Where it listens. */
@@ -156,10 +117,10 @@ export class Witness {
 
   /** Calls `listener` if the state can no longer be written (the witness then stops serving). */
   onFailure(listener: (error: Error) => void): void {
-    this.failureListeners.push(listener);
+    this.store.onFailure(listener);
   }
 
-  /** Stops listening, ends every connection once its replies are sent, and closes the log. */
+  /** Stops listening, ends every connection once its replies are sent, and closes the state. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -171,188 +132,9 @@ export class Witness {
       await Promise.allSettled([...this.connections].map((c) => c.chain));
       for (const conn of this.connections) conn.socket.destroy();
       await closed;
-      await this.barrier;
-      await this.snapshotting;
-      await this.log.close();
+      await this.store.close();
     })();
     return this.closing;
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // State: snapshot + log replay
-
-  private async load(): Promise<void> {
-    const file = path.join(this.options.stateDir, SNAPSHOT);
-    let text: string | undefined;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    if (text !== undefined) this.loadSnapshot(text, file);
-    const lastLsn = this.log.lastLsn;
-    const firstRetained = lastLsn - this.log.recovery.records + 1;
-    if (lastLsn < this.snapshotLsn) {
-      throw new Error(`witness state ${this.options.stateDir} is inconsistent: the snapshot covers record ${this.snapshotLsn} but the log ends at ${lastLsn}`);
-    }
-    if (lastLsn > this.snapshotLsn) {
-      if (firstRetained > this.snapshotLsn + 1) {
-        throw new Error(`witness state ${this.options.stateDir} is inconsistent: records ${this.snapshotLsn + 1} to ${firstRetained - 1} are in neither the snapshot nor the log`);
-      }
-      for await (const { lsn, data } of this.log.records(this.snapshotLsn + 1)) {
-        try {
-          this.applyRecord(data.toString('latin1'));
-        } catch (error) {
-          throw new Error(`witness state ${this.options.stateDir}: log record ${lsn} cannot be applied: ${(error as Error).message}`);
-        }
-        this.recordsSinceSnapshot++;
-      }
-    }
-    this.appliedLsn = lastLsn;
-  }
-
-  private loadSnapshot(text: string, file: string): void {
-    let doc: { format?: unknown; lsn?: unknown; tests?: unknown };
-    try {
-      doc = JSON.parse(text);
-    } catch (error) {
-      throw new Error(`${file} is not JSON: ${(error as Error).message}`);
-    }
-    if (doc.format !== SNAPSHOT_FORMAT || !Number.isSafeInteger(doc.lsn) || !Array.isArray(doc.tests)) {
-      throw new Error(`${file} is not a ${SNAPSHOT_FORMAT} snapshot`);
-    }
-    for (const t of doc.tests as SnapshotTest[]) {
-      const blockStates = new Map<number, BlockState>();
-      for (const [block, durableSeq, durableAt, pendingSeq, pendingAt] of t.blockStates) blockStates.set(block, { durableSeq, durableAt, pendingSeq, pendingAt });
-      this.tests.set(t.test, { ...t, blockStates });
-    }
-    this.snapshotLsn = doc.lsn as number;
-  }
-
-  private snapshotText(): string {
-    const tests: SnapshotTest[] = [...this.tests.values()].map((t) => ({
-      ...t,
-      blockStates: [...t.blockStates].map(([block, s]) => [block, s.durableSeq, s.durableAt, s.pendingSeq, s.pendingAt]),
-    }));
-    return JSON.stringify({ format: SNAPSHOT_FORMAT, lsn: this.appliedLsn, tests });
-  }
-
-  /**
-   * Compacts: the state as of the record just applied is serialized now; once that record is
-   * durable in the log, the snapshot is written atomically, and then the log segments it
-   * covers are dropped. A crash at any point leaves a snapshot and a log that together hold
-   * every record.
-   */
-  private maybeSnapshot(): void {
-    if (this.snapshotting || this.recordsSinceSnapshot < (this.options.snapshotEvery ?? 200_000)) return;
-    const lsn = this.appliedLsn;
-    const text = this.snapshotText();
-    this.recordsSinceSnapshot = 0;
-    const durable = this.barrier;
-    this.snapshotting = (async () => {
-      await durable;
-      if (this.failure) return;
-      await writeFileAtomic(path.join(this.options.stateDir, SNAPSHOT), text, { mode: 0o600 });
-      this.snapshotLsn = lsn;
-      await this.log.truncateBefore(lsn + 1);
-    })()
-      .catch((error) => this.fail(error as Error))
-      .finally(() => {
-        this.snapshotting = undefined;
-      });
-  }
-
-  /** Appends a record durably, applying it to memory at once. */
-  private record(text: string, kind: RecordKind, test: string, seq?: number, block?: number): void {
-    this.applyRecord(text);
-    this.appliedLsn++;
-    this.recordsSinceSnapshot++;
-    const onRecord = this.options.onRecord;
-    this.barrier = this.log.append(text).then(
-      () => onRecord?.({ kind, test, seq, block }),
-      (error) => this.fail(error as Error),
-    );
-    this.maybeSnapshot();
-  }
-
-  private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    this.options.log?.(`cannot write the witness state: ${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}; no more records are accepted`);
-    for (const listener of this.failureListeners) listener(error);
-  }
-
-  /**
-   * Applies one record (the same text that goes into the log) to memory. Records are checked
-   * before they are made, so a failure here means a damaged state.
-   */
-  private applyRecord(text: string): void {
-    const [kind, ...f] = text.split(' ');
-    switch (kind) {
-      case 'B': {
-        const params = parseBegin(f.slice(0, 6));
-        const at = Number(f[6]);
-        this.tests.set(params.test, {
-          ...params,
-          number: this.tests.size + 1,
-          began: at,
-          ready: false,
-          readyAt: 0,
-          ended: false,
-          last: at,
-          lastSeq: 0,
-          lastBlock: 0,
-          announced: 0,
-          durable: 0,
-          blockStates: new Map(),
-        });
-        return;
-      }
-      case 'R': {
-        const t = this.mustTest(f[0]);
-        t.ready = true;
-        t.readyAt = t.last = Number(f[1]);
-        return;
-      }
-      case 'E': {
-        const t = this.mustTest(f[0]);
-        t.ended = true;
-        t.last = Number(f[1]);
-        return;
-      }
-      case 'P': {
-        const t = this.mustTest(f[0]);
-        const seq = Number(f[1]);
-        const block = Number(f[2]);
-        const at = Number(f[3]);
-        const s = t.blockStates.get(block) ?? { durableSeq: 0, durableAt: 0, pendingSeq: 0, pendingAt: 0 };
-        s.pendingSeq = seq;
-        s.pendingAt = at;
-        t.blockStates.set(block, s);
-        t.lastSeq = seq;
-        t.lastBlock = block;
-        t.announced++;
-        t.last = at;
-        return;
-      }
-      case 'D': {
-        const t = this.mustTest(f[0]);
-        const s = t.blockStates.get(Number(f[2]));
-        if (!s) throw new Error(`durable write ${f[1]} of block ${f[2]} was never announced`);
-        s.durableSeq = Number(f[1]);
-        s.durableAt = t.last = Number(f[3]);
-        t.durable++;
-        return;
-      }
-      default:
-        throw new Error(`unknown record ${quote(kind)}`);
-    }
-  }
-
-  private mustTest(id: string): TestState {
-    const t = this.tests.get(id);
-    if (!t) throw new ProtocolError('unknown-test', `no test ${id} is known to this witness`);
-    return t;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -499,7 +281,8 @@ export class Witness {
    */
   private handle(conn: Connection, raw: Buffer): Reply | Promise<Reply> {
     try {
-      if (this.failure) throw new ProtocolError('internal', `the witness cannot write its state (${this.failure.message})`, true);
+      const failure = this.store.failure;
+      if (failure) throw new ProtocolError('internal', `the witness cannot write its state (${failure.message})`, true);
       const [command, ...args] = tokenize(raw);
       if (!conn.hello && command !== 'HELLO') throw new ProtocolError('hello-first', `send "HELLO ${PROTOCOL}" first`, true);
       switch (command) {
@@ -535,8 +318,9 @@ export class Witness {
 
   /** A reply sent once every record so far is durable (or an error if the state failed). */
   private async afterDurable(lines: () => Iterable<string>): Promise<Reply> {
-    await this.barrier;
-    if (this.failure) throw new ProtocolError('internal', `the witness cannot write its state (${this.failure.message})`, true);
+    await this.store.durable();
+    const failure = this.store.failure;
+    if (failure) throw new ProtocolError('internal', `the witness cannot write its state (${failure.message})`, true);
     return { lines: lines() };
   }
 
@@ -550,29 +334,29 @@ export class Witness {
 
   private begin(args: string[]): Promise<Reply> {
     const params = parseBegin(args);
-    const known = this.tests.get(params.test);
+    const known = this.store.tests.get(params.test);
     if (known) {
       for (const key of ['blockSize', 'blocks', 'method', 'host', 'path'] as const) {
         if (known[key] !== params[key]) throw new ProtocolError('conflict', `test ${params.test} was begun with ${key} ${quote(String(known[key]))}, not ${quote(String(params[key]))}`);
       }
       return this.afterDurable(() => [`OK BEGIN ${params.test} known`]);
     }
-    if (this.tests.size >= (this.options.maxTests ?? 10_000)) throw new ProtocolError('full', `this witness holds ${this.tests.size} tests, its maximum`);
-    this.record(`${formatBegin(params).replace(/^BEGIN/, 'B')} ${Date.now()}`, 'begin', params.test);
+    if (this.store.tests.size >= (this.options.maxTests ?? 10_000)) throw new ProtocolError('full', `this witness holds ${this.store.tests.size} tests, its maximum`);
+    this.store.begin(params);
     this.options.log?.(`test ${params.test} begun by ${params.host}: ${params.path}, ${params.blocks} blocks of ${params.blockSize} B, method ${params.method}`);
     return this.afterDurable(() => [`OK BEGIN ${params.test} new`]);
   }
 
   private ready(args: string[]): Promise<Reply> {
     arity(args, 1, 'READY');
-    const t = this.mustTest(parseTestId(args[0]));
-    if (!t.ready) this.record(`R ${t.test} ${Date.now()}`, 'ready', t.test);
+    const t = this.store.mustTest(parseTestId(args[0]));
+    if (!t.ready) this.store.ready(t);
     return this.afterDurable(() => [`OK READY ${t.test}`]);
   }
 
   private writeArgs(args: string[], command: string): { t: TestState; seq: number; block: number } {
     arity(args, 3, command);
-    const t = this.mustTest(parseTestId(args[0]));
+    const t = this.store.mustTest(parseTestId(args[0]));
     const seq = parseDecimal(args[1], 'seq', 1, Number.MAX_SAFE_INTEGER);
     const block = parseDecimal(args[2], 'block', 1, t.blocks - 1);
     return { t, seq, block };
@@ -584,7 +368,7 @@ export class Witness {
     if (t.ended) throw new ProtocolError('ended', `test ${t.test} has ended`);
     if (seq === t.lastSeq && block === t.lastBlock) return this.afterDurable(() => [`OK PRE ${t.test} ${seq}`]);
     if (seq <= t.lastSeq) throw new ProtocolError('sequence', `write ${seq} is not after the last one announced (${t.lastSeq})`);
-    this.record(`P ${t.test} ${seq} ${block} ${Date.now()}`, 'pre', t.test, seq, block);
+    this.store.pre(t, seq, block);
     return this.afterDurable(() => [`OK PRE ${t.test} ${seq}`]);
   }
 
@@ -595,15 +379,15 @@ export class Witness {
     if (!s || s.pendingSeq !== seq || s.pendingSeq <= s.durableSeq) {
       throw new ProtocolError('sequence', `write ${seq} to block ${block} was not the last one announced for that block (${s ? s.pendingSeq : 'none'})`);
     }
-    this.record(`D ${t.test} ${seq} ${block} ${Date.now()}`, 'post', t.test, seq, block);
+    this.store.post(t, seq, block);
     return this.afterDurable(() => [`OK POST ${t.test} ${seq}`]);
   }
 
   private end(args: string[]): Promise<Reply> {
     arity(args, 1, 'END');
-    const t = this.mustTest(parseTestId(args[0]));
+    const t = this.store.mustTest(parseTestId(args[0]));
     if (!t.ended) {
-      this.record(`E ${t.test} ${Date.now()}`, 'end', t.test);
+      this.store.end(t);
       this.options.log?.(`test ${t.test} ended cleanly after ${t.durable} durable writes`);
     }
     return this.afterDurable(() => [`OK END ${t.test}`]);
@@ -611,7 +395,7 @@ export class Witness {
 
   private state(args: string[]): Promise<Reply> {
     arity(args, 1, 'STATE');
-    const t = this.mustTest(parseTestId(args[0]));
+    const t = this.store.mustTest(parseTestId(args[0]));
     return this.afterDurable(() => {
       const blocks = [...t.blockStates].sort((a, b) => a[0] - b[0]);
       return (function* () {
@@ -625,14 +409,10 @@ export class Witness {
   private list(args: string[]): Promise<Reply> {
     arity(args, 0, 'LIST');
     return this.afterDurable(() => {
-      const tests = [...this.tests.values()];
+      const tests = [...this.store.tests.values()];
       return [...tests.map(testLine), `OK LIST ${tests.length}`];
     });
   }
-}
-
-interface SnapshotTest extends Omit<TestState, 'blockStates'> {
-  blockStates: [number, number, number, number, number][];
 }
 
 /** The TEST line of STATE and LIST. */

@@ -81,7 +81,7 @@ function procStat(pid: number | 'self'): { state: string; start: number } | unde
 let identity: Identity | undefined;
 
 /** This process's identity, read once. */
-function self(): Identity {
+function ownIdentity(): Identity {
   if (identity) return identity;
   const boot = readTrimmed('/proc/sys/kernel/random/boot_id');
   const stat = boot === undefined ? undefined : procStat('self');
@@ -113,14 +113,14 @@ function tempBase(target: string): string {
 
 /** A new temp path for `target`, in its directory, naming this process as its writer. */
 export function newTempPath(target: string): string {
-  const me = self();
+  const me = ownIdentity();
   const tag = `hs1-${me.machine}-${me.boot}-${me.pidns}-${me.pid}-${me.start}-${crypto.randomBytes(6).toString('hex')}.tmp`;
   return nodePath.join(nodePath.dirname(target), `.${tempBase(target)}.${tag}`);
 }
 
 /** Whether the process that wrote a temp with this identity can no longer own it. */
 function writerGone(machine: string, boot: string, pidns: string, pid: number, start: number): boolean {
-  const me = self();
+  const me = ownIdentity();
   if (me.boot === UNKNOWN) {
     // No /proc: the pid alone, on this host (by name), in this boot-less view.
     if (machine !== me.machine || boot !== UNKNOWN || pid === me.pid) return false;

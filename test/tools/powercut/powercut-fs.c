@@ -203,8 +203,8 @@ static bool flush_point(void) {
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     int64_t until = timespec_ns(start) + (int64_t)g.delay_us * 1000;
-    /* A timer wakes a sleeper some tens of microseconds late (about 65 us at the median on a
-     * loaded VM): sleep to SPIN_NS before the deadline, then poll the clock up to it. */
+    /* A timer wakes a sleeper some tens of microseconds late (more on a loaded VM): sleep to
+     * SPIN_NS before the deadline, then poll the clock up to it. */
     if ((int64_t)g.delay_us * 1000 > SPIN_NS) {
       int64_t early = until - SPIN_NS;
       struct timespec wake = {(time_t)(early / 1000000000), (long)(early % 1000000000)};
