@@ -61,8 +61,9 @@ struct BenchSpec {
   // 1: every operation is timed on its own (two clock reads), one latency sample each.
   // N > 1: only every Nth operation is timed, the N - 1 after it run back to back with no
   // clock read, and the deadline is checked after each timed one: pg_test_fsync's section 5
-  // (a ~0.7 us page-cache write) reads the clock only around its loop, and two clock reads
-  // per operation (~24 ns each here) cost this loop about 8 % of such a write. The samples are
+  // (a sub-microsecond page-cache write) reads the clock only around its loop, and two clock
+  // reads per operation are a measurable share of such a write (bench/README.md, "Section 5,
+  // the non-synced 8 kB write"). The samples are
   // then the latencies of every Nth operation (a systematic subsample, each still one real
   // operation), ops counts every operation, and busyNs becomes the loop's elapsed time.
   uint32_t sampleEvery = 1;

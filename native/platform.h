@@ -158,7 +158,9 @@ constexpr bool EveryIdInOrder(const Row (&table)[N], int count) {
   return true;
 }
 
-// Flushes. None of them is ever retried after a failure (see DESIGN.md, "fsyncgate").
+// Flushes. None of them is ever retried after a failure: on Linux a failed writeback can leave
+// the pages marked clean, so a retry could report success with the data gone
+// (docs/ARCHITECTURE.md, "The storage facts the design respects").
 Status Fsync(int fd);
 Status Fdatasync(int fd);
 Status FullFsync(int fd);

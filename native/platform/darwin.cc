@@ -1,4 +1,4 @@
-// macOS. The facts this file is built on (see DESIGN.md):
+// macOS. The facts this file is built on (docs/ARCHITECTURE.md, "The storage facts the design respects"):
 // - fsync(2) hands data to the drive but does NOT flush the drive's write cache. F_FULLFSYNC
 //   does; F_BARRIERFSYNC only orders writes (an I/O barrier), it is not a flush.
 // - fdatasync is not a documented call on macOS: fdatasync() here is fsync(2).

@@ -1,4 +1,4 @@
-// Windows. The facts this file is built on (see DESIGN.md):
+// Windows. The facts this file is built on (docs/ARCHITECTURE.md, "The storage facts the design respects"):
 // - Every flush is FlushFileBuffers: it writes the file's data and metadata and asks the
 //   device to flush its cache. It needs a handle with write access, so a directory cannot be
 //   flushed: fsyncDir reports ERR_HARDSYNC_UNSUPPORTED, and a rename is made durable by
