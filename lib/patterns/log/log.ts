@@ -33,6 +33,17 @@ class Pending {
   ) {}
 }
 
+/** A batch written and flushing: its appends, acknowledged once it and every earlier batch are durable. */
+interface Batch {
+  readonly pendings: Pending[];
+  /** The last LSN in it. */
+  readonly lastLsn: number;
+  /** Where it ends in the active segment. */
+  readonly end: number;
+  /** Its write and flush returned successfully. */
+  done: boolean;
+}
+
 /** Initial arena size; an arena grown past ARENA_KEEP by a large record is given back when idle. */
 const ARENA_START = 64 * 1024;
 const ARENA_KEEP = 4 * 1024 * 1024;
@@ -44,7 +55,8 @@ function nextTick(): Promise<void> {
 /**
  * A write-ahead log in a directory. `append` resolves only after the record is durable (per
  * the `flush` option); appends that arrive while a flush runs are written together with one
- * write and one flush (group commit). Never more than one write or flush is in flight.
+ * write and one flush (group commit). At most `maxInFlight` batches (default 1) are written and
+ * flushing at once; they are acknowledged in LSN order (see {@link DurableLogOptions.maxInFlight}).
  *
  * After any write or flush error the log is failed: pending appends and every later call
  * (except `close`, which releases the files) reject with that error, because after a failed
@@ -74,6 +86,7 @@ export class DurableLog {
   #segments: Segment[];
   #fd: number;
   #capacity: number;
+  // Where the next batch goes: the end of the last batch written (or being written).
   #offset: number;
   // Bytes of the active segment from #offset up to here are known to be zero: all of a new
   // segment; in the segment open recovered, as far as recovery read. A batch that would reach
@@ -86,8 +99,14 @@ export class DurableLog {
   // slice of it: no per-record buffers and no concat on the hot path.
   #arena = Buffer.allocUnsafe(ARENA_START);
   #queuedBytes = 0;
-  #inflight: Pending[] = [];
-  #flushing = false;
+  // Batches written and flushing, or flushed but waiting for an earlier one, in LSN order.
+  #inflight: Batch[] = [];
+  // Writes (and flushes) handed to the addon that have not returned, even on a failed log: the
+  // segment's descriptor stays open until they have.
+  #outstanding = 0;
+  // Called when a batch's write returns (a slot frees, or the log failed).
+  #slotWaiters: (() => void)[] = [];
+  #draining = false;
   #scheduled = false;
   #wake: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
@@ -255,7 +274,7 @@ export class DurableLog {
   }
 
   #schedule(): void {
-    if (this.#flushing || this.#scheduled) return;
+    if (this.#draining || this.#scheduled) return;
     this.#scheduled = true;
     // nextTick runs after the current run of promise reactions, so every append made in this
     // turn (including those of appenders whose previous append just resolved) joins the batch.
@@ -265,36 +284,61 @@ export class DurableLog {
     });
   }
 
+  /** Resolves at the next return of a batch's write (or at once if none is outstanding). */
+  #slotFreed(): Promise<void> {
+    if (this.#outstanding === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#slotWaiters.push(resolve));
+  }
+
+  /** Forms batches from the queue and starts them, up to maxInFlight at once. */
   async #drain(): Promise<void> {
-    if (this.#flushing) return;
-    this.#flushing = true;
+    if (this.#draining) return;
+    this.#draining = true;
+    const { maxInFlight, maxDelayMicros } = this.#settings;
     try {
       while (this.#queue.length > 0 && this.#failure === undefined) {
-        if (this.#settings.maxDelayMicros > 0) await this.#gather();
+        if (this.#outstanding >= maxInFlight) {
+          await this.#slotFreed();
+          // Let the appenders just resolved queue their next records before the next batch forms.
+          await nextTick();
+          continue;
+        }
+        if (maxDelayMicros > 0) await this.#gather();
         const head = this.#queue[0];
         if (this.#offset + head.size > this.#capacity) {
+          // A segment is sealed only once every batch in it is durable.
+          while (this.#outstanding > 0) await this.#slotFreed();
+          if (this.#failure !== undefined) break;
           await this.#roll(head.lsn);
           continue;
         }
-        await this.#writeBatch();
-        // Let the appenders just resolved queue their next records before the next batch forms.
-        await nextTick();
+        await this.#startBatch(maxInFlight - this.#outstanding);
       }
     } catch (error) {
       this.#fail(error);
     } finally {
-      this.#flushing = false;
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const waiter of waiters) waiter();
+      this.#draining = false;
+      this.#notifyIdle();
     }
   }
 
-  async #writeBatch(): Promise<void> {
+  #notifyIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  /**
+   * Takes the next batch from the queue and starts its write and flush, without waiting for
+   * them: at most maxBatchRecords / maxBatchBytes, what fits in the segment, and, with
+   * `freeSlots` > 1, only its share of the queue, so that a burst is spread over the free slots.
+   */
+  async #startBatch(freeSlots: number): Promise<void> {
     const { maxBatchBytes, maxBatchRecords } = this.#settings;
+    const limit = Math.min(maxBatchRecords, Math.ceil(this.#queue.length / freeSlots));
     let count = 0;
     let bytes = 0;
-    while (count < this.#queue.length && count < maxBatchRecords) {
+    while (count < this.#queue.length && count < limit) {
       const size = this.#queue[count].size;
       if (count > 0 && bytes + size > maxBatchBytes) break;
       if (this.#offset + bytes + size > this.#capacity) break;
@@ -303,34 +347,59 @@ export class DurableLog {
     }
     // Appends made while this waits only join the queue's end: the first `count` stay put.
     if (this.#offset + bytes > this.#zeroTo) await this.#checkAhead(this.#offset + bytes);
-    const batch = this.#queue.splice(0, count);
-    this.#inflight = batch;
-    const batchEnd = this.#offset + bytes;
+    if (this.#failure !== undefined) return; // a batch in flight failed meanwhile: #fail took the queue
+    const pendings = this.#queue.splice(0, count);
+    const start = this.#offset;
+    const batch: Batch = { pendings, lastLsn: pendings[count - 1].lsn, end: start + bytes, done: false };
     const arena = this.#arena;
-    for (let i = 0, at = 0; i < count; at += batch[i].size, i++) finishFrame(arena, at, batch[i].payloadCrc, batchEnd);
+    for (let i = 0, at = 0; i < count; at += pendings[i].size, i++) finishFrame(arena, at, pendings[i].payloadCrc, batch.end);
     // writeDurable copies the bytes before it returns its promise, so the arena can be reused
     // for the appends that arrive while this batch is being written and flushed.
-    const written = writeDurable(this.#fd, arena.subarray(0, bytes), this.#offset, { flush: this.#writeFlush });
+    const written = writeDurable(this.#fd, arena.subarray(0, bytes), start, { flush: this.#writeFlush });
+    this.#offset = batch.end;
+    this.#inflight.push(batch);
+    this.#outstanding++;
     this.#queuedBytes -= bytes;
     if (this.#queuedBytes > 0) arena.copyWithin(0, bytes, bytes + this.#queuedBytes);
     if (arena.length > ARENA_KEEP && this.#queuedBytes <= ARENA_START) {
       this.#arena = Buffer.allocUnsafe(ARENA_START);
       arena.copy(this.#arena, 0, 0, this.#queuedBytes);
     }
-    try {
-      await written;
-    } catch (error) {
-      throw withPath(error, this.#segments[this.#segments.length - 1].path);
+    const path = this.#segments[this.#segments.length - 1].path;
+    written.then(
+      () => this.#batchWritten(batch),
+      (error: unknown) => this.#batchWritten(batch, withPath(error, path)),
+    );
+  }
+
+  /** A batch's write and flush returned: acknowledge what is durable in LSN order, or fail. */
+  #batchWritten(batch: Batch, error?: unknown): void {
+    this.#outstanding--;
+    if (error !== undefined) {
+      this.#fail(error);
+    } else if (this.#failure === undefined) {
+      batch.done = true;
+      if (this.#settings.ackOutOfOrder) {
+        // The negative control: acknowledged without waiting for the earlier batches.
+        this.#inflight.splice(this.#inflight.indexOf(batch), 1);
+        this.#durableLsn = Math.max(this.#durableLsn, batch.lastLsn);
+        for (const pending of batch.pendings) pending.resolve({ lsn: pending.lsn });
+      }
+      while (this.#inflight.length > 0 && this.#inflight[0].done) {
+        const durable = this.#inflight.shift() as Batch;
+        this.#durableLsn = Math.max(this.#durableLsn, durable.lastLsn);
+        for (const pending of durable.pendings) pending.resolve({ lsn: pending.lsn });
+        if (this.#spare === undefined && durable.end * 2 >= this.#capacity) {
+          const spare = prepareSpare(this.#directory, this.#settings, () => this.#spareStopped);
+          spare.catch(() => undefined); // not this batch's failure: the roll prepares it again
+          this.#spare = spare;
+        }
+      }
     }
-    this.#offset = batchEnd;
-    this.#durableLsn = batch[count - 1].lsn;
-    this.#inflight = [];
-    for (const pending of batch) pending.resolve({ lsn: pending.lsn });
-    if (this.#spare === undefined && this.#offset * 2 >= this.#capacity) {
-      const spare = prepareSpare(this.#directory, this.#settings, () => this.#spareStopped);
-      spare.catch(() => undefined); // not this batch's failure: the roll prepares it again
-      this.#spare = spare;
-    }
+    const waiters = this.#slotWaiters;
+    this.#slotWaiters = [];
+    for (const waiter of waiters) waiter();
+    if (!this.#draining && this.#outstanding === 0) this.#notifyIdle();
   }
 
   /**
@@ -399,7 +468,7 @@ export class DurableLog {
 
   #fail(error: unknown): void {
     if (this.#failure === undefined) this.#failure = error;
-    const failed = [...this.#inflight, ...this.#queue];
+    const failed = [...this.#inflight.flatMap((batch) => batch.pendings), ...this.#queue];
     this.#inflight = [];
     this.#queue = [];
     this.#queuedBytes = 0;
@@ -528,10 +597,10 @@ export class DurableLog {
         this.#wake = undefined;
         wake();
       }
-      while (this.#flushing || this.#scheduled || this.#queue.length > 0) {
+      while (this.#draining || this.#scheduled || this.#queue.length > 0 || this.#outstanding > 0) {
         await new Promise<void>((resolve) => {
           this.#idleWaiters.push(resolve);
-          if (!this.#flushing && !this.#scheduled) this.#schedule();
+          if (!this.#draining && !this.#scheduled && this.#queue.length > 0) this.#schedule();
         });
       }
       await this.#truncating;

@@ -33,7 +33,7 @@ export type SegmentFill = 'zeros' | 'reserve';
 /**
  * What {@link DurableLog.open} reads and checks:
  * - `'tail'` (default): the newest segment only, from its header to the end of its records,
- *   plus the zero fill after them up to `maxBatchBytes` (at least 1 MiB) past the last non-zero
+ *   plus the zero fill after them up to `maxBatchBytes * maxInFlight` (at least 1 MiB) past the last non-zero
  *   byte it finds, which is where a batch torn by a crash can reach. Older segments are not
  *   read: their damage shows when `records()` reaches it (ERR_HARDSYNC_LOG_CORRUPT). Cost: the
  *   records of the newest segment, whatever the segment size or the log size.
@@ -64,6 +64,21 @@ export interface DurableLogOptions {
    * microseconds; default 0 (a batch starts as soon as no flush is running).
    */
   maxDelayMicros?: number | undefined;
+  /**
+   * How many batches may be written and flushing at once (1 to 64); default
+   * {@link DEFAULT_MAX_IN_FLIGHT}. With 1, the next batch forms only once the previous one is
+   * durable. With k > 1, a batch starts as soon as a slot is free (the first batches of a burst
+   * are split across the free slots), so the disk flushes one batch while JavaScript resolves
+   * the previous one and gathers the next, and concurrent flushes can share the device's cache
+   * flush. Acknowledgements stay in LSN order: append(N) resolves only once every batch up to
+   * N's has been flushed, and after a failed flush no later batch is acknowledged even if its
+   * own flush succeeded. Recovery keeps a prefix: a batch that reached the disk while an
+   * earlier one did not is discarded. Open a log with a `maxInFlight` at least the one it was
+   * written with: recovery reads `maxInFlight * maxBatchBytes` (at least 1 MiB) of zero fill
+   * past the last record for torn batches, and reports a torn tail of more batches than that
+   * as `recovery.corruption`.
+   */
+  maxInFlight?: number | undefined;
 }
 
 /** What {@link DurableLog.open} read and checked; see {@link LogVerify}. */
@@ -118,7 +133,19 @@ const DEFAULTS = {
   maxBatchBytes: 1024 * 1024,
   maxBatchRecords: 4096,
   maxDelayMicros: 0,
+  maxInFlight: 1,
 };
+/** The most batches {@link DurableLogOptions.maxInFlight} allows in flight. */
+export const MAX_IN_FLIGHT = 64;
+/** The default of {@link DurableLogOptions.maxInFlight}, chosen by measurement (bench/README.md). */
+export const DEFAULT_MAX_IN_FLIGHT = DEFAULTS.maxInFlight;
+/**
+ * Test-only option key (a registered symbol, so a test process reaches it without importing
+ * internals): each batch is acknowledged as soon as its own flush returns, without waiting for
+ * the earlier batches'. Breaks the log's guarantees on purpose: the negative control of the
+ * power-cut runs, which must catch it losing acknowledged records.
+ */
+export const ACK_OUT_OF_ORDER = Symbol.for('hardsync.DurableLog.testOnly.ackOutOfOrder');
 const MIN_SEGMENT_SIZE = 1024;
 // Batch ends and record lengths are u32 in the format; Buffers above 2 GiB are awkward anyway.
 const MAX_SEGMENT_SIZE = 2 ** 31;
@@ -136,7 +163,10 @@ export interface Settings {
   maxBatchBytes: number;
   maxBatchRecords: number;
   maxDelayMicros: number;
+  maxInFlight: number;
   verify: LogVerify;
+  /** See {@link ACK_OUT_OF_ORDER}. */
+  ackOutOfOrder: boolean;
 }
 
 /** Validates {@link DurableLogOptions} (ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE / ERR_INVALID_ARG_VALUE). */
@@ -155,13 +185,18 @@ export function settingsFrom(options: unknown): Settings {
     maxBatchBytes: number('maxBatchBytes', 1, MAX_SEGMENT_SIZE),
     maxBatchRecords: number('maxBatchRecords', 1, 2 ** 31 - 1),
     maxDelayMicros: number('maxDelayMicros', 0, 60_000_000),
+    maxInFlight: number('maxInFlight', 1, MAX_IN_FLIGHT),
     verify: validateOneOf(given.verify, 'options.verify', LOG_VERIFIES, 'tail'),
+    ackOutOfOrder: (options as Record<symbol, unknown> | undefined)?.[ACK_OUT_OF_ORDER] === true,
   };
 }
 
-/** How far past the last non-zero byte a torn tail can reach: what recovery and #checkAhead read. */
+/**
+ * How far past the last non-zero byte a torn tail can reach (the batches in flight at a crash,
+ * any of them missing): what recovery and #checkAhead read.
+ */
 export function tailGap(settings: Settings): number {
-  return Math.max(settings.maxBatchBytes, MIN_TAIL_GAP);
+  return Math.max(settings.maxBatchBytes * settings.maxInFlight, MIN_TAIL_GAP);
 }
 
 /** An error of the log's own (`ERR_HARDSYNC_LOG_*`), with extra properties. */

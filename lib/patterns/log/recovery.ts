@@ -116,16 +116,19 @@ export async function recover(directory: string, settings: Settings): Promise<Re
     let truncatedBytes = 0;
     let corruption: LogRecovery['corruption'];
     if (garbageEnd > stop) {
-      // The last batch written before the crash may be torn anywhere inside it: that is the
-      // expected state after a power cut, as nothing in it was acknowledged. Garbage that
-      // reaches past it is corruption of acknowledged data.
-      let batchLimit = stop < scan.lastBatchEnd ? scan.lastBatchEnd : undefined;
-      const claims = [scan.stop.claimedEnd, scan.stop.claimedBatchEnd];
-      if (batchLimit === undefined) {
-        claims.push(await findBatchEvidence(reader, stop, garbageEnd, scan.lastLsn + 1));
-      }
-      for (const claim of claims) if (claim !== undefined) batchLimit = Math.max(batchLimit ?? 0, claim);
-      if (batchLimit === undefined || garbageEnd > batchLimit) {
+      // The batches being written at the crash (up to maxInFlight of them) may be torn
+      // anywhere, and a later one may have reached the disk while an earlier one did not: that
+      // is the expected state after a power cut, as nothing in them was acknowledged. The
+      // valid frames past the stop say which batches those were; garbage that reaches past
+      // them, or frames of more batches than can be in flight, is corruption of acknowledged
+      // data.
+      const batchEnds = await findBatchEvidence(reader, stop, garbageEnd, scan.lastLsn + 1);
+      if (stop < scan.lastBatchEnd) batchEnds.add(scan.lastBatchEnd);
+      if (scan.stop.claimedBatchEnd !== undefined) batchEnds.add(scan.stop.claimedBatchEnd);
+      let batchLimit: number | undefined;
+      for (const end of batchEnds) batchLimit = Math.max(batchLimit ?? 0, end);
+      if (scan.stop.claimedEnd !== undefined) batchLimit = Math.max(batchLimit ?? 0, scan.stop.claimedEnd);
+      if (batchLimit === undefined || garbageEnd > batchLimit || batchEnds.size > settings.maxInFlight) {
         corruption = { segment: nodePath.basename(last.path), offset: stop, reason: scan.stop.reason === 'end' ? 'non-zero bytes after the end of the log' : scan.stop.reason };
       }
       truncatedBytes = garbageEnd - stop;
