@@ -355,7 +355,10 @@ export class DurableLog {
     for (let i = 0, at = 0; i < count; at += pendings[i].size, i++) finishFrame(arena, at, pendings[i].payloadCrc, batch.end);
     // writeDurable copies the bytes before it returns its promise, so the arena can be reused
     // for the appends that arrive while this batch is being written and flushed.
-    const written = writeDurable(this.#fd, arena.subarray(0, bytes), start, { flush: this.#writeFlush });
+    const written =
+      this.#settings.writeJitterMs > 0
+        ? this.#jitteredWrite(Buffer.from(arena.subarray(0, bytes)), start)
+        : writeDurable(this.#fd, arena.subarray(0, bytes), start, { flush: this.#writeFlush });
     this.#offset = batch.end;
     this.#inflight.push(batch);
     this.#outstanding++;
@@ -370,6 +373,13 @@ export class DurableLog {
       () => this.#batchWritten(batch),
       (error: unknown) => this.#batchWritten(batch, withPath(error, path)),
     );
+  }
+
+  /** The test-only write of WRITE_JITTER_MS: the same write and flush, after a random delay. */
+  async #jitteredWrite(bytes: Buffer, start: number): Promise<void> {
+    const fd = this.#fd; // a roll waits for every outstanding write, so it stays open
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * (this.#settings.writeJitterMs + 1))));
+    await writeDurable(fd, bytes, start, { flush: this.#writeFlush });
   }
 
   /** A batch's write and flush returned: acknowledge what is durable in LSN order, or fail. */

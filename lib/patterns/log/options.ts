@@ -146,6 +146,13 @@ export const DEFAULT_MAX_IN_FLIGHT = DEFAULTS.maxInFlight;
  * power-cut runs, which must catch it losing acknowledged records.
  */
 export const ACK_OUT_OF_ORDER = Symbol.for('hardsync.DurableLog.testOnly.ackOutOfOrder');
+/**
+ * Test-only option key: each batch's write starts after a random delay of 0 to this many
+ * milliseconds (its bytes copied first), so batches reach the filesystem out of order, as
+ * threads that the scheduler runs late would make them. The power-cut runs use it to show
+ * that in-order acknowledgement survives reordering and that {@link ACK_OUT_OF_ORDER} does not.
+ */
+export const WRITE_JITTER_MS = Symbol.for('hardsync.DurableLog.testOnly.writeJitterMs');
 const MIN_SEGMENT_SIZE = 1024;
 // Batch ends and record lengths are u32 in the format; Buffers above 2 GiB are awkward anyway.
 const MAX_SEGMENT_SIZE = 2 ** 31;
@@ -167,6 +174,8 @@ export interface Settings {
   verify: LogVerify;
   /** See {@link ACK_OUT_OF_ORDER}. */
   ackOutOfOrder: boolean;
+  /** See {@link WRITE_JITTER_MS}; 0 when not set. */
+  writeJitterMs: number;
 }
 
 /** Validates {@link DurableLogOptions} (ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE / ERR_INVALID_ARG_VALUE). */
@@ -188,6 +197,7 @@ export function settingsFrom(options: unknown): Settings {
     maxInFlight: number('maxInFlight', 1, MAX_IN_FLIGHT),
     verify: validateOneOf(given.verify, 'options.verify', LOG_VERIFIES, 'tail'),
     ackOutOfOrder: (options as Record<symbol, unknown> | undefined)?.[ACK_OUT_OF_ORDER] === true,
+    writeJitterMs: Number((options as Record<symbol, unknown> | undefined)?.[WRITE_JITTER_MS] ?? 0) || 0,
   };
 }
 
