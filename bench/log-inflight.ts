@@ -6,7 +6,11 @@
  *
  * Each round runs every case once, in a rotated order (interleaved rounds, so that load from
  * elsewhere hits all cases alike): for 64 and 256 appenders (each awaiting its own 256-byte
- * append before the next), a fresh log per maxInFlight in --k; then the C loop for each k.
+ * append before the next), a fresh log per maxInFlight in --k; and the C loop for each k and
+ * appender count, each of its k threads writing 1/k of a batch of that many records per flush,
+ * which is what the log with maxInFlight k does (a burst is spread over the free slots). The C
+ * loop's records/s (flushes/s x records per flush) is what the device allows with no
+ * JavaScript at all: the ceiling of the log's gain.
  * Figures are medians over the rounds with their spread (min..max), and per round the ratio
  * of each maxInFlight's records/s (and p99) to maxInFlight 1's in the same round.
  *
@@ -25,9 +29,9 @@ const RECORD = Buffer.alloc(256, 0x5a);
 const APPENDERS = [64, 256];
 /** Appends per appender per run (after 20 uncounted ones). */
 const PER_APPENDER: Record<number, number> = { 64: 300, 256: 100 };
-/** The C loop: flushes per thread, bytes per write (about one 64-record batch). */
+/** The C loop: flushes per thread; bytes of one record's frame. */
 const C_OPS = 300;
-const C_SIZE = 64 * (24 + 256);
+const FRAME = 24 + RECORD.length;
 const SETTLE_MS = 500;
 
 interface Args {
@@ -94,6 +98,8 @@ async function logRun(root: string, k: number, appenders: number): Promise<Sampl
 
 interface CSample {
   flushesPerSec: number;
+  /** flushesPerSec x the records each flush carries. */
+  recordsPerSec: number;
   p50: number;
   p99: number;
 }
@@ -106,17 +112,19 @@ function buildC(): string {
   return binary;
 }
 
-/** The C loop with k threads on one shared, zero-filled, flushed file. */
-async function cRun(binary: string, root: string, k: number): Promise<CSample> {
+/** The C loop with k threads on one shared, zero-filled, flushed file, each writing 1/k of a batch of `appenders` records per flush. */
+async function cRun(binary: string, root: string, k: number, appenders: number): Promise<CSample> {
+  const perFlush = Math.ceil(appenders / k);
+  const size = perFlush * FRAME;
   const file = nodePath.join(root, `c-${k}.dat`);
-  fs.writeFileSync(file, Buffer.alloc(64 * k * C_SIZE));
+  fs.writeFileSync(file, Buffer.alloc(64 * k * size));
   const fd = fs.openSync(file, 'r+');
   fs.fsyncSync(fd);
   fs.closeSync(fd);
   await settle();
-  const out = JSON.parse(execFileSync(binary, ['same', String(k), String(C_OPS), String(C_SIZE), file], { encoding: 'utf8' })) as CSample;
+  const out = JSON.parse(execFileSync(binary, ['same', String(k), String(C_OPS), String(size), file], { encoding: 'utf8' })) as CSample;
   fs.rmSync(file, { force: true });
-  return { flushesPerSec: out.flushesPerSec, p50: out.p50, p99: out.p99 };
+  return { flushesPerSec: out.flushesPerSec, recordsPerSec: out.flushesPerSec * perFlush, p50: out.p50, p99: out.p99 };
 }
 
 const spread = (values: number[]) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
@@ -126,10 +134,10 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const root = fs.mkdtempSync(nodePath.join(args.dir, 'hardsync-log-inflight-'));
   const binary = buildC();
-  type Case = { kind: 'log'; appenders: number; k: number } | { kind: 'c'; k: number };
-  const cases: Case[] = [...APPENDERS.flatMap((appenders) => args.ks.map((k) => ({ kind: 'log' as const, appenders, k }))), ...args.ks.map((k) => ({ kind: 'c' as const, k }))];
+  type Case = { kind: 'log' | 'c'; appenders: number; k: number };
+  const cases: Case[] = (['log', 'c'] as const).flatMap((kind) => APPENDERS.flatMap((appenders) => args.ks.map((k) => ({ kind, appenders, k }))));
   const logRounds = new Map<string, Sample[]>();
-  const cRounds = new Map<number, CSample[]>();
+  const cRounds = new Map<string, CSample[]>();
   try {
     for (let round = 0; round < args.rounds; round++) {
       // Rotate the order each round so that no case always runs first (or right after C).
@@ -140,8 +148,9 @@ async function main(): Promise<void> {
           const sample = await logRun(root, c.k, c.appenders);
           logRounds.set(key, [...(logRounds.get(key) ?? []), sample]);
         } else {
-          const sample = await cRun(binary, root, c.k);
-          cRounds.set(c.k, [...(cRounds.get(c.k) ?? []), sample]);
+          const key = `${c.appenders}/${c.k}`;
+          const sample = await cRun(binary, root, c.k, c.appenders);
+          cRounds.set(key, [...(cRounds.get(key) ?? []), sample]);
         }
       }
       process.stderr.write(`round ${round + 1}/${args.rounds} done\n`);
@@ -167,27 +176,37 @@ async function main(): Promise<void> {
       };
     }),
   );
-  const c = args.ks.map((k) => {
-    const samples = cRounds.get(k) as CSample[];
-    const base = cRounds.get(1) as CSample[];
-    return {
-      k,
-      flushesPerSec: spread(samples.map((s) => s.flushesPerSec)),
-      flushesPerSecRatio: spread(samples.map((s, i) => s.flushesPerSec / base[i].flushesPerSec)),
-      p50Us: spread(samples.map((s) => s.p50)),
-      p99Us: spread(samples.map((s) => s.p99)),
-      rounds: samples,
-    };
-  });
+  const c = APPENDERS.flatMap((appenders) =>
+    args.ks.map((k) => {
+      const samples = cRounds.get(`${appenders}/${k}`) as CSample[];
+      const base = cRounds.get(`${appenders}/1`) as CSample[];
+      const logBase = logRounds.get(`${appenders}/1`) as Sample[];
+      return {
+        appenders,
+        k,
+        recordsPerFlush: Math.ceil(appenders / k),
+        flushesPerSec: spread(samples.map((s) => s.flushesPerSec)),
+        recordsPerSec: spread(samples.map((s) => s.recordsPerSec)),
+        recordsPerSecRatio: spread(samples.map((s, i) => s.recordsPerSec / base[i].recordsPerSec)),
+        // The most the log with maxInFlight k could reach, over what the log with 1 reached, same round.
+        ceilingOverLog1: spread(samples.map((s, i) => s.recordsPerSec / logBase[i].recordsPerSec)),
+        p50Us: spread(samples.map((s) => s.p50)),
+        p99Us: spread(samples.map((s) => s.p99)),
+        rounds: samples,
+      };
+    }),
+  );
   console.log(`DurableLog maxInFlight, ${args.rounds} interleaved rounds, ${args.dir} (median (min..max) over rounds; ratios to maxInFlight 1 in the same round)`);
   for (const row of log) {
     console.log(
       `  ${String(row.appenders).padStart(3)} appenders, maxInFlight ${String(row.maxInFlight).padStart(2)}: ${fmt(row.recordsPerSec)} records/s, x${fmt(row.recordsPerSecRatio, 2)}; p50 ${fmt(row.p50Us)} us, p99 ${fmt(row.p99Us)} us (x${fmt(row.p99Ratio, 2)})`,
     );
   }
-  console.log(`C: k threads each pwrite ${C_SIZE} B + fdatasync on one file`);
+  console.log('C: k threads, each pwrite of 1/k of a batch + fdatasync, on one file (records/s = flushes/s x records per flush; ceiling = that over the log with maxInFlight 1)');
   for (const row of c) {
-    console.log(`  k ${String(row.k).padStart(2)}: ${fmt(row.flushesPerSec)} flushes/s, x${fmt(row.flushesPerSecRatio, 2)}; p50 ${fmt(row.p50Us)} us, p99 ${fmt(row.p99Us)} us`);
+    console.log(
+      `  ${String(row.appenders).padStart(3)}-record batches, k ${String(row.k).padStart(2)}: ${fmt(row.flushesPerSec)} flushes/s, ${fmt(row.recordsPerSec)} records/s, x${fmt(row.recordsPerSecRatio, 2)}; ceiling x${fmt(row.ceilingOverLog1, 2)} the log's; p50 ${fmt(row.p50Us)} us, p99 ${fmt(row.p99Us)} us`,
+    );
   }
   if (args.json) {
     fs.writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), dir: args.dir, rounds: args.rounds, record: RECORD.length, perAppender: PER_APPENDER, log, c }, null, 2)}\n`);
