@@ -22,6 +22,13 @@
  * The batch end lets recovery tell a torn tail from corruption: a power cut during a batch's
  * flush can persist any subset of its sectors, so garbage confined to the last batch is a torn
  * write (never acknowledged), while garbage beyond it means bytes that were acknowledged changed.
+ * With `maxInFlight` k, the last k batches may be in that state, any of them missing while a
+ * later one reached the disk: garbage covered by frames of at most k batches is a torn tail.
+ * No epoch or checksum chaining is needed to keep a batch beyond a hole, or a frame left by an
+ * earlier crash, from being read as a record: recovery stops at the first frame whose checksum
+ * or LSN is not the next one, zeroes (durably) everything non-zero it finds after it before the
+ * log takes appends, and a batch is only ever written into bytes read as zero since the open
+ * (DurableLog's #checkAhead), so no stale frame can follow a valid record in sequence.
  * @module
  */
 import fs from 'node:fs';
