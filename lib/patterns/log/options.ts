@@ -33,8 +33,8 @@ export type SegmentFill = 'zeros' | 'reserve';
 /**
  * What {@link DurableLog.open} reads and checks:
  * - `'tail'` (default): the newest segment only, from its header to the end of its records,
- *   plus the zero fill after them up to `maxBatchBytes * maxInFlight` (at least 1 MiB) past the last non-zero
- *   byte it finds, which is where a batch torn by a crash can reach. Older segments are not
+ *   plus the zero fill after them up to `maxBatchBytes * maxInFlight` (at least 1 MiB) past
+ *   the last non-zero byte it finds, which is where the batches torn by a crash can reach. Older segments are not
  *   read: their damage shows when `records()` reaches it (ERR_HARDSYNC_LOG_CORRUPT). Cost: the
  *   records of the newest segment, whatever the segment size or the log size.
  * - `'all'`: every record of every segment (checksum, LSN sequence, no gap between segments),
@@ -65,9 +65,9 @@ export interface DurableLogOptions {
    */
   maxDelayMicros?: number | undefined;
   /**
-   * How many batches may be written and flushing at once (1 to 64); default
-   * {@link DEFAULT_MAX_IN_FLIGHT}. With 1, the next batch forms only once the previous one is
-   * durable. With k > 1, a batch starts as soon as a slot is free (the first batches of a burst
+   * How many batches may be written and flushing at once (1 to 64); default 1, chosen by
+   * measurement (bench/README.md, "More than one batch in flight"). With 1, the next batch
+   * forms only once the previous one is durable. With k > 1, a batch starts as soon as a slot is free (the first batches of a burst
    * are split across the free slots), so the disk flushes one batch while JavaScript resolves
    * the previous one and gathers the next, and concurrent flushes can share the device's cache
    * flush. Acknowledgements stay in LSN order: append(N) resolves only once every batch up to
@@ -137,8 +137,6 @@ const DEFAULTS = {
 };
 /** The most batches {@link DurableLogOptions.maxInFlight} allows in flight. */
 export const MAX_IN_FLIGHT = 64;
-/** The default of {@link DurableLogOptions.maxInFlight}, chosen by measurement (bench/README.md). */
-export const DEFAULT_MAX_IN_FLIGHT = DEFAULTS.maxInFlight;
 /**
  * Test-only option key (a registered symbol, so a test process reaches it without importing
  * internals): each batch is acknowledged as soon as its own flush returns, without waiting for
