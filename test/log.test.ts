@@ -242,6 +242,20 @@ describe('DurableLog basics', () => {
     await again.close();
   });
 
+  it('maxInFlight: close() while batches are still being written waits for every one of them', async () => {
+    const jitter = Symbol.for('hardsync.DurableLog.testOnly.writeJitterMs');
+    const dir = freshDir();
+    const log = await DurableLog.open(dir, { maxInFlight: 8, [jitter]: 3 } as object);
+    const appends = Array.from({ length: 100 }, (_, i) => log.append(`c${i}`));
+    await log.close();
+    expect((await Promise.all(appends)).map(({ lsn }) => lsn)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    await expect(log.append('late')).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_CLOSED' });
+    const again = await DurableLog.open(dir);
+    expect(again.recovery).toMatchObject({ lastLsn: 100, truncatedBytes: 0 });
+    expect((await collect(again)).map(([, data]) => data)).toEqual(Array.from({ length: 100 }, (_, i) => `c${i}`));
+    await again.close();
+  });
+
   it("maxDelayMicros gathers appends that arrive within the delay into one batch", async () => {
     const log = await DurableLog.open(freshDir(), { maxDelayMicros: 2_000_000, maxBatchRecords: 3 });
     const first = log.append('a');
