@@ -196,7 +196,7 @@ describe('a Promise form rejects with the stack of its caller', () => {
 });
 
 describe('the helpers DurableLog\'s methods are to use', () => {
-  // (lib/errors.ts and lib/validate.ts: internal, exported for lib/patterns/log.ts.)
+  // (lib/errors.ts and lib/validate.ts: internal, exported for lib/patterns/log/.)
   const { rethrowWithCallerStack } = require('../dist/lib/errors.js') as { rethrowWithCallerStack: (e: unknown) => never };
   const { validateArgumentCount } = require('../dist/lib/validate.js') as {
     validateArgumentCount: (args: IArguments | unknown[], declared: number, call: string, paired?: boolean | string) => void;

@@ -196,6 +196,9 @@ describe('DurableLog basics', () => {
     await expect(DurableLog.open(dir, { maxBatchRecords: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(DurableLog.open(dir, { maxDelayMicros: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(DurableLog.open(dir, { maxBatchBytes: 1.5 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(DurableLog.open(dir, { maxInFlight: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(DurableLog.open(dir, { maxInFlight: 65 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(DurableLog.open(dir, { maxInFlight: '2' as unknown as number })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(DurableLog.open(42 as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     expect(fs.existsSync(dir)).toBe(false);
     const log = await DurableLog.open(dir, { segmentSize: 1024 });
@@ -217,6 +220,40 @@ describe('DurableLog basics', () => {
     await expect(log.truncateBefore(1)).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_CLOSED' });
     await expect(collect(log)).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_CLOSED' });
     await log.close(); // idempotent
+  });
+
+  it('maxInFlight: batches written out of order (test-only jitter) still settle in LSN order, and a roll waits for all of them', async () => {
+    const jitter = Symbol.for('hardsync.DurableLog.testOnly.writeJitterMs');
+    const dir = freshDir();
+    const log = await DurableLog.open(dir, { maxInFlight: 8, segmentSize: 16 * 1024, [jitter]: 3 } as object);
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, who) => {
+        for (let i = 0; i < 12; i++) order.push((await log.append(`w${who}-${i}`.padEnd(40 + ((who * 7 + i) % 60), '.'))).lsn);
+      }),
+    );
+    expect(order).toEqual(Array.from({ length: 384 }, (_, i) => i + 1));
+    expect(segmentsOf(dir).length).toBeGreaterThan(1);
+    await log.close();
+    const again = await DurableLog.open(dir, { maxInFlight: 8 });
+    expect(again.recovery).toMatchObject({ lastLsn: 384, truncatedBytes: 0 });
+    expect(again.recovery.corruption).toBeUndefined();
+    expect((await collect(again)).length).toBe(384);
+    await again.close();
+  });
+
+  it('maxInFlight: close() while batches are still being written waits for every one of them', async () => {
+    const jitter = Symbol.for('hardsync.DurableLog.testOnly.writeJitterMs');
+    const dir = freshDir();
+    const log = await DurableLog.open(dir, { maxInFlight: 8, [jitter]: 3 } as object);
+    const appends = Array.from({ length: 100 }, (_, i) => log.append(`c${i}`));
+    await log.close();
+    expect((await Promise.all(appends)).map(({ lsn }) => lsn)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    await expect(log.append('late')).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_CLOSED' });
+    const again = await DurableLog.open(dir);
+    expect(again.recovery).toMatchObject({ lastLsn: 100, truncatedBytes: 0 });
+    expect((await collect(again)).map(([, data]) => data)).toEqual(Array.from({ length: 100 }, (_, i) => `c${i}`));
+    await again.close();
   });
 
   it("maxDelayMicros gathers appends that arrive within the delay into one batch", async () => {
@@ -303,6 +340,96 @@ describe('DurableLog recovery', () => {
     expect(log.recovery).toMatchObject({ records: 10, lastLsn: 10 });
     expect(log.recovery.truncatedBytes).toBe(batch.length);
     await log.close();
+  });
+
+  // maxInFlight: batches can reach the disk out of order. Records 11..15 (batch A) are lost
+  // while 16..20 (batch B, written after A) reached the disk: B must not come back, now or
+  // after later appends overwrite the region.
+  function craftHole(segment: string, gen: (lsn: number) => string): { start: number; bEnd: number } {
+    const start = offsetOf(11);
+    const size = (lsn: number) => RECORD_HEADER + gen(lsn).length;
+    let aEnd = start;
+    for (let lsn = 11; lsn <= 15; lsn++) aEnd += size(lsn);
+    let bEnd = aEnd;
+    for (let lsn = 16; lsn <= 20; lsn++) bEnd += size(lsn);
+    const frames: Buffer[] = [];
+    for (let lsn = 16; lsn <= 20; lsn++) frames.push(encodeRecord(Buffer.from(gen(lsn)), lsn, bEnd));
+    const fd = fs.openSync(segment, 'r+');
+    fs.writeSync(fd, Buffer.concat(frames), 0, bEnd - aEnd, aEnd); // A's bytes stay zero
+    fs.closeSync(fd);
+    return { start, bEnd };
+  }
+
+  it('maxInFlight: a later batch on disk while an earlier one is not is discarded (zeroed), a torn tail, not corruption', async () => {
+    const { dir, segment } = await logWith(10, { maxInFlight: 2 });
+    const { start, bEnd } = craftHole(segment, (lsn) => `record ${lsn}`);
+    const log = await DurableLog.open(dir, { maxInFlight: 2 });
+    expect(log.recovery).toMatchObject({ records: 10, lastLsn: 10, truncatedBytes: bEnd - offsetOf(16) + (offsetOf(16) - start) });
+    expect(log.recovery.corruption).toBeUndefined();
+    const bytes = fs.readFileSync(segment);
+    expect(bytes.subarray(start, bEnd).every((b) => b === 0)).toBe(true);
+    expect((await collect(log)).map(([lsn]) => lsn)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    await log.close();
+  });
+
+  it('maxInFlight: frames left past the recovered end never come back, though new appends end exactly where they start, and after a second such crash', async () => {
+    // Before the first crash: batch A (11..15) lost, batch B (16..20) on disk.
+    const { dir, segment } = await logWith(10, { maxInFlight: 4 });
+    const { bEnd } = craftHole(segment, (lsn) => `record ${lsn}`);
+    // Reopen, then append 11..15 again with the same sizes: the new frames end exactly where
+    // the old record 16 began, so old 16..20 would follow them in sequence were they still there.
+    const log = await DurableLog.open(dir, { maxInFlight: 4 });
+    expect(log.recovery.lastLsn).toBe(10);
+    for (let lsn = 11; lsn <= 15; lsn++) expect((await log.append(`record ${lsn}`)).lsn).toBe(lsn);
+    await log.close();
+    const again = await DurableLog.open(dir, { maxInFlight: 4 });
+    expect(again.recovery).toMatchObject({ records: 15, lastLsn: 15, truncatedBytes: 0 });
+    expect((await collect(again)).map(([lsn, data]) => `${lsn}:${data}`)).toEqual(Array.from({ length: 15 }, (_, i) => `${i + 1}:record ${i + 1}`));
+    // Fewer, shorter appends, then a second crash crafted the same way: batch C (LSN 18) lost,
+    // batch D (LSN 19..20) on disk after it, over the region where old 16..20 were.
+    for (let lsn = 16; lsn <= 17; lsn++) await again.append(`r${lsn}`);
+    await again.close();
+    const cStart = offsetOf(16) + 2 * (RECORD_HEADER + 3);
+    const dStart = cStart + RECORD_HEADER + 3;
+    const dEnd = dStart + 2 * (RECORD_HEADER + 3);
+    const fd = fs.openSync(segment, 'r+');
+    fs.writeSync(fd, Buffer.concat([encodeRecord(Buffer.from('r19'), 19, dEnd), encodeRecord(Buffer.from('r20'), 20, dEnd)]), 0, dEnd - dStart, dStart);
+    fs.closeSync(fd);
+    expect(dEnd).toBeLessThan(bEnd);
+    const third = await DurableLog.open(dir, { maxInFlight: 4 });
+    expect(third.recovery).toMatchObject({ records: 17, lastLsn: 17, truncatedBytes: dEnd - cStart });
+    expect(third.recovery.corruption).toBeUndefined();
+    const records = await collect(third);
+    expect(records.map(([lsn]) => lsn)).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+    expect(records.slice(15).map(([, data]) => data)).toEqual(['r16', 'r17']);
+    expect((await third.append('r18')).lsn).toBe(18);
+    await third.close();
+    const fourth = await DurableLog.open(dir, { maxInFlight: 4 });
+    expect(fourth.recovery).toMatchObject({ records: 18, lastLsn: 18, truncatedBytes: 0 });
+    expect((await collect(fourth, 16)).map(([, data]) => data)).toEqual(['r16', 'r17', 'r18']);
+    await fourth.close();
+  });
+
+  it('frames of more batches than maxInFlight past the last valid record are corruption, not a torn tail', async () => {
+    // Records 11..12 lost, then three batches on disk: 13..14, 15..16, 17..18.
+    const write = async (options: object) => {
+      const { dir, segment } = await logWith(10);
+      const fd = fs.openSync(segment, 'r+');
+      for (const first of [13, 15, 17]) {
+        const end = offsetOf(first + 2);
+        const frames = [encodeRecord(Buffer.from(`record ${first}`), first, end), encodeRecord(Buffer.from(`record ${first + 1}`), first + 1, end)];
+        fs.writeSync(fd, Buffer.concat(frames), 0, end - offsetOf(first), offsetOf(first));
+      }
+      fs.closeSync(fd);
+      const log = await DurableLog.open(dir, options);
+      const { recovery } = log;
+      await log.close();
+      return recovery;
+    };
+    expect(await write({ maxInFlight: 2 })).toMatchObject({ lastLsn: 10, corruption: { offset: offsetOf(11), reason: 'non-zero bytes after the end of the log' } });
+    const four = await write({ maxInFlight: 4 });
+    expect(four).toMatchObject({ lastLsn: 10, truncatedBytes: offsetOf(19) - offsetOf(11) });
+    expect(four.corruption).toBeUndefined();
   });
 
   it('checksum corruption in the middle: recovery stops there, reports it, returns no garbage', async () => {

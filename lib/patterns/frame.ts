@@ -22,6 +22,13 @@
  * The batch end lets recovery tell a torn tail from corruption: a power cut during a batch's
  * flush can persist any subset of its sectors, so garbage confined to the last batch is a torn
  * write (never acknowledged), while garbage beyond it means bytes that were acknowledged changed.
+ * With `maxInFlight` k, the last k batches may be in that state, any of them missing while a
+ * later one reached the disk: garbage covered by frames of at most k batches is a torn tail.
+ * No epoch or checksum chaining is needed to keep a batch beyond a hole, or a frame left by an
+ * earlier crash, from being read as a record: recovery stops at the first frame whose checksum
+ * or LSN is not the next one, zeroes (durably) everything non-zero it finds after it before the
+ * log takes appends, and a batch is only ever written into bytes read as zero since the open
+ * (DurableLog's #checkAhead), so no stale frame can follow a valid record in sequence.
  * @module
  */
 import fs from 'node:fs';
@@ -301,14 +308,17 @@ export async function findDataEnd(reader: WindowReader, from: number, gap: numbe
 }
 
 /**
- * Looks for a valid frame inside [from, to) whose LSN is at least `minLsn`, and returns the
- * batch end it records: evidence that garbage up to there belongs to one torn batch (whose first
- * sectors did not reach the disk while later ones did).
+ * Looks for valid frames inside [from, to) whose LSN is at least `minLsn`: evidence that
+ * garbage up to the batch end they record belongs to the batches being written at the crash
+ * (a torn batch whose first sectors did not reach the disk while later ones did; with more
+ * than one batch in flight, a later batch that reached the disk while an earlier one did not).
+ * Returns the distinct batch ends those frames record (empty when there is none).
  */
-export async function findBatchEvidence(reader: WindowReader, from: number, to: number, minLsn: number): Promise<number | undefined> {
+export async function findBatchEvidence(reader: WindowReader, from: number, to: number, minLsn: number): Promise<Set<number>> {
   const needle = Buffer.alloc(4);
   needle.writeUInt32LE(RECORD_MAGIC, 0);
   const region = Buffer.from(await reader.bytes(from, to - from));
+  const ends = new Set<number>();
   for (let at = region.indexOf(needle, 1); at >= 0; at = region.indexOf(needle, at + 1)) {
     const offset = from + at;
     if (offset + RECORD_HEADER_SIZE > reader.size) break;
@@ -320,7 +330,7 @@ export async function findBatchEvidence(reader: WindowReader, from: number, to: 
     if (crc !== header.readUInt32LE(20)) continue;
     const lsn = header.readUInt32LE(8) + header.readUInt32LE(12) * TWO_32;
     const batchEnd = header.readUInt32LE(16);
-    if (lsn >= minLsn && batchEnd >= offset + RECORD_HEADER_SIZE + length && batchEnd <= reader.size) return batchEnd;
+    if (lsn >= minLsn && batchEnd >= offset + RECORD_HEADER_SIZE + length && batchEnd <= reader.size) ends.add(batchEnd);
   }
-  return undefined;
+  return ends;
 }

@@ -1,0 +1,8 @@
+/**
+ * DurableLog, the write-ahead log with group commit, split by job: the log and its group
+ * commit (./log.ts), options (./options.ts), recovery and locking (./recovery.ts), segment
+ * files (./segments.ts), reading (./read.ts). The on-disk format is ../frame.ts.
+ * @module
+ */
+export { DurableLog } from './log';
+export type { DurableLogOptions, LogFlush, LogRecovery, LogVerified, LogVerify, SegmentFill } from './options';
