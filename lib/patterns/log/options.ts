@@ -23,9 +23,8 @@ export type LogFlush = 'data' | 'full' | 'dsync' | 'none';
  *   size change and no extent change. Costs writing each segment twice.
  * - `'reserve'`: {@link preallocate} (fallocate) only: instant, no extra writes. But ext4 and
  *   XFS record the reserved space as unwritten extents, and the first write into each block
- *   converts it, metadata that every such flush must commit to the journal (on this project's
- *   ext4 disk a pwrite + fdatasync of 18 KB took 1.5-2.4x as long as over zeroed blocks; see
- *   bench/README.md). The better choice on copy-on-write filesystems (btrfs, ZFS, APFS), where
+ *   converts it, metadata that every such flush must commit to the journal (what that costs:
+ *   bench/README.md, "The library's own speed goals"). The better choice on copy-on-write filesystems (btrfs, ZFS, APFS), where
  *   every write allocates anyway and writing zeros first gains nothing.
  */
 export type SegmentFill = 'zeros' | 'reserve';

@@ -26,7 +26,8 @@ export async function lockLog(directory: string): Promise<number> {
   } catch (error) {
     fs.close(lockFd, () => undefined);
     const code = (error as HardsyncError).code;
-    if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EBUSY') {
+    // Every platform reports a lock held elsewhere as EAGAIN (native/platform/*.cc Lock).
+    if (code === 'EAGAIN') {
       throw logError(
         'ERR_HARDSYNC_LOG_LOCKED',
         `DurableLog: ${directory} is in use by another process or DurableLog (lock on ${lockPath} is held)`,

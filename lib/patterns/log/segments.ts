@@ -27,11 +27,9 @@ const SPARE_NAME = 'next.wal.tmp';
 const ZERO_CHUNK = 1024 * 1024;
 /**
  * A spare being zero-filled is flushed every this many bytes, so that the disk takes its zeros
- * in bounded bursts: a batch's flush queued behind them waits for at most this much. Measured
- * with `bench/patterns.ts --rolls` (bench/README.md): with one fsync of a whole 64 MiB spare the
- * worst append took ~43 ms; in 8 MiB steps ~7 ms, at the price of more appends near that
- * (p99.9 ~6 ms instead of ~2 ms). Write-and-wait of each 1 MiB piece (sync_file_range) spread
- * the zeros so thinly that many more batches met one: p99 2.2x.
+ * in bounded bursts: a batch's flush queued behind them waits for at most this much. Chosen with
+ * `node dist/bench/patterns.js --rolls` against one fsync per spare and a write-and-wait per
+ * 1 MiB piece; the figures are in bench/README.md, "The library's own speed goals".
  */
 const ZERO_FLUSH_EVERY = 8 * 1024 * 1024;
 let zeroChunk: Buffer | undefined;
