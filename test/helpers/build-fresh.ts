@@ -8,13 +8,16 @@
  * strace and power-cut workloads, the CLI) that can only load dist/: a test file and its
  * children must load the same copy of the code.
  *
- * - TypeScript: `npm run build:ts` (tsc, the ESM entry, the CLI's mode) when the inputs'
- *   content differs from the last build made here, or dist/ was rebuilt or removed since.
- *   The inputs are what tsconfig.json includes (every .ts under lib/ and bench/ but
- *   bench/results) plus tsconfig.json, package.json (the build:ts script) and the ESM entry
- *   script. The record of the last build is node_modules/.cache/hardsync/build-fresh.json
- *   (ignored by git): the content hash, and the mtime of dist/lib/index.mjs, which build:ts
- *   writes last.
+ * - TypeScript: the steps of package.json's build:ts (tsc, the ESM entry, the CLI's mode) when
+ *   the inputs' content differs from the last build made here, or dist/ was rebuilt or removed
+ *   since. The inputs are what tsconfig.json includes (every .ts under lib/ and bench/ but
+ *   bench/results) plus tsconfig.json, package.json and the ESM entry script. The record of the
+ *   last build is node_modules/.cache/hardsync/build-fresh.json (ignored by git): the content
+ *   hash, and what dist/ looked like after it (how many files, the newest mtime), so a build
+ *   made otherwise since (npm run build:ts, a bare tsc) or a removed dist/ is noticed. tsc runs
+ *   with --incremental (its state beside the record) only while dist/ is the one this helper
+ *   last wrote; otherwise the state is dropped and tsc compiles everything, since that state
+ *   would describe outputs that are no longer there.
  * - The addon: `node-gyp rebuild` when any file under native/ or binding.gyp is newer than the
  *   addon node-gyp-build would load (build/Release first, then prebuilds/<platform>-<arch>), or
  *   when it finds none. A matching prebuild with no build/ and no native change is used as it
@@ -34,8 +37,7 @@ const root = path.resolve(__dirname, '..', '..');
 const cacheDir = path.join(root, 'node_modules', '.cache', 'hardsync');
 const recordFile = path.join(cacheDir, 'build-fresh.json');
 const lockDir = path.join(cacheDir, 'build-fresh.lock');
-/** The file build:ts writes last: its mtime says when dist/ was last built. */
-const distStamp = path.join(root, 'dist', 'lib', 'index.mjs');
+const tsBuildInfo = path.join(cacheDir, 'tsbuildinfo');
 
 /** Every file under dir (recursively) for which keep(relative path) holds, sorted. */
 function listFiles(dir: string, keep: (relative: string) => boolean): string[] {
@@ -73,6 +75,13 @@ function contentHash(files: string[]): string {
   return hash.digest('hex');
 }
 
+/** What dist/ looks like: how many files, and the newest mtime among them ('' when there is none). */
+function distState(): string {
+  const files = listFiles(path.join(root, 'dist'), () => true);
+  if (files.length === 0) return '';
+  return `${files.length} files, newest ${Math.max(...files.map((file) => mtimeMs(file) ?? 0))}`;
+}
+
 function mtimeMs(file: string): number | undefined {
   try {
     return fs.statSync(file).mtimeMs;
@@ -93,21 +102,24 @@ function run(command: string, args: string[]): Promise<void> {
   });
 }
 
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-
 /** Rebuilds dist/ unless the record says it was built from exactly these inputs. */
 async function freshTypeScript(): Promise<void> {
   const hash = contentHash(tsInputs());
-  let record: { hash?: string; distMtimeMs?: number } = {};
+  let record: { hash?: string; dist?: string } = {};
   try {
     record = JSON.parse(fs.readFileSync(recordFile, 'utf8'));
   } catch {
     // no record yet: build
   }
-  if (record.hash === hash && record.distMtimeMs !== undefined && record.distMtimeMs === mtimeMs(distStamp)) return;
-  console.log('build-fresh: the TypeScript changed since dist/ was built here: npm run build:ts');
-  await run(npm, ['run', '--silent', 'build:ts']);
-  fs.writeFileSync(recordFile, `${JSON.stringify({ hash, distMtimeMs: mtimeMs(distStamp) })}\n`);
+  const ours = record.dist !== undefined && record.dist !== '' && record.dist === distState();
+  if (ours && record.hash === hash) return;
+  if (!ours) fs.rmSync(tsBuildInfo, { force: true });
+  console.log(`build-fresh: ${ours ? 'the TypeScript changed since dist/ was built here' : 'dist/ was not built here'}: tsc${ours ? ' --incremental' : ''}`);
+  // package.json build:ts, step by step (with tsc's incremental state kept outside dist/).
+  await run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', tsBuildInfo]);
+  await run(process.execPath, [path.join(root, 'scripts', 'write-esm-entry.js')]);
+  fs.chmodSync(path.join(root, 'dist', 'bench', 'cli.js'), 0o755);
+  fs.writeFileSync(recordFile, `${JSON.stringify({ hash, dist: distState() })}\n`);
 }
 
 /** The addon file node-gyp-build would load from the repository, or undefined if none. */
