@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Before any test file: rebuild dist/ and the addon if their sources changed, so every run
+    // (npm test, npx vitest run test/x.test.ts, watch) tests the code in front of it.
+    globalSetup: ['test/helpers/build-fresh.ts'],
     // Each test file in its own process: a native addon is safest that way, and tests that
     // change umask, spawn strace or mount filesystems cannot disturb each other.
     pool: 'forks',

@@ -2,26 +2,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileAtomic, writeFileAtomicSync } from '../dist/lib/index.js';
-import { fdOf, hasStrace, runFixture, tempDir } from './fixtures/patterns/trace';
-
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = tempDir('atomic');
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+import { fdOf, hasStrace, runFixture } from './helpers/strace';
+import { tempDir } from './helpers/tmp';
 
 const listing = (dir: string) => fs.readdirSync(dir).sort();
 const modeOf = (file: string) => fs.statSync(file).mode & 0o7777;
 
 describe('writeFileAtomic', () => {
   it('writes strings (with encoding), Buffers, TypedArrays, DataViews, iterables and async iterables', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     const file = path.join(dir, 'f');
     await writeFileAtomic(file, 'héllo');
     expect(fs.readFileSync(file, 'utf8')).toBe('héllo');
@@ -50,7 +41,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('streams a large async iterable without holding it (content checked by hash)', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     const file = path.join(dir, 'big');
     const hash = crypto.createHash('sha256');
     async function* chunks() {
@@ -65,7 +56,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('keeps the existing mode, else uses 0o666 & ~umask, and applies an explicit mode exactly', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     const file = path.join(dir, 'm');
     const previous = process.umask(0o027);
     try {
@@ -84,7 +75,7 @@ describe('writeFileAtomic', () => {
   });
 
   it.skipIf(process.getuid?.() !== 0)('chown sets the owner before the data goes in', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     const file = path.join(dir, 'owned');
     await writeFileAtomic(file, 'x', { chown: { uid: 4321, gid: 4322 } });
     const stat = fs.statSync(file);
@@ -95,7 +86,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('rejects bad arguments before any I/O', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     const file = path.join(dir, 'never');
     const cases: [unknown[], string][] = [
       [[42, 'x'], 'ERR_INVALID_ARG_TYPE'],
@@ -122,7 +113,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('on an error the temp file is removed, the target untouched, and the error names the step and path', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     const file = path.join(dir, 'target');
     fs.writeFileSync(file, 'old');
     // a chunk of the wrong type half-way through a stream
@@ -145,7 +136,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('abort: a pre-aborted signal does nothing; an abort mid-stream keeps the old file and leaves no temp file', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     const file = path.join(dir, 'target');
     fs.writeFileSync(file, 'old');
     const aborted = AbortSignal.abort(new Error('stop'));
@@ -168,7 +159,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('concurrent calls on one path are serialized: the last call wins, every call resolves, no temp file is left', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     const file = path.join(dir, 'shared');
     const order: number[] = [];
     const calls = Array.from({ length: 40 }, (_, i) =>
@@ -183,7 +174,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('a symbolic link at the path is replaced, not followed', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     fs.writeFileSync(path.join(dir, 'real'), 'real');
     fs.symlinkSync(path.join(dir, 'real'), path.join(dir, 'link'));
     await writeFileAtomic(path.join(dir, 'link'), 'new');
@@ -196,7 +187,7 @@ describe('writeFileAtomic', () => {
 describe.skipIf(!hasStrace)('writeFileAtomic syscalls (strace)', () => {
   for (const op of ['atomic', 'atomicSync', 'atomicStream']) {
     it(`${op}: O_EXCL|O_NOFOLLOW|O_CLOEXEC temp 0600 -> fchmod -> write -> fsync -> close -> rename -> directory fsync`, () => {
-      const dir = freshDir();
+      const dir = tempDir('hardsync-atomic-');
       const file = path.join(dir, 'cfg');
       fs.writeFileSync(file, 'old');
       fs.chmodSync(file, 0o640);
@@ -233,7 +224,7 @@ describe.skipIf(!hasStrace)('writeFileAtomic syscalls (strace)', () => {
   }
 
   it("flush: 'data' flushes the temp file with fdatasync", () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-atomic-');
     const run = runFixture('atomic-child.js', ['atomic', path.join(dir, 'f'), 'x', JSON.stringify({ flush: 'data' })], {
       trace: 'fsync,fdatasync',
     });
@@ -250,7 +241,7 @@ describe.skipIf(!hasStrace)('writeFileAtomic syscalls (strace)', () => {
     for (const op of ['atomic', 'atomicSync']) {
       for (const code of ['EIO', 'ENOSPC', 'EDQUOT'] as const) {
       it(`${op}: a failing ${syscall} (${code} injected) leaves the old file, no temp file, and names the step`, () => {
-        const dir = freshDir();
+        const dir = tempDir('hardsync-atomic-');
         const file = path.join(dir, 'keep');
         fs.writeFileSync(file, 'old');
         const run = runFixture('atomic-child.js', [op, file, 'new'], { trace: syscall, inject: [`${syscall}:error=${code}:when=1`] });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readBenchFile, SCHEMA, writeBenchFile, type BenchFile } from '../dist/bench/measure/schema.js';
 import { PowercutFs, powercutUnavailable } from './helpers/powercut';
 import { runCli } from './fixtures/bench/run-cli';
+import { tempDir } from './helpers/tmp';
 
 const fixtures = path.join(__dirname, 'fixtures', 'bench');
 
@@ -33,7 +34,7 @@ describe('hardsync check', () => {
   });
 
   it('measures the etcd recipe and writes the same schema', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-check-'));
+    const dir = tempDir('hs-check-');
     const json = path.join(dir, 'check.json');
     // A threshold of 1000 s cannot fail; a threshold of 0 cannot pass: both verdicts from a live run.
     // --max-duration large: rounds are never cut short by time on a loaded machine, so all 22 MiB run.
@@ -54,7 +55,7 @@ describe('hardsync check', () => {
   });
 
   it('judges by the interval: UNCERTAIN (exit 3) when it straddles the threshold, PASS or FAIL only when all of it is on one side', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-check-'));
+    const dir = tempDir('hs-check-');
     const doc = JSON.parse(fs.readFileSync(path.join(fixtures, 'check-pass.json'), 'utf8')) as BenchFile;
     doc.schema = SCHEMA;
     const r = doc.results[0];
@@ -79,7 +80,7 @@ describe('hardsync check', () => {
 
   it('says PASS on tmpfs, where a flush is nearly free', async () => {
     if (!fs.existsSync('/dev/shm')) return;
-    const dir = fs.mkdtempSync(path.join('/dev/shm', 'hs-check-'));
+    const dir = tempDir('hs-check-', '/dev/shm');
     const run = await runCli(['check', dir, '--json', path.join(dir, 'c.json')]);
     expect(run.stdout).toMatch(/: PASS$/m);
     expect(run.code).toBe(0);

@@ -1,14 +1,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
 import { readBenchFile, SCHEMA } from '../dist/bench/measure/schema.js';
 import { CLI, runCli, startCli } from './fixtures/bench/run-cli';
+import { tempDir } from './helpers/tmp';
 
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-cli-'));
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+const work = tempDir('hs-cli-');
 
 function freshDir(name: string): string {
   const dir = path.join(work, name);

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BASELINE_DASH, chartsOf, NOT_DURABLE_DASH, renderHtml, sectionsOf } from '../dist/bench/measure/html.js';
 import { readBenchFile } from '../dist/bench/measure/schema.js';
 import { runCli } from './fixtures/bench/run-cli';
+import { tempDir } from './helpers/tmp';
 
 const fixtures = path.join(__dirname, 'fixtures', 'bench');
 // A chart stays readable with at most this many lines, so that each can be told apart.
@@ -23,7 +23,7 @@ const execFileAsync = promisify(execFile);
 async function dumpDom(file: string, width = 1400): Promise<string> {
   // Chromium gets neither the sanitizer's preload nor its options (npm run test:asan).
   const { LD_PRELOAD: _preload, ASAN_OPTIONS: _asan, ...env } = process.env;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-chromium-'));
+  const profile = tempDir('hs-chromium-');
   try {
     const { stdout } = await execFileAsync(chromium as string, [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -187,7 +187,7 @@ describe('HTML report', () => {
 
   describe.skipIf(chromium === null)(`drawn in headless Chromium${chromium === null ? ' (SKIPPED: chromium not installed)' : ''}`, () => {
     it('draws every chart of a compare report written by the CLI', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-html-'));
+      const dir = tempDir('hs-html-');
       const html = path.join(dir, 'compare.html');
       const run = await runCli(['compare', path.join(fixtures, 'a.json'), path.join(fixtures, 'b.json'), '--html', html]);
       expect(run.code).toBe(0);
@@ -212,7 +212,7 @@ describe('HTML report', () => {
     });
 
     it('draws at most 6 lines per chart, the baseline in each, and every interval and round', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-html-'));
+      const dir = tempDir('hs-html-');
       const file = path.join(dir, 'bench.html');
       fs.writeFileSync(file, renderHtml([a]));
       const dom = await dumpDom(file);
@@ -256,7 +256,7 @@ describe('HTML report', () => {
     }, 120_000);
 
     it('has no page-wide horizontal scroll at a phone\'s width (390 px), bench and compare', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-html-'));
+      const dir = tempDir('hs-html-');
       for (const files of [[a], [a, b, mac]]) {
         const measured = await phoneWidthOf(renderHtml(files), dir);
         expect(measured.innerWidth).toBe(390);

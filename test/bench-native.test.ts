@@ -1,11 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native } from '../dist/lib/native.js';
+import { tempDir } from './helpers/tmp';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-loop-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('hs-loop-');
 
 const spec = () => ({
   files: [path.join(dir, 'f')], directory: dir, sequence: 0, flush: 1, placement: 0, dsync: false, sync: false, direct: false,

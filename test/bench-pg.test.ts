@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PG_HEADERS, pgLabel, pgNa, pgOps } from '../dist/bench/measure/pg.js';
 import { readBenchFile } from '../dist/bench/measure/schema.js';
 import { runCli } from './fixtures/bench/run-cli';
+import { spawnAsync } from './helpers/spawn';
+import { tempDir } from './helpers/tmp';
 
 const PG_TEST_FSYNC = '/usr/lib/postgresql/15/bin/pg_test_fsync';
 const hasPg = fs.existsSync(PG_TEST_FSYNC);
@@ -28,7 +28,7 @@ describe('hardsync pg output format', () => {
   });
 
   it('prints the five sections, in order, with every line shaped like pg_test_fsync', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-pg-'));
+    const dir = tempDir('hs-pg-');
     const json = path.join(dir, 'pg.json');
     const run = await runCli(['pg', dir, '--duration', '0.05', '--json', json]);
     expect(run.stderr).toBe('');
@@ -53,8 +53,11 @@ describe('hardsync pg output format', () => {
   });
 
   it.skipIf(!hasPg)('matches the real pg_test_fsync line for line (skipped without postgresql-15)', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-pg-'));
-    const theirs = execFileSync(PG_TEST_FSYNC, ['-s', '1', '-f', path.join(dir, 'pg.out')], { encoding: 'utf8' });
+    const dir = tempDir('hs-pg-');
+    // Asynchronously: pg_test_fsync runs its 16 one-second tests, longer on a loaded disk.
+    const real = await spawnAsync(PG_TEST_FSYNC, ['-s', '1', '-f', path.join(dir, 'pg.out')]);
+    expect(real.status, real.stderr).toBe(0);
+    const theirs = real.stdout;
     fs.rmSync(path.join(dir, 'pg.out'), { force: true });
     const ours = await runCli(['pg', dir, '-s', '1']);
     expect(ours.code).toBe(0);

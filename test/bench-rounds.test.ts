@@ -2,14 +2,12 @@
 // verdicts do not depend on this machine's disk or load): intervals from the rounds, unstable
 // cases, --until-stable adding rounds only to unstable cases, and its time budget.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { capabilitiesSync } from '../dist/lib/index.js';
 import { MAX_ROUNDS, planSuite, runSuite, type BenchCase, type RunOptions } from '../dist/bench/measure/run.js';
+import { tempDir } from './helpers/tmp';
 
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-rounds-'));
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+const scratch = tempDir('hs-rounds-');
 const caps = capabilitiesSync(scratch);
 
 /** A loop whose round r of method m has every latency equal to latency(m, r) microseconds. */

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readBenchFile, SCHEMA, SCHEMA_V1, UsageError, validateBenchFile, writeBenchFile, type BenchFile } from '../dist/bench/measure/schema.js';
 import { compareFiles, renderCompare } from '../dist/bench/measure/compare.js';
 import { runCli } from './fixtures/bench/run-cli';
+import { tempDir } from './helpers/tmp';
 
 const fixtures = path.join(__dirname, 'fixtures', 'bench');
 
@@ -12,7 +12,7 @@ describe('bench JSON schema', () => {
   it('round-trips a result file unchanged', () => {
     const doc = readBenchFile(path.join(fixtures, 'a.json'));
     expect(doc.schema).toBe(SCHEMA_V1);
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hs-schema-')), 'out.json');
+    const file = path.join(tempDir('hs-schema-'), 'out.json');
     writeBenchFile(file, doc);
     expect(readBenchFile(file)).toEqual(doc);
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(JSON.parse(fs.readFileSync(path.join(fixtures, 'a.json'), 'utf8')));
@@ -170,7 +170,7 @@ describe('hardsync compare with rounds (hardsync-bench/2)', () => {
   });
 
   it('--json writes the comparison for scripts; --json - prints only it', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-cmp-'));
+    const dir = tempDir('hs-cmp-');
     const a = path.join(dir, 'base.json');
     const b = path.join(dir, 'other.json');
     writeBenchFile(a, v2From('a.json', () => 1, JITTER_A));

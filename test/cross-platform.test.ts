@@ -8,9 +8,9 @@
 // `bash scripts/cross/setup.sh` installs them (Debian packages and npm packages, ~2 minutes).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/tmp';
 
 const root = path.resolve(__dirname, '..');
 const crossPrefix = process.env.CROSS_PREFIX ?? path.join(root, '.cache', 'cross');
@@ -73,7 +73,7 @@ function runAsync(command: string, args: string[], options: { env?: NodeJS.Proce
 }
 
 beforeAll(async () => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-cross-'));
+  work = tempDir('hardsync-cross-');
   pkg = path.join(work, 'package');
   // Skipped tests are only counted by the default reporter: say here which and why.
   for (const { name, missing } of platforms) if (missing !== null) console.warn(`cross-platform: ${name} SKIPPED: ${missing}`);
@@ -85,9 +85,6 @@ beforeAll(async () => {
   console.log(`cross-platform: package staged with prebuilds for ${runnable.join(', ')} in ${Date.now() - started} ms\n${staged.stderr.trim()}`);
 }, 600_000);
 
-afterAll(() => {
-  if (work) fs.rmSync(work, { recursive: true, force: true });
-});
 
 interface SmokeResult {
   status: number | null;

@@ -1,18 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDurable, createDurableSync } from '../dist/lib/index.js';
-import { fdOf, hasStrace, runFixture, tempDir } from './fixtures/patterns/trace';
-
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = tempDir('create');
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+import { fdOf, hasStrace, runFixture } from './helpers/strace';
+import { tempDir } from './helpers/tmp';
 
 describe('createDurable', () => {
   for (const [name, create] of [
@@ -20,7 +11,7 @@ describe('createDurable', () => {
     ['createDurableSync', async (...args: Parameters<typeof createDurableSync>) => createDurableSync(...args)],
   ] as const) {
     it(`${name}: creates the file and returns an fd open for reading and writing`, async () => {
-      const dir = freshDir();
+      const dir = tempDir('hardsync-create-');
       const file = path.join(dir, 'new');
       const fd = await create(file);
       try {
@@ -38,7 +29,7 @@ describe('createDurable', () => {
     });
 
     it(`${name}: mode is given to open (umask applies), errors are node-style, bad options throw first`, async () => {
-      const dir = freshDir();
+      const dir = tempDir('hardsync-create-');
       const previous = process.umask(0o022);
       try {
         fs.closeSync(await create(path.join(dir, 'm'), { mode: 0o666, flush: 'data' }));
@@ -63,7 +54,7 @@ describe.skipIf(!hasStrace)('createDurable syscalls (strace)', () => {
     ['create', 'data', 'fdatasync'],
   ] as const) {
     it(`${op}${flush ? ` (flush ${flush})` : ''}: open(O_CREAT|O_EXCL) -> ${call}(file) -> fsync(directory), all before it returns`, () => {
-      const dir = freshDir();
+      const dir = tempDir('hardsync-create-');
       const file = path.join(dir, 'durable');
       const run = runFixture('atomic-child.js', [op, file, 'payload', ...(flush ? [JSON.stringify({ flush })] : [])], {
         trace: 'openat,fsync,fdatasync,write,pwrite64',
@@ -85,7 +76,7 @@ describe.skipIf(!hasStrace)('createDurable syscalls (strace)', () => {
   }
 
   it('a failing flush (EIO injected) closes and removes the new file and names the step', () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-create-');
     const file = path.join(dir, 'doomed');
     const run = runFixture('atomic-child.js', ['create', file, 'x'], { trace: 'fsync', inject: ['fsync:error=EIO:when=1'] });
     expect(run.result.error).toMatchObject({ code: 'EIO', syscall: 'fsync', path: file });

@@ -10,13 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
 import { loopUnavailable, mountFs, type MountedFs } from './helpers/loopfs';
 import { PowercutFs, powercutUnavailable } from './helpers/powercut';
-import { diskTempDir } from './helpers/tmp';
+import { hasStrace } from './helpers/strace';
+import { diskTempDir, tempDir } from './helpers/tmp';
 
 const CHILD = path.join(__dirname, 'fixtures', 'engine', 'child.js');
 const ENGINES = ['io_uring', 'threads', 'threadpool'] as const;
 type Requested = (typeof ENGINES)[number];
 const NAME: Record<Requested, string> = { io_uring: 'io_uring', threads: 'threads', threadpool: 'libuv-threadpool' };
-const strace = spawnSync('strace', ['-V']).status === 0;
+const strace = hasStrace;
 
 // Whether io_uring works on this machine: a child asked for it says which engine it got.
 const uringHere =
@@ -82,7 +83,7 @@ describe('engine selection', () => {
 
   it.each(ENGINES)('HARDSYNC_ENGINE=%s: every async flush works and writes the same bytes', (engine) => {
     if (engine === 'io_uring' && !uringHere) return; // the fallback test covers machines without it
-    const run = runChild('calls', { dir: fs.mkdtempSync(path.join(dir, `calls-${engine}-`)) }, { HARDSYNC_ENGINE: engine });
+    const run = runChild('calls', { dir: tempDir(`calls-${engine}-`, dir) }, { HARDSYNC_ENGINE: engine });
     expectClean(run);
     expect(run.json.engine.name).toBe(NAME[engine]);
     expect(run.json.engine.requested).toBe(engine);
@@ -114,7 +115,7 @@ describe('engine selection', () => {
   });
 
   it('HARDSYNC_FLUSH_THREADS sets the size of the flush-thread pool', () => {
-    const run = runChild('calls', { dir: fs.mkdtempSync(path.join(dir, 'threads-')) }, { HARDSYNC_ENGINE: 'threads', HARDSYNC_FLUSH_THREADS: '2' });
+    const run = runChild('calls', { dir: tempDir('threads-', dir) }, { HARDSYNC_ENGINE: 'threads', HARDSYNC_FLUSH_THREADS: '2' });
     expectClean(run);
     expect(run.json.engine.flushThreads).toBe(2);
   });
@@ -123,7 +124,7 @@ describe('engine selection', () => {
 describe('fallback from io_uring', () => {
   it('a failed probe falls back to the thread engine, saying why, and everything still works', () => {
     for (const requested of ['auto', 'io_uring']) {
-      const run = runChild('calls', { dir: fs.mkdtempSync(path.join(dir, 'probe-')) }, { HARDSYNC_ENGINE: requested, HARDSYNC_IO_URING_PROBE: 'fail' });
+      const run = runChild('calls', { dir: tempDir('probe-', dir) }, { HARDSYNC_ENGINE: requested, HARDSYNC_IO_URING_PROBE: 'fail' });
       expectClean(run);
       expect(run.json.engine).toMatchObject({ name: 'threads', requested, reason: expect.stringMatching(/probe forced to fail/) });
       expect(run.json.manyOk).toBe(true);
@@ -137,7 +138,7 @@ describe('fallback from io_uring', () => {
       ['inject=io_uring_register:error=EINVAL', /io_uring_register\(PROBE\): Invalid argument/],
     ];
     for (const [inject, reason] of cases) {
-      const target = fs.mkdtempSync(path.join(dir, 'seccomp-'));
+      const target = tempDir('seccomp-', dir);
       const child = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=io_uring_setup,io_uring_register', '-e', inject, process.execPath, CHILD, 'calls', JSON.stringify({ dir: target })], {
         encoding: 'utf8',
         timeout: 60_000,
@@ -164,7 +165,7 @@ describe('off libuv\'s threadpool', () => {
   });
 
   it.skipIf(!strace || !uringHere)('io_uring: the async calls make no write or flush syscall at all (the kernel runs them)', () => {
-    const target = fs.mkdtempSync(path.join(dir, 'traced-'));
+    const target = tempDir('traced-', dir);
     const log = path.join(dir, 'uring-strace.log');
     const child = spawnSync('strace', ['-f', '-qq', '-o', log, '-e', 'trace=pwrite64,fsync,fdatasync,sync_file_range,io_uring_enter', process.execPath, CHILD, 'calls', JSON.stringify({ dir: target })], {
       encoding: 'utf8',
@@ -305,7 +306,7 @@ describe('teardown', () => {
   });
 
   it.each(ENGINES)('HARDSYNC_ENGINE=%s: worker_threads with their own addon copies, half terminated mid-flight, 3 rounds', (engine) => {
-    const run = runChild('workers', { dir: fs.mkdtempSync(path.join(dir, 'workers-')), rounds: 3 }, { HARDSYNC_ENGINE: engine }, 120_000);
+    const run = runChild('workers', { dir: tempDir('workers-', dir), rounds: 3 }, { HARDSYNC_ENGINE: engine }, 120_000);
     expectClean(run);
     expect(run.json.engines).toEqual([engine === 'io_uring' && !uringHere ? 'threads' : NAME[engine]]);
     expect(run.json.terminated).toBe(6);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
-import { filesystemType } from './helpers/tmp';
+import { filesystemType, tempDir } from './helpers/tmp';
 import { loopUnavailable, mountFs } from './helpers/loopfs';
 
 const root = path.resolve(__dirname, '..');
@@ -148,7 +148,7 @@ describe('the capability table', () => {
     expect(fs.readFileSync(tracked, 'utf8')).toBe(before.text);
     expect(fs.statSync(tracked).mtimeMs).toBe(before.mtimeMs);
 
-    const asked = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-fs-table-')), 'filesystems.md');
+    const asked = path.join(tempDir('hardsync-fs-table-'), 'filesystems.md');
     try {
       const written = await runSuite(os.tmpdir(), ['test/filesystems.test.ts'], ['-t', '^tmpfs '], { HARDSYNC_FS_TABLE: asked });
       expect(written.passed).toBe(1);

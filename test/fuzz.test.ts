@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { tempDir } from './helpers/tmp';
 
 const CHILD = path.join(__dirname, 'fixtures', 'fuzz', 'child.js');
 const CALLS = Number(process.env.HARDSYNC_FUZZ_CALLS ?? 100_000);
@@ -51,7 +52,7 @@ let sandbox: string;
 let mounted = false;
 
 beforeAll(() => {
-  sandbox = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-fuzz-'));
+  sandbox = tempDir('hardsync-fuzz-');
   // A small private tmpfs where we can mount one (root): fast, and a fuzzed preallocate or
   // DurableLog segment size cannot eat more than 256 MiB of memory or disk, it gets ENOSPC.
   if (os.platform() === 'linux') {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalPath, runInjected, straceStatus, type InjectRun } from './helpers/strace';
 import * as hs from '../dist/lib/index.js';
+import { tempDir } from './helpers/tmp';
 
 const CHILD = path.join(__dirname, 'fixtures', 'inject', 'primitives.js');
 const strace = straceStatus();
@@ -43,7 +44,7 @@ let work: string;
 let paths: { target: string; targetDir: string; control: string; controlDir: string };
 
 beforeAll(() => {
-  work = canonicalPath(fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-inject-')));
+  work = canonicalPath(tempDir('hardsync-inject-'));
   paths = {
     target: path.join(work, 'target'),
     targetDir: path.join(work, 'target-dir'),
@@ -54,9 +55,6 @@ beforeAll(() => {
   fs.mkdirSync(paths.controlDir);
 });
 
-afterAll(() => {
-  if (work) fs.rmSync(work, { recursive: true, force: true });
-});
 
 function run(ops: string[], inject: Parameters<typeof runInjected>[0]['inject'], modes = ['sync', 'async']): { run: InjectRun; records: OpRecord[] } {
   const result = runInjected({
@@ -202,7 +200,7 @@ describe('ENOSPC on a really full filesystem', () => {
       skipReason = `platform ${hs.platform}`;
       return;
     }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-full-'));
+    const dir = tempDir('hardsync-full-');
     const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', dir], { encoding: 'utf8' });
     if (mounted.status === 0) mountPoint = dir;
     else {

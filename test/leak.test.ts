@@ -18,11 +18,12 @@
 // no leak report may point into the addon (any stack with a hardsync frame, namespace hs::).
 // The child measures RSS once it has stopped falling after GC (V8 frees ArrayBuffer memory
 // on a background thread), which keeps the noise seen here under 6 MiB even on a busy machine.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
+import { spawnAsync } from './helpers/spawn';
+import { removeTempDir, tempDir } from './helpers/tmp';
 
 const CHILD = path.join(__dirname, 'fixtures', 'leak', 'child.js');
 const MiB = 1024 * 1024;
@@ -43,10 +44,10 @@ interface LeakResult {
   seconds: number;
 }
 
-it('1M sync calls, 100k async calls and 100k aligned allocations leave memory flat', () => {
+it('1M sync calls, 100k async calls and 100k aligned allocations leave memory flat', async () => {
   // tmpfs where there is one: the calls measure hardsync, not the disk.
   const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
-  const dir = fs.mkdtempSync(path.join(base, 'hardsync-leak-'));
+  const dir = tempDir('hardsync-leak-', base);
   try {
     const lsanLog = path.join(dir, 'lsan');
     const env = { ...process.env };
@@ -54,12 +55,9 @@ it('1M sync calls, 100k async calls and 100k aligned allocations leave memory fl
       env.ASAN_OPTIONS = `${(env.ASAN_OPTIONS ?? '').replace(/(^|:)detect_leaks=\d/g, '')}:detect_leaks=1`;
       env.LSAN_OPTIONS = `exitcode=0:log_path=${lsanLog}`;
     }
-    const child = spawnSync(process.execPath, ['--expose-gc', CHILD, JSON.stringify({ dir, scale: 1 })], {
-      encoding: 'utf8',
-      timeout: 280_000,
-      maxBuffer: 1 << 20,
-      env,
-    });
+    // Asynchronously: the child runs 1.5 minutes on a loaded machine, and a spawnSync would
+    // stop this worker's event loop (and vitest's RPC) for all of it.
+    const child = await spawnAsync(process.execPath, ['--expose-gc', CHILD, JSON.stringify({ dir, scale: 1 })], { timeout: 280_000, env });
     const context = `exit ${child.status} ${child.signal ?? ''}\n${child.stderr}`;
     expect(child.status, context).toBe(0);
     const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as LeakResult;
@@ -101,6 +99,6 @@ it('1M sync calls, 100k async calls and 100k aligned allocations leave memory fl
       expect(g.arrayBuffers, `${name}: ArrayBuffer memory growth (MiB)`).toBeLessThan(1);
     }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   }
 }, 300_000);

@@ -2,21 +2,14 @@
 // checked by a mechanism that does not depend on timing: the LSN each call got, the order in
 // which promises settled, an strace of the run (where each acknowledgement happened among the
 // writes and flushes), and an fdatasync failure injected by strace.
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DurableLog } from '../dist/lib/index.js';
-import { fdOf, hasStrace, runFixture, tempDir } from './fixtures/patterns/trace';
+import { fdOf, hasStrace, runFixture } from './helpers/strace';
+import { tempDir } from './helpers/tmp';
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = tempDir('log-guarantees');
-  dirs.push(dir);
-  return path.join(dir, 'wal');
-}
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+/** A log directory not yet made, in a fresh temporary directory (removed after the file's tests). */
+const freshDir = (): string => path.join(tempDir('hardsync-log-guarantees-'), 'wal');
 
 const SEGMENT_HEADER = 32;
 const RECORD_HEADER = 24;

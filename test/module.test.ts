@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { spawnAsync } from './helpers/spawn';
+import { tempDir } from './helpers/tmp';
 
 const root = path.resolve(__dirname, '..');
 
@@ -34,8 +36,8 @@ describe('module formats', () => {
 });
 
 describe('types', () => {
-  it('compile for correct use and reject misuse (tsc on a consumer file)', () => {
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-types-'));
+  it('compile for correct use and reject misuse (tsc on a consumer file)', async () => {
+    const work = tempDir('hardsync-types-');
     try {
       fs.writeFileSync(path.join(work, 'use.ts'), `
         import { open, writeDurable, fdatasyncSync, allocAligned, type FlushMode, type Capabilities } from 'hardsync';
@@ -67,7 +69,10 @@ describe('types', () => {
       fs.mkdirSync(path.join(work, 'node_modules'));
       fs.symlinkSync(root, path.join(work, 'node_modules', 'hardsync'));
       const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-      execFileSync(process.execPath, [tsc, '-p', work], { encoding: 'utf8' });
+      // Asynchronously: tsc takes most of a minute on a loaded machine, and a synchronous wait
+      // would stop this worker's event loop (and vitest's RPC) for all of it.
+      const run = await spawnAsync(process.execPath, [tsc, '-p', work]);
+      expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }

@@ -4,19 +4,16 @@
 // both require('hardsync') and `import ... from 'hardsync'` work from the prebuild.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/tmp';
 
 const root = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string };
 let work: string;
 
 beforeAll(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-package-'));
-});
-afterAll(() => {
-  if (work) fs.rmSync(work, { recursive: true, force: true });
+  work = tempDir('hardsync-package-');
 });
 
 /** `npm pack --dry-run --json` of a directory: the file list npm would publish. */

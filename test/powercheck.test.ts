@@ -6,7 +6,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,13 +17,12 @@ import { Witness, type WitnessOptions } from '../dist/bench/powercheck/witness.j
 import { runCli, startCli } from './fixtures/bench/run-cli';
 import { PowercutFs, powercutUnavailable, runsFromEnv, seedFromEnv } from './helpers/powercut';
 import { mix } from './helpers/seeded.cjs';
+import { hasStrace } from './helpers/strace';
+import { tempDir } from './helpers/tmp';
 
 const LOCAL = '127.0.0.1';
 const { PROTOCOL } = protocol;
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-powercheck-'));
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
-let dirs = 0;
-const freshDir = (name: string) => fs.mkdtempSync(path.join(work, `${name}-${++dirs}-`));
+const freshDir = (name: string) => tempDir(`hs-powercheck-${name}-`);
 
 async function startWitness(options: Partial<WitnessOptions> = {}): Promise<Witness> {
   return Witness.start({ stateDir: freshDir('state'), port: 0, host: LOCAL, ...options });
@@ -722,7 +720,6 @@ describe('powercheck CLI: signals', () => {
 // The witness writes nothing but its own state directory: every call of the listening process
 // that creates, opens for writing, renames, links, removes or truncates a path, as strace
 // records them, names a path inside --state.
-const hasStrace = spawnSync('strace', ['-V']).status === 0;
 describe.skipIf(!hasStrace)('powercheck witness: writes only its state directory', () => {
   it('over a whole session and a clean shutdown (strace -f of the listening process)', async () => {
     const stateDir = fs.realpathSync(freshDir('confined'));

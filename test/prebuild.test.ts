@@ -3,15 +3,16 @@
 // Built in a copy of the package so it never rebuilds the build/ other test files are using.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnAsync } from './helpers/spawn';
+import { tempDir } from './helpers/tmp';
 
 const root = path.resolve(__dirname, '..');
 let copy: string;
 
-beforeAll(() => {
-  copy = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-prebuild-'));
+beforeAll(async () => {
+  copy = tempDir('hardsync-prebuild-');
   for (const entry of ['package.json', 'binding.gyp', 'native', 'dist']) {
     fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true });
   }
@@ -20,13 +21,15 @@ beforeAll(() => {
   // against this Node's own headers (as npm's nodedir setting does), never a download.
   const PATH = `${path.join(root, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`;
   const nodedir = process.env.npm_config_nodedir ?? path.resolve(path.dirname(process.execPath), '..');
-  execFileSync(process.execPath, [path.join(root, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip'], {
-    cwd: copy, stdio: 'pipe', env: { ...process.env, PATH, npm_config_nodedir: nodedir },
+  // Asynchronously: the compile takes over a minute on a loaded machine, and a synchronous wait
+  // would stop this worker's event loop (and vitest's RPC) for all of it.
+  const built = await spawnAsync(process.execPath, [path.join(root, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip'], {
+    cwd: copy, env: { ...process.env, PATH, npm_config_nodedir: nodedir },
   });
+  if (built.status !== 0) throw new Error(`prebuildify failed (${built.signal ?? `exit ${built.status}`}):\n${built.stderr}${built.stdout}`);
   // Only the prebuild remains: nothing can be loaded from a local build.
   fs.rmSync(path.join(copy, 'build'), { recursive: true, force: true });
 }, 240_000);
-afterAll(() => fs.rmSync(copy, { recursive: true, force: true }));
 
 describe('prebuild', () => {
   it('is produced for this platform by prebuildify --napi --strip', () => {

@@ -13,10 +13,10 @@
 // Keep those to a minimum; the test lists them.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/tmp';
 
 const root = path.resolve(__dirname, '..');
 const SKIP_MARKER = /^<!--\s*readme-test:\s*skip\b.*-->$/;
@@ -68,7 +68,7 @@ function blockName(block: Block): string {
 }
 
 beforeAll(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-readme-'));
+  work = tempDir('hardsync-readme-');
   const sources: string[] = [];
   runnable.forEach((block, index) => {
     const dir = path.join(work, `block-${index}`);
@@ -113,9 +113,6 @@ beforeAll(() => {
   });
 }, 120_000);
 
-afterAll(() => {
-  if (work) fs.rmSync(work, { recursive: true, force: true });
-});
 
 /** Bytes of the files under dir, but for the harness's own (node_modules, the example). */
 function leftBehind(dir: string, harness: string[]): { files: string[]; bytes: number } {

@@ -1,24 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileSecret, writeFileSecretSync } from '../dist/lib/index.js';
-import { fdOf, hasStrace, runFixture, tempDir } from './fixtures/patterns/trace';
-
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = tempDir('secret');
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+import { fdOf, hasStrace, runFixture } from './helpers/strace';
+import { tempDir } from './helpers/tmp';
 
 const modeOf = (file: string) => fs.statSync(file).mode & 0o7777;
 
 describe('writeFileSecret', () => {
   it('writes the secret 0o600, whatever the umask and the old mode', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-secret-');
     const file = path.join(dir, 'key');
     fs.writeFileSync(file, 'public', { mode: 0o644 });
     const previous = process.umask(0);
@@ -38,7 +29,7 @@ describe('writeFileSecret', () => {
   });
 
   it('takes only a string or bytes, and validates before any I/O', async () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-secret-');
     const file = path.join(dir, 'never');
     await expect(writeFileSecret(file, ['a'] as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(writeFileSecret(file, 'a', { flush: 'none' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
@@ -56,7 +47,7 @@ describe.skipIf(!hasStrace)('writeFileSecret syscall order (strace)', () => {
     ['secret', 'data', 'fsync'],
   ] as const) {
     it(`${op}${flush ? ` (flush ${flush})` : ''}: created 0600, fchmod 0600, ${modeFlush} — all before the first data write`, () => {
-      const dir = freshDir();
+      const dir = tempDir('hardsync-secret-');
       const file = path.join(dir, 'token');
       fs.writeFileSync(file, 'old public', { mode: 0o644 });
       const run = runFixture('atomic-child.js', [op, file, 'the secret', ...(flush ? [JSON.stringify({ flush })] : [])], {
@@ -94,7 +85,7 @@ describe.skipIf(!hasStrace)('writeFileSecret syscall order (strace)', () => {
   }
 
   it('a failing mode fsync (EIO injected) stops before any data is written and leaves nothing behind', () => {
-    const dir = freshDir();
+    const dir = tempDir('hardsync-secret-');
     const file = path.join(dir, 'token');
     fs.writeFileSync(file, 'old');
     const run = runFixture('atomic-child.js', ['secretSync', file, 'never written'], {

@@ -1,14 +1,14 @@
 // Each name calls the syscall capabilities() says it does: the calls are recorded with strace
 // (-P: only syscalls touching the test file) and compared with the table.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
-import { straceEngineEnv } from './helpers/strace';
+import { hasStrace, straceEngineEnv } from './helpers/strace';
 import { diskTempDir } from './helpers/tmp';
 
-const strace = spawnSync('strace', ['-V']).status === 0;
+const strace = hasStrace;
 const linux = hs.platform === 'linux';
 if (!strace) console.warn('SKIPPED test/syscalls.test.ts: strace is not installed (apt-get install strace)');
 

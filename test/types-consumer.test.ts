@@ -2,25 +2,22 @@
 // `exactOptionalPropertyTypes` against the built .d.ts (the package as installed: a
 // node_modules/hardsync link to this tree), passing `undefined` for every optional property of
 // every options type, as the runtime accepts (checked here too).
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
+import { spawnAsync } from './helpers/spawn';
+import { tempDir } from './helpers/tmp';
 
 const root = path.resolve(__dirname, '..');
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 let work: string;
 
 beforeAll(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-consumer-'));
+  work = tempDir('hardsync-consumer-');
   fs.mkdirSync(path.join(work, 'node_modules', '@types'), { recursive: true });
   fs.symlinkSync(root, path.join(work, 'node_modules', 'hardsync'));
   fs.symlinkSync(path.join(root, 'node_modules', '@types', 'node'), path.join(work, 'node_modules', '@types', 'node'));
-});
-afterAll(() => {
-  if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
 /** Every exported `*Options` type must be in CONSUMER below (none is left out). */
@@ -81,7 +78,7 @@ const CONTROL = `
   // @ts-expect-error exactOptionalPropertyTypes refuses undefined for a property typed without it
   export const control: Plain = { value: undefined };`;
 
-function compile(files: Record<string, string>): { status: number | null; output: string } {
+async function compile(files: Record<string, string>): Promise<{ status: number | null; output: string }> {
   const src = path.join(work, 'src');
   fs.rmSync(src, { recursive: true, force: true });
   fs.mkdirSync(src);
@@ -102,7 +99,8 @@ function compile(files: Record<string, string>): { status: number | null; output
       include: ['src'],
     }),
   );
-  const run = spawnSync(process.execPath, [tsc, '-p', work], { encoding: 'utf8', timeout: 120_000 });
+  // Asynchronously: tsc takes most of a minute on a loaded machine (see test/helpers/spawn.ts).
+  const run = await spawnAsync(process.execPath, [tsc, '-p', work], { timeout: 120_000 });
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
@@ -124,15 +122,15 @@ describe('types that strict projects accept', () => {
     expect(exported.filter((name) => !(name in CONSUMER) && !WIRED_ELSEWHERE.includes(name))).toEqual([]);
   });
 
-  it('a consumer compiles with strict and exactOptionalPropertyTypes, passing undefined everywhere', () => {
+  it('a consumer compiles with strict and exactOptionalPropertyTypes, passing undefined everywhere', async () => {
     const body = Object.values(CONSUMER).join('\n');
-    const result = compile({ 'consumer.ts': `import * as hs from 'hardsync';\n${body}\n${CONTROL}\n` });
+    const result = await compile({ 'consumer.ts': `import * as hs from 'hardsync';\n${body}\n${CONTROL}\n` });
     expect(result.output).toBe('');
     expect(result.status).toBe(0);
   }, 120_000);
 
   it('the runtime takes undefined for every option, as the types now say', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-undefined-'));
+    const dir = tempDir('hardsync-undefined-');
     try {
       const file = path.join(dir, 'file');
       await hs.writeFileAtomic(file, 'a', { encoding: undefined, mode: undefined, chown: undefined, flush: undefined, signal: undefined });

@@ -25,7 +25,7 @@
  * Every injected call appears in the strace log with "(INJECTED)"; {@link InjectRun.injected}
  * counts them, so a test can assert that the failure it saw came from its own injection.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,6 +74,15 @@ export interface StraceStatus {
   reason: string;
 }
 
+/** The strace binary (from PATH). */
+export const STRACE = 'strace';
+
+/**
+ * Whether strace exists and can trace a Node child here (ptrace may be forbidden in a
+ * container). For the recording tests; the fault-injection tests ask {@link straceStatus}.
+ */
+export const hasStrace = spawnSync(STRACE, ['-qq', '-o', '/dev/null', '-e', 'trace=none', process.execPath, '-e', '0']).status === 0;
+
 let cachedStatus: StraceStatus | undefined;
 
 /**
@@ -83,13 +92,13 @@ let cachedStatus: StraceStatus | undefined;
  */
 export function straceStatus(): StraceStatus {
   if (cachedStatus) return cachedStatus;
-  const version = spawnSync('strace', ['-V'], { encoding: 'utf8' });
+  const version = spawnSync(STRACE, ['-V'], { encoding: 'utf8' });
   if (version.error || version.status !== 0) {
     cachedStatus = { available: false, reason: 'strace is not installed (Debian package strace)' };
     return cachedStatus;
   }
   const probe = spawnSync(
-    'strace',
+    STRACE,
     ['-f', '-qq', '-o', '/dev/null', '--seccomp-bpf', '-e', 'trace=fsync', '-e', 'inject=fsync:error=EIO',
       process.execPath, '-e', "try { require('fs').fsyncSync(0); process.exit(3) } catch (e) { process.exit(e.code === 'EIO' ? 0 : 4) }"],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 },
@@ -137,7 +146,7 @@ export function runInjected(options: {
       straceArgs.push('-e', `inject=${rule.syscalls.join(',')}:${action}:when=${rule.when ?? '1+'}`);
     }
     straceArgs.push(process.execPath, options.script, ...(options.args ?? []));
-    const child = spawnSync('strace', straceArgs, {
+    const child = spawnSync(STRACE, straceArgs, {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 60_000,
@@ -158,4 +167,105 @@ export function runInjected(options: {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+// Recording: the patterns tests run a child script under `strace -f -y` and read what it did.
+
+/** The patterns' child scripts (atomic-child.js, log-child.js, ...). */
+export const FIXTURES = path.join(__dirname, '..', 'fixtures', 'patterns');
+
+/** One syscall from an strace -f -y log; `unfinished`/`resumed` halves are joined by pid. */
+export interface Syscall {
+  pid: number;
+  name: string;
+  args: string;
+  result: string;
+  /** Index in the log of the line where the call started / ended: overlapping calls interleave. */
+  start: number;
+  end: number;
+}
+
+/** Parses `strace -f -y -qq` output. */
+export function parseStrace(text: string): Syscall[] {
+  const calls: Syscall[] = [];
+  const open = new Map<string, { name: string; args: string; start: number }>();
+  const lines = text.split('\n');
+  lines.forEach((line, index) => {
+    let m = /^(\d+)\s+(\w+)\((.*) <unfinished \.\.\.>$/.exec(line);
+    if (m) {
+      open.set(`${m[1]}:${m[2]}`, { name: m[2], args: m[3], start: index });
+      return;
+    }
+    m = /^(\d+)\s+<\.\.\. (\w+) resumed>(.*)\)\s+=\s+(.*)$/.exec(line);
+    if (m) {
+      const begun = open.get(`${m[1]}:${m[2]}`);
+      open.delete(`${m[1]}:${m[2]}`);
+      calls.push({ pid: Number(m[1]), name: m[2], args: (begun?.args ?? '') + m[3], result: m[4], start: begun?.start ?? index, end: index });
+      return;
+    }
+    m = /^(\d+)\s+(\w+)\((.*)\)\s+=\s+(.*)$/.exec(line);
+    if (m) calls.push({ pid: Number(m[1]), name: m[2], args: m[3], result: m[4], start: index, end: index });
+  });
+  return calls.sort((a, b) => a.start - b.start);
+}
+
+/** What a fixture run produced. */
+export interface ChildRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** The JSON object the fixture printed on its last stdout line. */
+  result: any;
+  /** The recorded syscalls (empty without strace). */
+  calls: Syscall[];
+}
+
+/**
+ * Runs test/fixtures/patterns/<script> with `args`. With `trace`, under
+ * `strace -f -y -qq -e trace=<trace> [-e inject=...]`.
+ */
+export function runFixture(
+  script: string,
+  args: string[],
+  options: { trace?: string; inject?: string[]; timeoutMs?: number; env?: Record<string, string> } = {},
+): ChildRun {
+  const scriptPath = path.join(FIXTURES, script);
+  const logFile = path.join(os.tmpdir(), `hardsync-strace-${process.pid}-${Math.random().toString(36).slice(2)}.log`);
+  let command = process.execPath;
+  let argv = [scriptPath, ...args];
+  if (options.trace) {
+    command = STRACE;
+    const injects = (options.inject ?? []).flatMap((spec) => ['-e', `inject=${spec}`]);
+    argv = ['-f', '-y', '-qq', '-o', logFile, '-e', `trace=${options.trace}`, ...injects, process.execPath, scriptPath, ...args];
+  }
+  // strace's inject=...:when=N counts calls per thread: with one threadpool thread and one
+  // flush thread, "the N-th fdatasync" is the N-th the program makes, whichever thread would
+  // have run it.
+  const oneThread = { UV_THREADPOOL_SIZE: '1', HARDSYNC_FLUSH_THREADS: '1' };
+  const env = { ...process.env, ...(options.trace ? straceEngineEnv : {}), ...(options.inject ? oneThread : {}), ...options.env };
+  const child = spawnSync(command, argv, { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, env });
+  let calls: Syscall[] = [];
+  if (options.trace) {
+    calls = parseStrace(fs.readFileSync(logFile, 'utf8'));
+    fs.rmSync(logFile, { force: true });
+  }
+  const lines = child.stdout.trim().split('\n');
+  let result: any;
+  try {
+    result = JSON.parse(lines[lines.length - 1]);
+  } catch {
+    throw new Error(`fixture ${script} printed no JSON result.\nstdout: ${child.stdout}\nstderr: ${child.stderr}`);
+  }
+  return { status: child.status, stdout: child.stdout, stderr: child.stderr, result, calls };
+}
+
+/** Starts a fixture without waiting (for the lock test), with stdin/stdout piped. */
+export function startFixture(script: string, args: string[]) {
+  return spawn(process.execPath, [path.join(FIXTURES, script), ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+}
+
+/** The fd number of a `N</path>` strace argument, and its path. */
+export function fdOf(args: string): { fd: number; path: string } | undefined {
+  const m = /^(\d+)<([^>]*)>/.exec(args);
+  return m ? { fd: Number(m[1]), path: m[2] } : undefined;
 }

@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/validation/*.validation.ts'],
+    // dist/ and the addon rebuilt first if their sources changed (see the helper).
+    globalSetup: ['test/helpers/build-fresh.ts'],
     pool: 'forks',
     maxWorkers: 1,
     minWorkers: 1,
