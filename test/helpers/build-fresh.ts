@@ -117,9 +117,26 @@ async function freshTypeScript(): Promise<void> {
   console.log(`build-fresh: ${ours ? 'the TypeScript changed since dist/ was built here' : 'dist/ was not built here'}: tsc${ours ? ' --incremental' : ''}`);
   // package.json build:ts, step by step (with tsc's incremental state kept outside dist/).
   await run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', tsBuildInfo]);
+  pruneOrphanOutputs();
   await run(process.execPath, [path.join(root, 'scripts', 'write-esm-entry.js')]);
   fs.chmodSync(path.join(root, 'dist', 'bench', 'cli.js'), 0o755);
   fs.writeFileSync(recordFile, `${JSON.stringify({ hash, dist: distState() })}\n`);
+}
+
+/**
+ * Removes what tsc left in dist/ for a source that no longer exists (tsc never deletes an
+ * output): after lib/patterns/log.ts became lib/patterns/log/, a stale dist/lib/patterns/log.js
+ * would win Node's resolution of './log' over log/index.js and the tests would load old code.
+ * The ESM entry (dist/lib/index.mjs, index.d.mts) is written after this by its own script.
+ */
+function pruneOrphanOutputs(): void {
+  const dist = path.join(root, 'dist');
+  for (const file of listFiles(dist, () => true)) {
+    const relative = path.relative(dist, file);
+    const source = relative.replace(/(\.d)?\.ts\.map$|\.js\.map$|\.d\.ts$|\.js$/, '.ts');
+    if (source === relative) continue; // not a tsc output (the ESM entry)
+    if (!fs.existsSync(path.join(root, source))) fs.rmSync(file);
+  }
 }
 
 /** The addon file node-gyp-build would load from the repository, or undefined if none. */
