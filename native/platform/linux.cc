@@ -6,10 +6,12 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "posix.h"
@@ -150,5 +152,29 @@ const NamedConstant* Constants(size_t* count) {
 }
 
 const char* PlatformName() { return "linux"; }
+
+// tmpfs and ramfs: fsync is noop_fsync and data lives in the page cache only, so neither a
+// flush nor a write waits on a device. (With swap on, an overwrite of a page that was swapped
+// out reads it back first, as any touch of swapped memory by the JavaScript thread would.)
+// Two system calls, about a microsecond: fstatfs alone would also admit a block device node
+// on devtmpfs (TMPFS_MAGIC too), whose fsync flushes the device, hence the file type as well.
+bool CompletesWithoutDevice(const AsyncRequest& request) {
+  switch (request.kind) {
+    case AsyncRequest::Kind::kFlush:
+      break;
+    case AsyncRequest::Kind::kWrite:
+      if (request.length > kMaxWriteWithoutDevice) return false;
+      break;
+    case AsyncRequest::Kind::kRange:
+    case AsyncRequest::Kind::kDirectory:  // a path: its lookup may cross into any filesystem
+      return false;
+  }
+  struct statfs fs;
+  if (::fstatfs(request.fd, &fs) != 0) return false;  // a bad fd: the usual route reports it
+  if (fs.f_type != TMPFS_MAGIC && fs.f_type != RAMFS_MAGIC) return false;
+  struct stat st;
+  if (::fstat(request.fd, &st) != 0) return false;
+  return S_ISREG(st.st_mode) || (request.kind == AsyncRequest::Kind::kFlush && S_ISDIR(st.st_mode));
+}
 
 }  // namespace hs
