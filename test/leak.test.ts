@@ -18,7 +18,7 @@
 // no leak report may point into the addon (any stack with a hardsync frame, namespace hs::).
 // The child measures RSS once it has stopped falling after GC (V8 frees ArrayBuffer memory
 // on a background thread), which keeps the noise seen here under 6 MiB even on a busy machine.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,7 +43,24 @@ interface LeakResult {
   seconds: number;
 }
 
-it('1M sync calls, 100k async calls and 100k aligned allocations leave memory flat', () => {
+/** Runs node with args; resolves with its exit and output (killed after timeoutMs). */
+function runChild(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+it('1M sync calls, 100k async calls and 100k aligned allocations leave memory flat', async () => {
   // tmpfs where there is one: the calls measure hardsync, not the disk.
   const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const dir = fs.mkdtempSync(path.join(base, 'hardsync-leak-'));
@@ -54,12 +71,9 @@ it('1M sync calls, 100k async calls and 100k aligned allocations leave memory fl
       env.ASAN_OPTIONS = `${(env.ASAN_OPTIONS ?? '').replace(/(^|:)detect_leaks=\d/g, '')}:detect_leaks=1`;
       env.LSAN_OPTIONS = `exitcode=0:log_path=${lsanLog}`;
     }
-    const child = spawnSync(process.execPath, ['--expose-gc', CHILD, JSON.stringify({ dir, scale: 1 })], {
-      encoding: 'utf8',
-      timeout: 280_000,
-      maxBuffer: 1 << 20,
-      env,
-    });
+    // Asynchronously: the child runs for a minute on a busy machine, and a spawnSync that long
+    // blocks this worker past vitest's RPC deadline ('Timeout calling "onTaskUpdate"').
+    const child = await runChild(['--expose-gc', CHILD, JSON.stringify({ dir, scale: 1 })], env, 280_000);
     const context = `exit ${child.status} ${child.signal ?? ''}\n${child.stderr}`;
     expect(child.status, context).toBe(0);
     const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as LeakResult;
