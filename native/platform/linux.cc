@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <utility>
@@ -214,11 +215,16 @@ bool MemoryMount(uint64_t mount) {
       if (entry.first == mount) return entry.second;
     }
   }
-  if (kStatmountSyscall < 0) return false;
+  // Refused once (a seccomp filter: EPERM or ENOSYS), refused for good: not asked again.
+  static std::atomic<bool> refused{kStatmountSyscall < 0};
+  if (refused.load(std::memory_order_relaxed)) return false;
   MountIdRequest request{sizeof(MountIdRequest), 0, mount, kStatmountSbBasic};
   alignas(8) unsigned char buffer[4096];
   long rc = ::syscall(kStatmountSyscall, &request, buffer, sizeof buffer, 0);
-  if (rc != 0) return false;  // ENOSYS (older kernel), or the mount is gone: not cached
+  if (rc != 0) {
+    if (errno == ENOSYS || errno == EPERM) refused.store(true, std::memory_order_relaxed);
+    return false;  // or the mount is gone: not cached
+  }
   StatmountHead head;
   memcpy(&head, buffer, sizeof head);
   bool memory = (head.mask & kStatmountSbBasic) && (head.sb_magic == TMPFS_MAGIC || head.sb_magic == RAMFS_MAGIC);
