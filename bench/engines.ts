@@ -15,12 +15,12 @@
  * Usage: node dist/bench/engines.js [--dir DIR] [--rounds N] [--seconds S] [--delay-ms MS]
  *                                   [--no-starve] [--json FILE]
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
+import { slowFilesystem } from './measure/slow-fs';
 import { median, percentile } from './measure/stats';
 
 interface Options {
@@ -88,45 +88,6 @@ function engines(): string[] {
   return probe.stdout === 'io_uring' ? ['io_uring', 'threads', 'threadpool'] : ['threads', 'threadpool'];
 }
 
-/** The power-cut simulator mounted with every flush delayed; undefined (and why) if it cannot be. */
-async function slowFilesystem(delayMs: number): Promise<{ mountpoint: string; stop: () => void } | string> {
-  if (process.getuid?.() !== 0) return 'needs root (FUSE mount)';
-  if (!fs.existsSync('/dev/fuse')) return 'no /dev/fuse';
-  const binary = path.join(ROOT, 'build', 'powercut', 'powercut-fs');
-  try {
-    execFileSync('bash', [path.join(ROOT, 'test', 'tools', 'powercut', 'build.sh'), binary], { stdio: 'pipe' });
-  } catch (error) {
-    return `cannot build the power-cut simulator (needs cc, pkg-config, libfuse3-dev): ${(error as Error).message.split('\n')[0]}`;
-  }
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-slowfs-'));
-  const backing = path.join(base, 'backing');
-  const mountpoint = path.join(base, 'mnt');
-  fs.mkdirSync(backing);
-  fs.mkdirSync(mountpoint);
-  const daemon = spawn(binary, [backing, mountpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const ready = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 10_000);
-    readline.createInterface({ input: daemon.stdout! }).on('line', (line) => {
-      if (line === 'ready') {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    });
-    daemon.once('exit', () => resolve(false));
-  });
-  const stop = () => {
-    daemon.kill('SIGTERM');
-    spawnSync('umount', ['-l', mountpoint]);
-    fs.rmSync(base, { recursive: true, force: true });
-  };
-  if (!ready) {
-    stop();
-    return 'the power-cut simulator did not mount';
-  }
-  fs.writeFileSync(path.join(mountpoint, '.powercut'), `delay ${delayMs}\n`);
-  return { mountpoint, stop };
-}
-
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const names = engines();
@@ -136,7 +97,7 @@ async function main(): Promise<void> {
 
   // 1. Starvation.
   if (options.starve) {
-    const slow = await slowFilesystem(options.delayMs);
+    const slow = await slowFilesystem(ROOT, options.delayMs);
     if (typeof slow === 'string') {
       lines.push('', `Starvation: skipped (${slow})`);
       report.starvation = { skipped: slow };

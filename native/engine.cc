@@ -132,6 +132,7 @@ struct UvWork {
 
 void FreeHandle(uv_handle_t* handle) {
   if (handle->type == UV_ASYNC) delete reinterpret_cast<uv_async_t*>(handle);
+  else if (handle->type == UV_IDLE) delete reinterpret_cast<uv_idle_t*>(handle);
   else delete reinterpret_cast<uv_poll_t*>(handle);
 }
 
@@ -160,6 +161,10 @@ Engine* Engine::Create(napi_env env, std::string* error) {
   napi_create_string_latin1(env, "hardsync", NAPI_AUTO_LENGTH, &name);
   napi_create_reference(env, resource, 1, &engine->resource_);
   napi_async_init(env, resource, name, &engine->async_context_);
+  // Not started, so it keeps the loop alive only while RunHere's jobs wait to settle.
+  engine->idle_ = new uv_idle_t;
+  uv_idle_init(loop, engine->idle_);
+  engine->idle_->data = engine;
 
   if (requested == "threadpool") {
     engine->kind_ = Kind::kThreadpool;
@@ -209,6 +214,13 @@ Napi::Object Engine::Info(Napi::Env env) const {
 }
 
 bool Engine::Start(Job* job, bool flush) {
+  if (flush) {
+    AsyncRequest* request = job->Request();
+    if (request != nullptr && CompletesWithoutDevice(*request)) {
+      RunHere(job);
+      return true;
+    }
+  }
   if (!flush || kind_ == Kind::kThreadpool) return StartOnThreadpool(job);
   if (queue_ != nullptr) {
     AsyncRequest* request = job->Request();
@@ -248,6 +260,22 @@ void Engine::StartOnThreads(Job* job) {
   pool_->Post(Task{job, completions_});
 }
 
+// Runs now, on this (the JavaScript) thread; settles on the next loop turn, from the idle
+// handle, which also keeps that turn's poll from blocking.
+void Engine::RunHere(Job* job) {
+  job->status = job->Run();
+  ran_here_.push_back(job);
+  if (ran_here_.size() == 1) uv_idle_start(idle_, OnIdle);
+}
+
+void Engine::OnIdle(uv_idle_t* handle) {
+  auto* engine = static_cast<Engine*>(handle->data);
+  std::vector<Job*> done;
+  done.swap(engine->ran_here_);
+  uv_idle_stop(handle);  // started again by a call the settled Promises' callbacks make
+  engine->Deliver(done.data(), done.size());
+}
+
 // The handles keep the event loop alive only while something is in flight, as pending
 // node:fs requests do.
 void Engine::Began() {
@@ -264,6 +292,11 @@ void Engine::SettleAll(Job** jobs, size_t count) {
     uv_unref(reinterpret_cast<uv_handle_t*>(completions_->async));
     if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   }
+  Deliver(jobs, count);
+}
+
+void Engine::Deliver(Job** jobs, size_t count) {
+  if (count == 0) return;
   // A callback scope, as libuv callbacks into JavaScript need: when it closes, the
   // microtasks of the settled Promises run.
   napi_handle_scope handles;
@@ -323,6 +356,11 @@ void Engine::Teardown(void* data) {
 }
 
 Engine::~Engine() {
+  if (idle_ != nullptr) {
+    for (Job* job : ran_here_) delete job;  // finished, never to be settled
+    ran_here_.clear();
+    uv_close(reinterpret_cast<uv_handle_t*>(idle_), FreeHandle);
+  }
   if (completions_ != nullptr) {
     {
       std::lock_guard<std::mutex> lock(completions_->mutex);

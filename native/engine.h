@@ -10,6 +10,10 @@
 // to threads, and engineInfo() says why.
 // Everything that is not a flush (open, lock, rename, the benchmark loop...) stays on libuv's
 // threadpool whatever the engine: those calls are short, or (lock waits) belong there.
+// In every engine, a flush that cannot wait on a device (platform.h CompletesWithoutDevice: a
+// file on tmpfs, say) runs on the JavaScript thread when it is called, and its Promise settles
+// on the next turn of the event loop, as setImmediate callbacks run: two thread wake-ups cost
+// far more than such a call, and a loop of awaited calls still lets timers and I/O run.
 #pragma once
 
 #include <napi.h>
@@ -18,6 +22,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "platform.h"
 
@@ -60,11 +65,14 @@ class Engine {
   Engine() = default;
   bool StartOnThreadpool(Job* job);
   void StartOnThreads(Job* job);
+  void RunHere(Job* job);
+  void Deliver(Job** jobs, size_t count);
   void Began();
   void SettleAll(Job** jobs, size_t count);
   void FillFromBacklog();
   static void OnAsync(uv_async_t* handle);
   static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnIdle(uv_idle_t* handle);
   static void Teardown(void* data);
 
   napi_env env_ = nullptr;
@@ -77,6 +85,8 @@ class Engine {
   KernelQueue* queue_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   std::deque<Job*> backlog_;  // kernel-queue jobs waiting for room
+  uv_idle_t* idle_ = nullptr;     // active while ran_here_ is not empty
+  std::vector<Job*> ran_here_;    // run by RunHere, to settle on the next loop turn
   napi_async_context async_context_ = nullptr;
   napi_ref resource_ = nullptr;
 };

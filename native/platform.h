@@ -275,6 +275,15 @@ class KernelQueue {
   virtual const char* Name() const = 0;
 };
 
+// Whether request finishes without waiting on any device, so that the engine may run it on the
+// JavaScript thread (a thread hop costs more than the call itself): a flush, or a write of at
+// most kMaxWriteWithoutDevice bytes (with its flush), on a regular file (or, for a flush, a
+// directory) of a memory filesystem (Linux: tmpfs, ramfs), where fsync has nothing to write
+// and a write is a copy into memory. False wherever that cannot be told cheaply (every OS but
+// Linux), and for anything else (a device node on devtmpfs flushes its device: not here).
+constexpr size_t kMaxWriteWithoutDevice = 256 * 1024;
+bool CompletesWithoutDevice(const AsyncRequest& request);
+
 // The kernel queue of this OS, or nullptr with *why_not saying why (no such facility, the
 // kernel refuses it, an opcode is missing). Never throws, never aborts.
 KernelQueue* CreateKernelQueue(std::string* why_not);

@@ -275,6 +275,51 @@ describe.skipIf(powercutUnavailable() !== undefined)(`EIO from the filesystem, e
   });
 });
 
+// A flush (or a write of at most 256 KiB) on a memory filesystem runs on the JavaScript thread
+// in every engine and settles on the next loop turn (native/engine.h); everything else there
+// (the 3 MiB write of 'calls', sync_file_range, fsyncDir) takes the engine's usual route.
+describe.skipIf(!fs.existsSync('/dev/shm'))('tmpfs: calls run on the JavaScript thread', () => {
+  let shm: string;
+  beforeAll(() => {
+    shm = fs.mkdtempSync(path.join('/dev/shm', 'hardsync-engine-'));
+  });
+  afterAll(() => fs.rmSync(shm, { recursive: true, force: true }));
+
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: every async flush works and writes the same bytes', (engine) => {
+    if (engine === 'io_uring' && !uringHere) return;
+    const run = runChild('calls', { dir: fs.mkdtempSync(path.join(shm, `calls-${engine}-`)) }, { HARDSYNC_ENGINE: engine });
+    expectClean(run);
+    for (const [name, result] of Object.entries(run.json.results)) expect(result, name).toMatchObject({ ok: true });
+    expect(run.json.manyOk).toBe(true);
+    expect(run.json.head).toEqual([4, 4, 2, 1, 3, 3]);
+    expect(run.json.size).toBe(8192 + (3 << 20));
+  });
+
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: each awaited call gives the event loop a turn; errors are the Sync form\'s', (engine) => {
+    const run = runChild('turns', { dir: fs.mkdtempSync(path.join(shm, `turns-${engine}-`)) }, { HARDSYNC_ENGINE: engine });
+    expectClean(run);
+    // Settled within the call, an awaited loop would be one chain of microtasks: no turn at all.
+    expect(run.json.immediates).toBeGreaterThanOrEqual(run.json.calls / 2);
+    expect(run.json.asyncError).toMatchObject({ code: 'EBADF', syscall: 'pwrite', bytesWritten: 0 });
+    expect(run.json.asyncError).toEqual(run.json.syncError);
+    expect(run.json.size).toBe(100);
+    expect(run.json.last).toBe(999 & 0xff);
+  });
+
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: an unawaited call keeps the process alive until it settles', (engine) => {
+    const run = runChild('keepsAlive', { dir: shm, bytes: 4096 }, { HARDSYNC_ENGINE: engine });
+    expectClean(run);
+    expect(run.json.settled).toBe(4096);
+  });
+
+  it('worker_threads half terminated mid-flight on tmpfs, default engine, 3 rounds', () => {
+    const run = runChild('workers', { dir: fs.mkdtempSync(path.join(shm, 'workers-')), rounds: 3 }, {}, 120_000);
+    expectClean(run);
+    expect(run.json.terminated).toBe(6);
+    expect(run.json.completed).toBeGreaterThanOrEqual(6);
+  });
+});
+
 describe('teardown', () => {
   it.each(ENGINES)('HARDSYNC_ENGINE=%s: closing the fd with 400 flushes in flight settles every one', (engine) => {
     const run = runChild('closeInFlight', { dir }, { HARDSYNC_ENGINE: engine });

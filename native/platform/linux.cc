@@ -7,11 +7,20 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <string.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "linux.h"
 #include "posix.h"
@@ -137,5 +146,103 @@ static constexpr NamedConstant kConstants[] = {
 HS_PLATFORM_TABLES(kCapabilities, kConstants)
 
 const char* PlatformName() { return "linux"; }
+
+// tmpfs and ramfs: fsync is noop_fsync and data lives in memory only, so neither a flush nor a
+// write waits on a device. (With swap on, an overwrite of a page that was swapped out reads it
+// back first, as any touch of swapped memory by the JavaScript thread would.)
+// Telling them apart must not itself wait: fstatfs asks a FUSE daemon or an NFS server (seen
+// here: 1 s of starvation behind a FUSE filesystem's slow flushes), so the filesystem's magic
+// comes from statmount(2) (Linux 6.8), keyed by statx's unique mount id and cached (unique ids
+// are never reused), and statx itself runs with AT_STATX_DONT_SYNC (a FUSE or network
+// filesystem answers from its cache). On older kernels this says false: the usual route.
+// The type matters too: a block device node on devtmpfs is on TMPFS_MAGIC, and its fsync
+// flushes the device.
+namespace {
+
+// struct statx and struct statmount as the kernel lays them out: the C library's headers may
+// predate stx_mnt_id, STATX_MNT_ID_UNIQUE and statmount.
+struct KernelStatx {
+  uint32_t mask, blksize;
+  uint64_t attributes;
+  uint32_t nlink, uid, gid;
+  uint16_t mode, pad1;
+  uint64_t ino, size, blocks, attributes_mask;
+  struct { int64_t sec; uint32_t nsec; int32_t pad; } atime, btime, ctime, mtime;
+  uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+  uint64_t mnt_id;
+  uint32_t dio_mem_align, dio_offset_align;
+  uint64_t spare[12];
+};
+static_assert(sizeof(KernelStatx) == 256, "struct statx is 256 bytes");
+struct MountIdRequest {  // struct mnt_id_req, MNT_ID_REQ_SIZE_VER0
+  uint32_t size, spare;
+  uint64_t mnt_id, param;
+};
+struct StatmountHead {  // the start of struct statmount
+  uint32_t size, mnt_opts;
+  uint64_t mask;
+  uint32_t sb_dev_major, sb_dev_minor;
+  uint64_t sb_magic;
+};
+constexpr unsigned kStatxMntIdUnique = 0x4000;
+constexpr uint64_t kStatmountSbBasic = 0x1;
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__) || defined(__riscv)
+constexpr long kStatmountSyscall = 457;  // the same number on every architecture listed
+#else
+constexpr long kStatmountSyscall = -1;
+#endif
+
+// Whether the mount with this unique id is a memory filesystem; cached per process.
+bool MemoryMount(uint64_t mount) {
+  static std::mutex mutex;
+  static std::vector<std::pair<uint64_t, bool>> known;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& entry : known) {
+      if (entry.first == mount) return entry.second;
+    }
+  }
+  // Refused once (a seccomp filter: EPERM or ENOSYS), refused for good: not asked again.
+  static std::atomic<bool> refused{kStatmountSyscall < 0};
+  if (refused.load(std::memory_order_relaxed)) return false;
+  MountIdRequest request{sizeof(MountIdRequest), 0, mount, kStatmountSbBasic};
+  alignas(8) unsigned char buffer[4096];
+  long rc = ::syscall(kStatmountSyscall, &request, buffer, sizeof buffer, 0);
+  if (rc != 0) {
+    if (errno == ENOSYS || errno == EPERM) refused.store(true, std::memory_order_relaxed);
+    return false;  // or the mount is gone: not cached
+  }
+  StatmountHead head;
+  memcpy(&head, buffer, sizeof head);
+  bool memory = (head.mask & kStatmountSbBasic) && (head.sb_magic == TMPFS_MAGIC || head.sb_magic == RAMFS_MAGIC);
+  std::lock_guard<std::mutex> lock(mutex);
+  if (known.size() >= 256) known.erase(known.begin());
+  known.emplace_back(mount, memory);
+  return memory;
+}
+
+}  // namespace
+
+bool CompletesWithoutDevice(const AsyncRequest& request) {
+  switch (request.kind) {
+    case AsyncRequest::Kind::kFlush:
+      break;
+    case AsyncRequest::Kind::kWrite:
+      if (request.length > kMaxWriteWithoutDevice) return false;
+      break;
+    case AsyncRequest::Kind::kRange:
+    case AsyncRequest::Kind::kDirectory:  // a path: its lookup may cross into any filesystem
+      return false;
+  }
+  KernelStatx st;
+  if (::syscall(SYS_statx, request.fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | kStatxMntIdUnique, &st) != 0) {
+    return false;  // a bad fd: the usual route reports it
+  }
+  // A filesystem on a block device has a real major number; tmpfs and ramfs have none.
+  if (st.dev_major != 0 || !(st.mask & kStatxMntIdUnique)) return false;
+  unsigned type = st.mode & S_IFMT;
+  if (type != S_IFREG && !(type == S_IFDIR && request.kind == AsyncRequest::Kind::kFlush)) return false;
+  return MemoryMount(st.mnt_id);
+}
 
 }  // namespace hs
