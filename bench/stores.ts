@@ -35,7 +35,7 @@
  * writer's call to its acknowledgement), each the median of the rounds, with the rounds' range.
  *
  * Usage: node dist/bench/stores.js [--rounds N] [--seconds S] [--writers 1,16,256]
- *          [--stores a,b,...] [--log-options JSON] [--dir DIR] [--json FILE] [--help]
+ *          [--stores a,b,...] [--log-options JSON] [--dir DIR] [--json FILE] [--report FILE] [--help]
  * @module
  */
 import { spawn } from 'node:child_process';
@@ -63,6 +63,12 @@ interface StoreConfig {
   name: string;
   /** One line: the configuration. */
   describe: string;
+  /**
+   * What test/powercut-stores.test.ts showed on the power-cut simulator: 'proven' (no
+   * acknowledged write lost), or 'unhostable' (the simulator cannot run it: not proven, so not
+   * ranked). A configuration that loses acknowledged writes is not in this table at all.
+   */
+  proof: 'proven' | 'unhostable';
   open(dir: string, logOptions: Record<string, unknown>): Promise<OpenStore>;
 }
 
@@ -124,6 +130,7 @@ interface Waiter {
 export const STORES: readonly StoreConfig[] = [
   {
     name: 'log',
+    proof: 'proven',
     describe: 'DurableLog, default options',
     async open(dir) {
       const log = await loadLib().DurableLog.open(dir);
@@ -132,6 +139,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'log-dsync',
+    proof: 'proven',
     describe: "DurableLog { flush: 'dsync' }",
     async open(dir) {
       const log = await loadLib().DurableLog.open(dir, { flush: 'dsync' });
@@ -140,6 +148,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'log-opts',
+    proof: 'proven',
     describe: 'DurableLog with --log-options',
     async open(dir, logOptions) {
       const log = await loadLib().DurableLog.open(dir, logOptions);
@@ -148,6 +157,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'sqlite',
+    proof: 'proven',
     describe: 'better-sqlite3 WAL, synchronous=FULL, exclusive lock; 1 insert/transaction, 1 transaction per event-loop turn',
     async open(dir) {
       const { db, insert } = openSqlite(dir);
@@ -183,6 +193,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'sqlite-batch',
+    proof: 'proven',
     describe: 'better-sqlite3 WAL, synchronous=FULL, exclusive lock; the inserts of one event-loop turn in one transaction',
     async open(dir) {
       const { db, insert } = openSqlite(dir);
@@ -212,6 +223,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'lmdb-flushed',
+    proof: 'unhostable',
     describe: 'lmdb, overlappingSync (default) + separateFlushed: await put(k, v).flushed',
     async open(dir) {
       const db = loadLmdb().open({ path: dir, encoding: 'binary', separateFlushed: true });
@@ -227,6 +239,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'lmdb-dbflushed',
+    proof: 'unhostable',
     describe: 'lmdb, overlappingSync (default): await put(k, v); await db.flushed',
     async open(dir) {
       const db = loadLmdb().open({ path: dir, encoding: 'binary' });
@@ -241,6 +254,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'lmdb-sync',
+    proof: 'unhostable',
     describe: 'lmdb, overlappingSync: false: await put(k, v)',
     async open(dir) {
       const db = loadLmdb().open({ path: dir, encoding: 'binary', overlappingSync: false });
@@ -249,6 +263,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'level',
+    proof: 'proven',
     describe: 'classic-level, put(k, v, { sync: true })',
     async open(dir) {
       const { ClassicLevel } = loadLevel();
@@ -259,6 +274,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'fs',
+    proof: 'proven',
     describe: "node:fs FileHandle ('a'): appendFile(record) then datasync(), per record",
     async open(dir) {
       const fh = await fs.promises.open(path.join(dir, 'records'), 'a');
@@ -395,6 +411,7 @@ const SPEC: CommandSpec = {
     'log-options': { type: 'string', value: 'JSON', help: 'DurableLog options of the log-opts row, e.g. \'{"maxInFlight":4}\'' },
     dir: { type: 'string', value: 'DIR', help: 'where the stores live (default os.tmpdir())' },
     json: { type: 'string', value: 'FILE', help: 'write the results JSON here (e.g. bench/results/stores.json)' },
+    report: { type: 'string', value: 'FILE', help: 'measure nothing: print the table and the goal verdicts of a results JSON' },
   },
   footer: 'The durability of every configuration is proven by test/powercut-stores.test.ts (power-cut simulator).',
 };
@@ -409,7 +426,7 @@ export interface StoresDocument {
   recordBytes: number;
   logOptions: Record<string, unknown> | null;
   maxInFlightSupported: boolean;
-  stores: { name: string; describe: string }[];
+  stores: { name: string; describe: string; proof: StoreConfig['proof'] }[];
   /** Per store and writer count: the median of the rounds and each round's figures. */
   results: {
     store: string;
@@ -462,6 +479,66 @@ export function formatTable(doc: StoresDocument): string {
   return lines.join('\n');
 }
 
+/** One writer count's verdict on the issue's goal. */
+export interface GoalVerdict {
+  writers: number;
+  /** The fastest DurableLog configuration (most acks/s; at 1 writer, lowest p50). */
+  log: string;
+  /** The best peer: most acks/s (at 1 writer: lowest p50) among the peers `ranked` admits. */
+  peer: string;
+  ratio: number;
+  logP99: number;
+  peerP99: number;
+  logP50: number;
+  peerP50: number;
+  holds: boolean;
+  text: string;
+}
+
+/**
+ * The issue's goal per writer count: at 16 and 256 writers, DurableLog >= 3x the acks/s of the
+ * best peer with a p99 no worse; at 1 writer, a p50 no worse than the best peer's. `ranked`
+ * says which peers count ('proven': only those the power-cut simulator proved durable).
+ */
+export function goalVerdicts(doc: StoresDocument, ranked: (proof: StoreConfig['proof']) => boolean): GoalVerdict[] {
+  // (A results file from before the proof field: the current table's proof.)
+  const proofOf = new Map(doc.stores.map((s) => [s.name, s.proof ?? STORES.find((c) => c.name === s.name)?.proof]));
+  const verdicts: GoalVerdict[] = [];
+  for (const writers of [...new Set(doc.results.map((r) => r.writers))]) {
+    const rows = doc.results.filter((r) => r.writers === writers);
+    const logs = rows.filter((r) => r.store.startsWith('log'));
+    const peers = rows.filter((r) => !r.store.startsWith('log') && ranked(proofOf.get(r.store) ?? 'unhostable'));
+    if (logs.length === 0 || peers.length === 0) continue;
+    const one = writers === 1;
+    const better = (a: (typeof rows)[number], b: (typeof rows)[number]) => (one ? a.p50Us < b.p50Us : a.acksPerSec > b.acksPerSec);
+    const log = logs.reduce((a, b) => (better(b, a) ? b : a));
+    const peer = peers.reduce((a, b) => (better(b, a) ? b : a));
+    const ratio = log.acksPerSec / peer.acksPerSec;
+    const holds = one ? log.p50Us <= peer.p50Us : ratio >= 3 && log.p99Us <= peer.p99Us;
+    const text = one
+      ? `1 writer: ${log.store} p50 ${fmt(log.p50Us)} us vs ${peer.store} ${fmt(peer.p50Us)} us (goal: no worse): ${holds ? 'HOLDS' : 'does NOT hold'}`
+      : `${writers} writers: ${log.store} ${ratio.toFixed(2)}x ${peer.store}'s acks/s (goal >= 3x), p99 ${fmt(log.p99Us)} vs ${fmt(peer.p99Us)} us (goal: no worse): ${holds ? 'HOLDS' : 'does NOT hold'}`;
+    verdicts.push({ writers, log: log.store, peer: peer.store, ratio, logP99: log.p99Us, peerP99: peer.p99Us, logP50: log.p50Us, peerP50: peer.p50Us, holds, text });
+  }
+  return verdicts;
+}
+
+/** The whole report: table, configurations, goal verdicts. */
+export function formatReport(doc: StoresDocument): string {
+  const out: string[] = [formatTable(doc), ''];
+  const proofOf = (name: string) => doc.stores.find((s) => s.name === name)?.proof ?? STORES.find((c) => c.name === name)?.proof;
+  for (const s of doc.stores) out.push(`${s.name.padEnd(15)} ${s.describe}${proofOf(s.name) === 'unhostable' ? ' [NOT proven: the power-cut simulator cannot host it; not ranked]' : ''}`);
+  if (doc.logOptions) out.push(`log-opts        ${JSON.stringify(doc.logOptions)}${doc.maxInFlightSupported ? '' : ' (maxInFlight unknown to this build: ignored)'}`);
+  out.push('', `medians of ${doc.rounds} interleaved rounds of ${doc.seconds} s, ${doc.recordBytes}-byte records, ${doc.system.dir} (${doc.system.fs}), ${doc.system.cpus} cpus, node ${doc.system.node}`);
+  out.push('', 'goal against the best peer proven durable on the power-cut simulator:');
+  for (const v of goalVerdicts(doc, (p) => p === 'proven')) out.push(`  ${v.text}`);
+  if (doc.stores.some((s) => proofOf(s.name) === 'unhostable' && doc.results.some((r) => r.store === s.name))) {
+    out.push('the same counting the peers the simulator cannot host (lmdb):');
+    for (const v of goalVerdicts(doc, () => true)) out.push(`  ${v.text}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
 async function main(argv: string[]): Promise<void> {
   const parsed = parseCommand(SPEC, argv);
   if (parsed.values.help) {
@@ -469,6 +546,18 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (parsed.positionals.length > 0) throw new UsageError(`bench:stores takes no arguments, got ${parsed.positionals.join(' ')}`);
+  const reportFile = stringValue(parsed, 'report');
+  if (reportFile !== undefined) {
+    let doc: StoresDocument;
+    try {
+      doc = JSON.parse(fs.readFileSync(reportFile, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`--report ${reportFile}: ${(error as Error).message}`);
+    }
+    if (doc.schema !== 'hardsync-stores/1') throw new UsageError(`--report ${reportFile}: not a bench:stores results file`);
+    process.stdout.write(formatReport(doc));
+    return;
+  }
   const rounds = numberValue(parsed, 'rounds', 3, 1, 1000, true);
   const seconds = numberValue(parsed, 'seconds', 2, 0.1, 3600, false);
   const writers = (listValue(parsed, 'writers') ?? ['1', '16', '256']).map((w) => {
@@ -531,7 +620,10 @@ async function main(argv: string[]): Promise<void> {
     recordBytes: RECORD_BYTES,
     logOptions,
     maxInFlightSupported,
-    stores: names.map((n) => ({ name: n, describe: STORES.find((s) => s.name === n)!.describe })),
+    stores: names.map((n) => {
+      const s = STORES.find((c) => c.name === n)!;
+      return { name: n, describe: s.describe, proof: s.proof };
+    }),
     results: [],
   };
   for (const w of writers) {
@@ -548,10 +640,7 @@ async function main(argv: string[]): Promise<void> {
       });
     }
   }
-  process.stdout.write(`${formatTable(doc)}\n\n`);
-  for (const s of doc.stores) process.stdout.write(`${s.name.padEnd(15)} ${s.describe}\n`);
-  if (logOptions) process.stdout.write(`log-opts        ${JSON.stringify(logOptions)}${maxInFlightSupported ? '' : ' (maxInFlight unknown to this build: ignored)'}\n`);
-  process.stdout.write(`\nmedians of ${rounds} interleaved rounds of ${seconds} s, ${RECORD_BYTES}-byte records, ${root} (${kind}), ${os.cpus().length} cpus, node ${process.version}\n`);
+  process.stdout.write(formatReport(doc));
   if (jsonFile) fs.writeFileSync(jsonFile, `${JSON.stringify(doc, null, 2)}\n`);
 }
 
