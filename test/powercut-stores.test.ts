@@ -36,7 +36,7 @@ const SPAN = 30;
 const LOG_OPTIONS = process.env.HARDSYNC_STORES_LOG_OPTIONS ? JSON.parse(process.env.HARDSYNC_STORES_LOG_OPTIONS) : null;
 
 /** What stores-read.cjs reports: [seq, intact] per record found, or why the store did not open. */
-export interface StoreObservation {
+interface StoreObservation {
   openError?: string;
   records?: [seq: number | null, intact: boolean][];
   integrity?: string;
@@ -52,7 +52,7 @@ interface Tally {
  * A store after a cut: it opens; every acknowledged write is there, intact; every record found
  * is one that was written, once, intact.
  */
-export function checkStore(tally: Tally) {
+function checkStore(tally: Tally) {
   return ({ events, observation: o }: RunFacts<StoreObservation>): string[] => {
     const done = events.filter((e) => e[0] === 'done').map((e) => Number(e[1]));
     tally.acked += done.length;
@@ -92,7 +92,7 @@ function lmdbUnhostable(dir: string): Promise<string | undefined> {
     execFile(process.execPath, [READER, 'probe-lmdb', dir, '0'], { timeout: 30_000 }, (error, stdout, stderr) => {
       fs.rmSync(dir, { recursive: true, force: true });
       if (!error && !/openError/.test(stdout)) return resolve(undefined);
-      const how = error ? `exit ${error.code ?? ''}${error.signal ? ` signal ${error.signal}` : ''}` : stdout.trim();
+      const how = error ? (error.signal ? `killed by ${error.signal}` : `exit ${error.code}`) : stdout.trim();
       resolve(`lmdb cannot run on powercut-fs (${how}${stderr.trim() ? `: ${stderr.trim().slice(0, 300)}` : ''}): its mmap(lock.mdb, MAP_SHARED) fails with ENODEV on a direct-I/O FUSE file and lmdb-js does not survive it`);
     });
   });
