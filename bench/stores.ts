@@ -45,7 +45,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { checkOutputPath, commandUsage, listValue, numberValue, parseCommand, stringValue, type CommandSpec } from './measure/args';
 import { UsageError } from './measure/schema';
-import { median, percentile } from './measure/stats';
+import { median, percentile, roundsInterval, type Interval } from './measure/stats';
 
 /** Bytes of every record (the value, for the key-value stores). */
 export const RECORD_BYTES = 256;
@@ -432,6 +432,8 @@ export interface StoresDocument {
     store: string;
     writers: number;
     acksPerSec: number;
+    /** The 95% interval of acks/s over the rounds (stats.roundsInterval), with 2 rounds or more. */
+    acksPerSecInterval?: Interval;
     p50Us: number;
     p99Us: number;
     p999Us: number;
@@ -629,10 +631,12 @@ async function main(argv: string[]): Promise<void> {
   for (const w of writers) {
     for (const name of names) {
       const runs = perCase.get(`${name}/${w}`) ?? [];
+      const acks = runs.map((r) => r.acksPerSec);
       doc.results.push({
         store: name,
         writers: w,
-        acksPerSec: median(runs.map((r) => r.acksPerSec)),
+        acksPerSec: median(acks),
+        ...(acks.length >= 2 ? { acksPerSecInterval: roundsInterval(median(acks), acks) } : {}),
         p50Us: median(runs.map((r) => r.p50)),
         p99Us: median(runs.map((r) => r.p99)),
         p999Us: median(runs.map((r) => r.p999)),
