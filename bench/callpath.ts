@@ -1,5 +1,5 @@
 /**
- * The default engine's call path against node:fs (issue 15, sections 3 and 4), side by side in
+ * The default engine's call path against node:fs, side by side in
  * one process, rounds interleaved, each figure the median of its rounds with their range:
  *
  * On tmpfs (/dev/shm), with whatever engine HARDSYNC_ENGINE gives (the default: io_uring):

@@ -1,5 +1,5 @@
 /**
- * DurableLog against the durable stores Node users pick (issue 15, part 1): acknowledged-durable
+ * DurableLog against the durable stores Node users pick: acknowledged-durable
  * writes of 256-byte records with 1, 16 and 256 concurrent writers, each writer awaiting its own
  * acknowledgement before its next write, on a directory of os.tmpdir() (ext4 here).
  *

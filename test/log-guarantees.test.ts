@@ -1,4 +1,4 @@
-// The ordering and durability guarantees DurableLog.append states (issue 13, point 4), each
+// The ordering and durability guarantees DurableLog.append states, each
 // checked by a mechanism that does not depend on timing: the LSN each call got, the order in
 // which promises settled, an strace of the run (where each acknowledgement happened among the
 // writes and flushes), and an fdatasync failure injected by strace.

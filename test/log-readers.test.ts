@@ -1,5 +1,4 @@
-// DurableLog positions, readers and truncation, and what open verifies (issue 13, points 1,
-// 2, 3, 5 and 6).
+// DurableLog positions, readers and truncation, and what open verifies.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
-// Power cuts on every configuration bench/stores.ts measures (issue 15 part 1: "durability must
-// be equal"): for each, runs that cut the power at a random filesystem operation while batches of
+// Power cuts on every configuration bench/stores.ts measures (durability must
+// be equal): for each, runs that cut the power at a random filesystem operation while batches of
 // 1-8 concurrent writes go through the very open()/put() the benchmark times, then read the store
 // back in a fresh process and count the acknowledged writes and those lost. A configuration that
 // loses an acknowledged write fails here (and is not ranked in bench/README.md). Negative

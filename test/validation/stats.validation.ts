@@ -1,4 +1,4 @@
-// The benchmark of the benchmark (issue "Numbers you can trust"): does `hardsync compare`
+// The benchmark of the benchmark: does `hardsync compare`
 // know noise from difference, and does `hardsync check` never flip, on this machine?
 //
 //   A/A: pairs of default `hardsync bench` runs on the same directory; compare must find no
