@@ -26,9 +26,20 @@ import path from 'node:path';
 import { engine, fdatasync, writeDurable } from '../lib/index';
 import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
 import { slowFilesystem } from './measure/slow-fs';
+import { type CommandSpec, numberValue } from './measure/args';
+import { scriptArgs, scriptOptions } from './measure/script';
 import { median, percentile, sequentialLatencies } from './measure/stats';
 
-const USAGE = 'usage: node dist/bench/callpath.js [--rounds N] [--dir DIR] [--json FILE] [--seconds S]\n';
+const SPEC: CommandSpec = {
+  program: 'node dist/bench/callpath.js',
+  name: '',
+  args: '',
+  summary: "The default engine's call path against node:fs, side by side in interleaved rounds (tmpfs call cost, the starvation figure, ext4 against the C loops).",
+  options: {
+    ...scriptOptions(7),
+    seconds: { type: 'string', value: 'S', help: 'seconds of each starvation measurement (default 2)' },
+  },
+};
 const ROOT = path.join(__dirname, '..', '..');
 const CHILD = path.join(__dirname, 'engines-child.js');
 const SHM = '/dev/shm';
@@ -41,32 +52,8 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { rounds: 7, dir: os.tmpdir(), seconds: 2 };
-  const number = (flag: string, value: string | undefined, min: number): number => {
-    const n = Number(value);
-    if (value === undefined || !Number.isFinite(n) || n < min) {
-      process.stderr.write(`${flag} needs a number >= ${min}\n${USAGE}`);
-      process.exit(2);
-    }
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const value = argv[i + 1];
-    switch (argv[i]) {
-      case '--rounds': options.rounds = Math.round(number('--rounds', value, 2)); i++; break;
-      case '--dir': options.dir = value; i++; break;
-      case '--json': options.json = value; i++; break;
-      case '--seconds': options.seconds = number('--seconds', value, 0.5); i++; break;
-      case '--help': case '-h':
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
-      default:
-        process.stderr.write(`unknown argument ${argv[i]}\n${USAGE}`);
-        process.exit(2);
-    }
-  }
-  return options;
+  const { dir, rounds, json, parsed } = scriptArgs(SPEC, argv, 7);
+  return { dir, rounds: Math.max(rounds, 2), json, seconds: numberValue(parsed, 'seconds', 2, 0.5, 3600, false) };
 }
 
 /** ns per call of `calls` sequentially awaited calls. */
