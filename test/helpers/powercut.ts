@@ -83,6 +83,10 @@ export interface PowercutStatus {
   delayMs: number;
   /** The same delay in microseconds. */
   delayUs: number;
+  /** Mounted with `mmap`: files go through the kernel's page cache (shared mmap works). */
+  mmap: boolean;
+  /** mmap mode: file inodes whose cached pages the reboots told the kernel to drop. */
+  invalidated: number;
   /** States in which a file holding the audited secret was readable by group or others. */
   violations: string[];
 }
@@ -119,6 +123,8 @@ function parseStatus(text: string): PowercutStatus {
     lies: num('lies'),
     delayMs: num('delay_ms'),
     delayUs: num('delay_us'),
+    mmap: fields.get('mmap') === 'on',
+    invalidated: num('invalidated'),
     violations: num('violations') > 0 ? violations.concat(Array(Math.max(0, num('violations') - violations.length)).fill('(more)')) : [],
   };
 }
@@ -131,6 +137,11 @@ export interface MountOptions {
   delayMs?: number;
   /** Flush delay in microseconds (`-o delay_us=US`); not together with `delayMs`. */
   delayUs?: number;
+  /**
+   * Files through the kernel's page cache instead of direct I/O (`-o mmap`), so that shared
+   * mmap works (lmdb); a reboot drops the old boot's cached pages (see the README).
+   */
+  mmap?: boolean;
 }
 
 /** A mounted powercut-fs: the mount point, the backing directory, and the power switch. */
@@ -152,8 +163,8 @@ export class PowercutFs {
   }
 
   /**
-   * Builds (if needed) and mounts a fresh powercut-fs on a temporary directory. `lie` and
-   * `delayMs` / `delayUs` set the daemon's mount options `lie`, `delay=MS` and `delay_us=US`
+   * Builds (if needed) and mounts a fresh powercut-fs on a temporary directory. `lie`, `mmap` and
+   * `delayMs` / `delayUs` set the daemon's mount options `lie`, `mmap`, `delay=MS` and `delay_us=US`
    * (see its README); they can be changed later with {@link setLie}, {@link setDelay} and
    * {@link delayMicros}.
    */
@@ -169,6 +180,7 @@ export class PowercutFs {
     fs.mkdirSync(mountpoint);
     const own: string[] = [];
     if (options.lie) own.push('lie');
+    if (options.mmap) own.push('mmap');
     if (options.delayMs !== undefined) own.push(`delay=${options.delayMs}`);
     if (options.delayUs !== undefined) own.push(`delay_us=${options.delayUs}`);
     const args = own.length > 0 ? ['-o', own.join(','), backing, mountpoint] : [backing, mountpoint];
