@@ -142,6 +142,8 @@ export interface MountOptions {
    * mmap works (lmdb); a reboot drops the old boot's cached pages (see the README).
    */
   mmap?: boolean;
+  /** Run this powercut-fs binary instead of the default build (a test's variant build). */
+  binary?: string;
 }
 
 /** A mounted powercut-fs: the mount point, the backing directory, and the power switch. */
@@ -172,7 +174,7 @@ export class PowercutFs {
     if (options.delayMs !== undefined && options.delayUs !== undefined) {
       throw new TypeError('powercut-fs mount: give delayMs or delayUs, not both');
     }
-    const binary = buildPowercut();
+    const binary = options.binary ?? buildPowercut();
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-powercut-'));
     const backing = path.join(base, 'backing');
     const mountpoint = path.join(base, 'mnt');
