@@ -318,8 +318,13 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** What {@link crashCampaign} drives: a workload process, or something that manages several. */
+export interface Workload {
+  request<T>(message: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+}
+
 /** The long-lived workload process (one per campaign): JSON requests in, JSON replies out. */
-export class WorkloadProcess {
+export class WorkloadProcess implements Workload {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private stderr = '';
@@ -377,8 +382,11 @@ export class WorkloadProcess {
   }
 }
 
-/** ['begin', x, ...] before an operation starts; ['done', x, ...] once it resolved. */
-export type WorkloadEvent = [kind: 'begin' | 'done', ...rest: (string | number)[]];
+/**
+ * ['begin', x, ...] before an operation starts; ['done', x, ...] once it resolved; ['late', x, ...]
+ * if it resolved only after the cut (workloads that watch the power switch; not an acknowledgement).
+ */
+export type WorkloadEvent = [kind: 'begin' | 'done' | 'late', ...rest: (string | number)[]];
 
 interface RunReply {
   steps: number;
@@ -437,7 +445,7 @@ export interface CampaignResult {
  * arms a cut at a random operation, runs the workload until the cut stops it, reboots, has the
  * workload inspect what is left, and checks the invariant.
  */
-export async function crashCampaign<O>(pfs: PowercutFs, worker: WorkloadProcess, options: CampaignOptions<O>): Promise<CampaignResult> {
+export async function crashCampaign<O>(pfs: PowercutFs, worker: Workload, options: CampaignOptions<O>): Promise<CampaignResult> {
   const started = Date.now();
   const { scenario, runs, seed, check } = options;
   const spanSteps = options.spanSteps ?? 4;
