@@ -83,6 +83,10 @@ export interface PowercutStatus {
   delayMs: number;
   /** The same delay in microseconds. */
   delayUs: number;
+  /** Mounted with `mmap`: files go through the kernel's page cache (shared mmap works). */
+  mmap: boolean;
+  /** mmap mode: file inodes whose cached pages the reboots told the kernel to drop. */
+  invalidated: number;
   /** States in which a file holding the audited secret was readable by group or others. */
   violations: string[];
 }
@@ -119,6 +123,8 @@ function parseStatus(text: string): PowercutStatus {
     lies: num('lies'),
     delayMs: num('delay_ms'),
     delayUs: num('delay_us'),
+    mmap: fields.get('mmap') === 'on',
+    invalidated: num('invalidated'),
     violations: num('violations') > 0 ? violations.concat(Array(Math.max(0, num('violations') - violations.length)).fill('(more)')) : [],
   };
 }
@@ -131,6 +137,13 @@ export interface MountOptions {
   delayMs?: number;
   /** Flush delay in microseconds (`-o delay_us=US`); not together with `delayMs`. */
   delayUs?: number;
+  /**
+   * Files through the kernel's page cache instead of direct I/O (`-o mmap`), so that shared
+   * mmap works (lmdb); a reboot drops the old boot's cached pages (see the README).
+   */
+  mmap?: boolean;
+  /** Run this powercut-fs binary instead of the default build (a test's variant build). */
+  binary?: string;
 }
 
 /** A mounted powercut-fs: the mount point, the backing directory, and the power switch. */
@@ -152,8 +165,8 @@ export class PowercutFs {
   }
 
   /**
-   * Builds (if needed) and mounts a fresh powercut-fs on a temporary directory. `lie` and
-   * `delayMs` / `delayUs` set the daemon's mount options `lie`, `delay=MS` and `delay_us=US`
+   * Builds (if needed) and mounts a fresh powercut-fs on a temporary directory. `lie`, `mmap` and
+   * `delayMs` / `delayUs` set the daemon's mount options `lie`, `mmap`, `delay=MS` and `delay_us=US`
    * (see its README); they can be changed later with {@link setLie}, {@link setDelay} and
    * {@link delayMicros}.
    */
@@ -161,7 +174,7 @@ export class PowercutFs {
     if (options.delayMs !== undefined && options.delayUs !== undefined) {
       throw new TypeError('powercut-fs mount: give delayMs or delayUs, not both');
     }
-    const binary = buildPowercut();
+    const binary = options.binary ?? buildPowercut();
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-powercut-'));
     const backing = path.join(base, 'backing');
     const mountpoint = path.join(base, 'mnt');
@@ -169,6 +182,7 @@ export class PowercutFs {
     fs.mkdirSync(mountpoint);
     const own: string[] = [];
     if (options.lie) own.push('lie');
+    if (options.mmap) own.push('mmap');
     if (options.delayMs !== undefined) own.push(`delay=${options.delayMs}`);
     if (options.delayUs !== undefined) own.push(`delay_us=${options.delayUs}`);
     const args = own.length > 0 ? ['-o', own.join(','), backing, mountpoint] : [backing, mountpoint];
@@ -304,8 +318,13 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** What {@link crashCampaign} drives: a workload process, or something that manages several. */
+export interface Workload {
+  request<T>(message: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+}
+
 /** The long-lived workload process (one per campaign): JSON requests in, JSON replies out. */
-export class WorkloadProcess {
+export class WorkloadProcess implements Workload {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private stderr = '';
@@ -363,8 +382,11 @@ export class WorkloadProcess {
   }
 }
 
-/** ['begin', x, ...] before an operation starts; ['done', x, ...] once it resolved. */
-export type WorkloadEvent = [kind: 'begin' | 'done', ...rest: (string | number)[]];
+/**
+ * ['begin', x, ...] before an operation starts; ['done', x, ...] once it resolved; ['late', x, ...]
+ * if it resolved only after the cut (workloads that watch the power switch; not an acknowledgement).
+ */
+export type WorkloadEvent = [kind: 'begin' | 'done' | 'late', ...rest: (string | number)[]];
 
 interface RunReply {
   steps: number;
@@ -423,7 +445,7 @@ export interface CampaignResult {
  * arms a cut at a random operation, runs the workload until the cut stops it, reboots, has the
  * workload inspect what is left, and checks the invariant.
  */
-export async function crashCampaign<O>(pfs: PowercutFs, worker: WorkloadProcess, options: CampaignOptions<O>): Promise<CampaignResult> {
+export async function crashCampaign<O>(pfs: PowercutFs, worker: Workload, options: CampaignOptions<O>): Promise<CampaignResult> {
   const started = Date.now();
   const { scenario, runs, seed, check } = options;
   const spanSteps = options.spanSteps ?? 4;

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -133,13 +134,15 @@ static struct {
   bool lie;          /* flushes succeed without making anything durable */
   long delay_us;     /* every flush sleeps this many microseconds first */
   uint64_t arm_left; /* cut before the arm_left-th counted operation; 0: not armed */
+  bool mmap;         /* files open without direct I/O: the kernel's page cache, shared mmap */
+  struct fuse_session *se;
   uint8_t *secret;
   size_t secret_len;
   char *violations[MAX_VIOLATIONS];
   unsigned nviolations;
   struct {
     uint64_t ops, fsyncs, fdatasyncs, dsync_writes, fsyncdirs, cuts, reboots, syncs;
-    uint64_t failed_after_cut, backing_errors, unmodelled, lies;
+    uint64_t failed_after_cut, backing_errors, unmodelled, lies, invalidated;
   } st;
 } g;
 
@@ -952,6 +955,8 @@ static char *status_text(size_t *len) {
   OUT("unmodelled=%" PRIu64 "\n", g.st.unmodelled);
   OUT("lie=%s\n", g.lie ? "on" : "off");
   OUT("lies=%" PRIu64 "\n", g.st.lies);
+  OUT("mmap=%s\n", g.mmap ? "on" : "off");
+  OUT("invalidated=%" PRIu64 "\n", g.st.invalidated);
   /* delay_ms stays for older readers, exact: a fraction only when the delay is not whole ms. */
   if (g.delay_us % 1000) {
     char frac[8];
@@ -967,6 +972,89 @@ static char *status_text(size_t *len) {
 #undef OUT
   *len = k;
   return buf;
+}
+
+/* mmap mode: the kernel's page cache of the previous boot is dropped at a reboot.
+ *
+ * Without direct I/O the kernel keeps file pages in its page cache, and a process of the old boot
+ * that still has a file open or mapped would go on reading its pre-cut contents from there (and
+ * the pages of a shared mapping stay mapped). A reboot therefore tells the kernel to drop the
+ * pages of every file inode it knows from the old boot (FUSE_NOTIFY_INVAL_INODE, whole file):
+ * mapped pages are unmapped, and the next access asks the daemon, which answers EIO for the stale
+ * node (SIGBUS for a mapping), as for direct I/O. New opens after the reboot never meet those
+ * pages anyway: every node of the new boot has a new node id, so a new kernel inode.
+ *
+ * The kernel writes a dirty page of a shared mapping back (a WRITE request) before dropping it,
+ * and waits for that WRITE, which this single-threaded daemon must answer (EIO: the node is
+ * stale): the notifications are sent from a helper thread while the loop goes on serving, and the
+ * control write that asked for the reboot is answered by that thread once all were sent. The
+ * thread touches no node: only the list of inode numbers taken before the reboot, the session
+ * (libfuse's replies and notifications may come from any thread) and one atomic counter. */
+struct inval_job {
+  fuse_ino_t *inos;
+  size_t n;
+  fuse_req_t req; /* the control write to answer when done */
+  size_t size;    /* its size (the reply), or 0 with err */
+  int err;
+};
+
+static struct inval_job *pending_inval; /* taken by the reboot command, started by the control write */
+
+static void *inval_thread(void *arg) {
+  struct inval_job *job = arg;
+  for (size_t i = 0; i < job->n; i++) {
+    /* ENOENT: the kernel had already forgotten the inode (and its pages with it). */
+    if (fuse_lowlevel_notify_inval_inode(g.se, job->inos[i], 0, 0) == 0)
+      __atomic_add_fetch(&g.st.invalidated, 1, __ATOMIC_RELAXED);
+  }
+  if (job->err) fuse_reply_err(job->req, job->err);
+  else fuse_reply_write(job->req, job->size);
+  free(job->inos);
+  free(job);
+  return NULL;
+}
+
+/* The file inodes the kernel may hold pages of (it has looked them up and not forgotten them). */
+static void take_inval_list(void) {
+#ifdef POWERCUT_KEEP_PAGE_CACHE
+  /* Built only by the test that shows what this invalidation prevents (its negative control). */
+  return;
+#endif
+  if (!g.mmap || pending_inval) return;
+  size_t n = 0;
+  for (struct node *m = g.all; m; m = m->next_all)
+    if (m->kind == K_FILE && m->nlookup > 0) n++;
+  if (n == 0) return;
+  struct inval_job *job = xcalloc(1, sizeof *job);
+  job->inos = xcalloc(n, sizeof *job->inos);
+  for (struct node *m = g.all; m; m = m->next_all)
+    if (m->kind == K_FILE && m->nlookup > 0) job->inos[job->n++] = ino_of(m);
+  pending_inval = job;
+}
+
+/* Answers the control write: at once, or from the invalidation thread when a reboot took a list. */
+static void reply_control_write(fuse_req_t req, int r, size_t size) {
+  struct inval_job *job = pending_inval;
+  pending_inval = NULL;
+  if (job) {
+    job->req = req;
+    job->err = r < 0 ? -r : 0;
+    job->size = size;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&t, &attr, inval_thread, job);
+    pthread_attr_destroy(&attr);
+    if (e == 0) return;
+    /* Sending them from this thread could deadlock on a dirty page: count it instead. */
+    logmsg("cannot start the page cache invalidation thread: %s", strerror(e));
+    g.st.backing_errors++;
+    free(job->inos);
+    free(job);
+  }
+  if (r < 0) fuse_reply_err(req, -r);
+  else fuse_reply_write(req, size);
 }
 
 static int hexval(char c) {
@@ -985,6 +1073,7 @@ static int control_command(char *line) {
   }
   if (!strcmp(line, "reboot")) {
     do_cut();
+    take_inval_list(); /* before boot() leaves the old nodes off every list */
     int r = boot();
     if (r < 0) return r; /* stays cut: the durable state could not be presented */
     g.cut = false;
@@ -1519,7 +1608,9 @@ static void pc_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     return;
   }
   fi->fh = (uint64_t)(uintptr_t)new_handle(n, fi->flags);
-  fi->direct_io = 1;
+  /* mmap mode: through the page cache (shared mmap needs it); keep_cache 0 drops the file's
+   * cached pages at every open, so an open never sees pages the daemon no longer has. */
+  fi->direct_io = !g.mmap;
   fi->keep_cache = 0;
   fuse_reply_open(req, fi);
 }
@@ -1530,7 +1621,9 @@ static void pc_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
   if (!d) return;
   struct node *n = make_child(req, d, name, K_FILE, S_IFREG | (mode & 07777));
   fi->fh = (uint64_t)(uintptr_t)new_handle(n, fi->flags);
-  fi->direct_io = 1;
+  /* mmap mode: through the page cache (shared mmap needs it); keep_cache 0 drops the file's
+   * cached pages at every open, so an open never sees pages the daemon no longer has. */
+  fi->direct_io = !g.mmap;
   fi->keep_cache = 0;
   struct fuse_entry_param e;
   memset(&e, 0, sizeof e);
@@ -1588,16 +1681,17 @@ static void pc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save))
       if (*line) r = control_command(line);
     free(text);
-    if (r < 0) fuse_reply_err(req, -r);
-    else fuse_reply_write(req, size);
+    reply_control_write(req, r, size);
     return;
   }
   if (gate(req)) return;
   struct node *n = live_node(req, ino);
   if (!n) return;
   /* The kernel passes the file's flags with each write, with O_DSYNC / O_SYNC added for
-   * RWF_DSYNC / RWF_SYNC writes. */
-  int flags = fi->flags | h->flags;
+   * RWF_DSYNC / RWF_SYNC writes. A writeback of a shared mapping's dirty page (mmap mode) comes
+   * with the handle of any file open for writing: its O_DSYNC or O_APPEND says nothing about
+   * the page (the kernel gives the offset, and the page becomes durable at the next flush). */
+  int flags = fi->writepage ? 0 : fi->flags | h->flags;
   int r = load(n);
   if (r < 0) {
     fuse_reply_err(req, -r);
@@ -1823,7 +1917,8 @@ static void usage(void) {
           "  unmounts on SIGTERM/SIGINT/SIGHUP and when its parent process exits.\n"
           "  Options of its own (the others go to FUSE): lie (every flush succeeds and makes\n"
           "  nothing durable), delay=MS (every flush sleeps MS ms first, 0..%d), delay_us=US\n"
-          "  (the same in microseconds, 0..%ld).\n"
+          "  (the same in microseconds, 0..%ld), mmap (files go through the kernel's page cache\n"
+          "  instead of direct I/O, so shared mmap works).\n"
           "  Control: write \"cut\", \"reboot\", \"sync\", \"arm N\", \"disarm\", \"lie on|off\",\n"
           "  \"delay MS\", \"delay-us US\", \"secret HEX\" or \"reset\" to MOUNTPOINT/" CONTROL_NAME ";\n"
           "  read it for the status.\n",
@@ -1839,6 +1934,8 @@ static int take_own_options(struct fuse_args *args, const char *list) {
   for (char *save = NULL, *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
     if (!strcmp(opt, "lie")) {
       g.lie = true;
+    } else if (!strcmp(opt, "mmap")) {
+      g.mmap = true;
     } else if (!strncmp(opt, "delay=", 6) || !strncmp(opt, "delay_us=", 9)) {
       bool micros = opt[5] == '_';
       long us = parse_delay_us(strchr(opt, '=') + 1, micros);
@@ -1912,6 +2009,7 @@ int main(int argc, char **argv) {
 
   struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, NULL);
   if (!se) return 1;
+  g.se = se;
   if (fuse_set_signal_handlers(se) != 0) return 1;
   /* A test process that dies without unmounting must not leave a mount behind: SIGTERM, which
    * the handlers above turn into a clean unmount, when the parent goes. */
