@@ -223,7 +223,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'lmdb-flushed',
-    proof: 'unhostable',
+    proof: 'proven',
     describe: 'lmdb, overlappingSync (default) + separateFlushed: await put(k, v).flushed',
     async open(dir) {
       const db = loadLmdb().open({ path: dir, encoding: 'binary', separateFlushed: true });
@@ -239,7 +239,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'lmdb-dbflushed',
-    proof: 'unhostable',
+    proof: 'proven',
     describe: 'lmdb, overlappingSync (default): await put(k, v); await db.flushed',
     async open(dir) {
       const db = loadLmdb().open({ path: dir, encoding: 'binary' });
@@ -254,7 +254,7 @@ export const STORES: readonly StoreConfig[] = [
   },
   {
     name: 'lmdb-sync',
-    proof: 'unhostable',
+    proof: 'proven',
     describe: 'lmdb, overlappingSync: false: await put(k, v)',
     async open(dir) {
       const db = loadLmdb().open({ path: dir, encoding: 'binary', overlappingSync: false });
