@@ -5,6 +5,7 @@
 // positive scenarios, HARDSYNC_POWERCUT_NEGATIVE_RUNS that of the negative ones,
 // HARDSYNC_POWERCUT_SEED replays a campaign.
 import crypto from 'node:crypto';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkAppend,
@@ -23,6 +24,7 @@ import {
   type CampaignOptions,
   type CampaignResult,
 } from './helpers/powercut';
+import { tempDir } from './helpers/tmp';
 
 const unavailable = powercutUnavailable();
 if (unavailable) console.warn(`[powercut] skipped: ${unavailable}`);
@@ -115,5 +117,19 @@ describe.skipIf(unavailable !== undefined)('power cuts on hand-written workloads
   });
   it('negative control: a chmod made durable by fdatasync only is lost, the secret is not', { timeout: TIMEOUT }, async () => {
     await mustBreak({ scenario: 'secret-chmod-not-durable', check: checkSecret, params: secretParams, beforeRun: auditSecret });
+  });
+});
+
+describe('the workload protocol', () => {
+  it('a run whose process dies keeps the events it reported before dying (what it acknowledged)', async () => {
+    const worker = WorkloadProcess.start();
+    try {
+      await worker.request({ op: 'setup', scenario: 'die-mid-run', dir: path.join(tempDir('hardsync-die-'), 'w'), seed: 1, params: {} });
+      const reply = await worker.request<{ events: unknown[]; error: { code: string } | null }>({ op: 'run' });
+      expect(reply.error?.code).toBe('EXITED');
+      expect(reply.events).toEqual([['begin', 1], ['done', 1], ['begin', 2], ['done', 2], ['begin', 3], ['done', 3], ['begin', 4]]);
+    } finally {
+      await worker.stop();
+    }
   });
 });

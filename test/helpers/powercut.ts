@@ -316,6 +316,9 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
+  op: unknown;
+  /** A 'run' request's events as the worker streamed them (test/fixtures/powercut/worker.cjs). */
+  events: WorkloadEvent[];
 }
 
 /** What {@link crashCampaign} drives: a workload process, or something that manages several. */
@@ -332,7 +335,7 @@ export class WorkloadProcess implements Workload {
   private constructor(private readonly child: ChildProcess) {
     const lines = readline.createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
-      let reply: { id: number; ok: boolean; result?: unknown; error?: { code: string | null; message: string; stack?: string } };
+      let reply: { id: number; ok: boolean; result?: unknown; error?: { code: string | null; message: string; stack?: string }; event?: WorkloadEvent };
       try {
         reply = JSON.parse(line);
       } catch {
@@ -341,6 +344,10 @@ export class WorkloadProcess implements Workload {
       }
       const waiting = this.pending.get(reply.id);
       if (!waiting) return;
+      if (reply.event) {
+        waiting.events.push(reply.event);
+        return;
+      }
       this.pending.delete(reply.id);
       clearTimeout(waiting.timer);
       if (reply.ok) waiting.resolve(reply.result);
@@ -352,7 +359,12 @@ export class WorkloadProcess implements Workload {
     child.once('exit', (code, signal) => {
       for (const [, waiting] of this.pending) {
         clearTimeout(waiting.timer);
-        waiting.reject(new Error(`workload process exited (${code ?? signal}): ${this.stderr}`));
+        const message = `workload process exited (${code ?? signal}): ${this.stderr}`;
+        // A run whose process died (lmdb-js aborts on the I/O errors that follow a cut) still
+        // reports what it acknowledged before: the events it streamed. crashCampaign then judges
+        // the run as any other, and one that died before the cut as a failure.
+        if (waiting.op === 'run') waiting.resolve({ steps: 0, events: waiting.events, error: { code: 'EXITED', message } });
+        else waiting.reject(new Error(message));
       }
       this.pending.clear();
     });
@@ -369,7 +381,7 @@ export class WorkloadProcess implements Workload {
         this.pending.delete(id);
         reject(new Error(`workload did not answer ${JSON.stringify(message)} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer, op: message.op, events: [] });
       this.child.stdin!.write(`${JSON.stringify({ id, ...message })}\n`);
     });
   }
