@@ -3,44 +3,88 @@
  * @module
  */
 import { open } from '../../primitives';
-import { SegmentScanner, WindowReader, type ScanStop } from '../frame';
+import { SEGMENT_HEADER_SIZE, SegmentScanner, WindowReader, type ScanStop } from '../frame';
 import { logError } from './options';
-import { checkSegmentHeader, closeAsync, fstatAsync, type Segment } from './segments';
+import { checkSegmentHeader, closeAsync, fstatAsync, retiredPath, type Segment } from './segments';
 
 /**
- * The records of one segment, from its first up to `lastWanted`, those below `start` skipped.
- * Each payload is a copy. A damaged header or record (or fewer records than `lastWanted`) is
- * `ERR_HARDSYNC_LOG_CORRUPT`; `checkOpen` runs before each record (it throws once the log is
- * closed).
+ * One segment open for reading, and where its reader is: the next frame's offset and LSN. A
+ * follower reads the active segment a stretch at a time, up to what is durable, and resumes
+ * where it stopped when more is.
  */
-export async function* segmentRecords(
-  segment: Segment,
-  start: number,
-  lastWanted: number,
-  checkOpen: () => void,
-): AsyncGenerator<{ lsn: number; data: Buffer }, void, undefined> {
-  const fd = await open(segment.path);
-  try {
-    const { size } = await fstatAsync(fd);
-    const reader = new WindowReader(fd, size);
-    if ((await checkSegmentHeader(reader, segment)) !== undefined) {
-      throw logError('ERR_HARDSYNC_LOG_CORRUPT', `DurableLog: segment ${segment.path} has a damaged header`, { path: segment.path });
+export class SegmentCursor {
+  /** Offset of the next frame. */
+  #offset = SEGMENT_HEADER_SIZE;
+  /** LSN of the next record. */
+  #next: number;
+
+  private constructor(
+    readonly segment: Segment,
+    private readonly fd: number,
+    /** The file's size. */
+    readonly size: number,
+  ) {
+    this.#next = segment.firstLsn;
+  }
+
+  /**
+   * Opens `segment` and checks its header. A segment `truncateBefore` set aside meanwhile is
+   * found under its retired name (the caller holds it, so it is under one of the two).
+   */
+  static async open(segment: Segment): Promise<SegmentCursor> {
+    let fd: number;
+    try {
+      fd = await open(segment.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      fd = await open(retiredPath(segment.path)).catch(() => Promise.reject(error));
     }
-    const scanner = new SegmentScanner(reader, segment.firstLsn);
-    while (scanner.lastLsn < lastWanted) {
+    try {
+      const { size } = await fstatAsync(fd);
+      if ((await checkSegmentHeader(new WindowReader(fd, size), segment)) !== undefined) {
+        throw logError('ERR_HARDSYNC_LOG_CORRUPT', `DurableLog: segment ${segment.path} has a damaged header`, { path: segment.path });
+      }
+      return new SegmentCursor(segment, fd, size);
+    } catch (error) {
+      await closeAsync(fd).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The LSN of the next record this cursor reads. */
+  get next(): number {
+    return this.#next;
+  }
+
+  /**
+   * The records from the cursor's position up to `lastWanted`, those below `start` skipped,
+   * reading no byte at or past `byteEnd` (the end of what is durable). Each payload is a copy.
+   * A damaged record (or fewer records than `lastWanted` before `byteEnd`) is
+   * `ERR_HARDSYNC_LOG_CORRUPT`; `checkOpen` runs before each record (it throws once the log is
+   * closed or the iteration aborted).
+   */
+  async *records(start: number, lastWanted: number, byteEnd: number, checkOpen: () => void): AsyncGenerator<{ lsn: number; data: Buffer }, void, undefined> {
+    const scanner = new SegmentScanner(new WindowReader(this.fd, Math.min(byteEnd, this.size)), this.#next);
+    scanner.offset = this.#offset;
+    while (this.#next <= lastWanted) {
       checkOpen();
       const record = await scanner.next();
       if (record === undefined) {
         const stop = scanner.stop as ScanStop;
         throw logError(
           'ERR_HARDSYNC_LOG_CORRUPT',
-          `DurableLog: record ${scanner.lastLsn + 1} in ${segment.path} at offset ${stop.offset} is damaged (${stop.reason})`,
-          { path: segment.path, offset: stop.offset, reason: stop.reason },
+          `DurableLog: record ${this.#next} in ${this.segment.path} at offset ${stop.offset} is damaged (${stop.reason})`,
+          { path: this.segment.path, offset: stop.offset, reason: stop.reason },
         );
       }
+      this.#offset = scanner.offset;
+      this.#next = record.lsn + 1;
       if (record.lsn >= start) yield { lsn: record.lsn, data: Buffer.from(record.payload) };
     }
-  } finally {
-    await closeAsync(fd);
+  }
+
+  /** Closes the file. */
+  close(): Promise<void> {
+    return closeAsync(this.fd);
   }
 }
