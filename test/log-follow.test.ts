@@ -3,6 +3,7 @@
 // failed log), rolls, truncation behind it, many followers at once, and that an idle one runs no
 // code. Nothing here depends on timing: order, the set of resolved appends, and counts of the
 // callbacks a process runs.
+import { getEventListeners } from 'node:events';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DurableLog, writeDurable } from '../dist/lib/index.js';
@@ -109,6 +110,26 @@ describe('DurableLog followers', () => {
     // the log goes on, and a later follower from where this one stopped gets the rest
     await log.append('six');
     expect(await drain(log.records(6, { follow: true }), 1)).toEqual({ lsns: [6], error: undefined });
+    await log.close();
+  });
+
+  it('20 followers sharing one signal put one listener on it (no EventTarget leak warning), and all end when it fires', async () => {
+    const log = await DurableLog.open(freshDir());
+    await appendMany(log, 3, 1);
+    const controller = new AbortController();
+    const followers = Array.from({ length: 20 }, () => drain(log.records(1, { follow: true, signal: controller.signal })));
+    await until(() => log.stats().waiting === 20);
+    expect(getEventListeners(controller.signal, 'abort').length).toBe(1);
+    controller.abort();
+    for (const { lsns, error } of await Promise.all(followers)) {
+      expect(lsns).toEqual([1, 2, 3]);
+      expect(error).toMatchObject({ name: 'AbortError' });
+    }
+    expect(getEventListeners(controller.signal, 'abort').length).toBe(0);
+    // and a follower that ends otherwise takes its listener away
+    const other = new AbortController();
+    expect(await drain(log.records(1, { follow: true, signal: other.signal }), 2)).toMatchObject({ lsns: [1, 2] });
+    expect(getEventListeners(other.signal, 'abort').length).toBe(0);
     await log.close();
   });
 

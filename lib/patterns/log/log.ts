@@ -15,6 +15,7 @@ import type { FlushMode, PathLike } from '../../types';
 import { toPath, validateArgumentCount, validateIntRange, validateOptionalBoolean, validateOptions } from '../../validate';
 import { abortError, chunkBytes, throwIfAborted, validateSignal, withPath } from '../common';
 import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, WindowReader, findDataEnd, finishFrame, startFrame } from '../frame';
+import { Followers, type Waiting } from './followers';
 import { defaultLogIo, type LogIo } from './io';
 import {
   logError,
@@ -117,7 +118,7 @@ export class DurableLog {
   // Where the last durable batch ends in the active segment: a follower reads no further.
   #durableEnd: number;
   // Followers waiting for the next batch to become durable (woken once per acknowledgement).
-  #waiters = new Set<() => void>();
+  readonly #followers = new Followers();
   // records() iterations begun and not ended.
   #readers = 0;
   #queue: Pending[] = [];
@@ -421,7 +422,7 @@ export class DurableLog {
       }
       // After the resolves: a follower reads the records from the file, so its yield comes
       // after the append's promise has settled.
-      if (this.#durableLsn !== before && this.#waiters.size > 0) this.#wakeFollowers();
+      if (this.#durableLsn !== before && this.#followers.waiting > 0) this.#followers.wakeAll();
     }
     const waiters = this.#slotWaiters;
     this.#slotWaiters = [];
@@ -503,30 +504,7 @@ export class DurableLog {
     this.#queue = [];
     this.#queuedBytes = 0;
     for (const pending of failed) pending.reject(this.#failure);
-    this.#wakeFollowers();
-  }
-
-  /** Wakes every waiting follower once (they look at the log again). */
-  #wakeFollowers(): void {
-    const waiters = this.#waiters;
-    this.#waiters = new Set();
-    for (const wake of waiters) wake();
-  }
-
-  /** Resolves at the next wake-up of the followers; rejects with an AbortError when `signal` fires first. */
-  #nextWakeUp(signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        this.#waiters.delete(wake);
-        reject(abortError(signal as AbortSignal));
-      };
-      const wake = (): void => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      this.#waiters.add(wake);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    this.#followers.wakeAll();
   }
 
   #check(): void {
@@ -616,6 +594,9 @@ export class DurableLog {
     const planned = follow ? [] : this.#segments.filter((segment) => segment.firstLsn <= end && (segment.lastLsn ?? Infinity) >= start);
     let lease = follow ? undefined : this.#retired.pin(planned);
     let cursor: SegmentCursor | undefined;
+    // A follower's wait ends at once when its signal fires; a bounded read checks it per record.
+    const waiting: Waiting = {};
+    const unwatch = follow && signal !== undefined ? this.#followers.watchAbort(signal, () => waiting.reject?.(abortError(signal))) : undefined;
     try {
       while (next <= end) {
         checkOpen();
@@ -647,10 +628,11 @@ export class DurableLog {
         } else if (this.#failure !== undefined) {
           throw this.#failure;
         } else {
-          await this.#nextWakeUp(signal);
+          await this.#followers.next(waiting);
         }
       }
     } finally {
+      unwatch?.();
       this.#readers--;
       await cursor?.close().catch(() => undefined);
       lease?.releaseAll();
@@ -717,7 +699,7 @@ export class DurableLog {
   stats(): LogStats {
     validateArgumentCount(arguments, 0, 'log.stats', 'log.stats()');
     const retired = this.#retired.stats;
-    return { segments: this.#segments.length, retiredSegments: retired.segments, retiredBytes: retired.bytes, readers: this.#readers, waiting: this.#waiters.size };
+    return { segments: this.#segments.length, retiredSegments: retired.segments, retiredBytes: retired.bytes, readers: this.#readers, waiting: this.#followers.waiting };
   }
 
   /**
@@ -737,7 +719,7 @@ export class DurableLog {
     }
     this.#closing ??= (async () => {
       this.#closed = true;
-      this.#wakeFollowers();
+      this.#followers.wakeAll();
       // Nothing else can join a batch that is waiting for company: write it now.
       if (this.#wake !== undefined) {
         const wake = this.#wake;
