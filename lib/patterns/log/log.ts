@@ -616,8 +616,12 @@ export class DurableLog {
         // acknowledged batch, whose end is where reading stops.
         const last = Math.min(end, sealed ? (segment.lastLsn as number) : this.#durableLsn);
         if (next <= last) {
-          yield* cursor.records(next, last, sealed ? cursor.size : this.#durableEnd, checkOpen);
-          next = cursor.next;
+          const byteEnd = sealed ? cursor.size : this.#durableEnd;
+          for (let record = await cursor.read(last, byteEnd); record !== undefined; record = await cursor.read(last, byteEnd)) {
+            next = record.lsn + 1;
+            if (record.lsn >= start) yield record;
+            checkOpen();
+          }
         } else if (sealed) {
           const done = cursor;
           cursor = undefined;

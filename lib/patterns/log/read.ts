@@ -17,6 +17,9 @@ export class SegmentCursor {
   #offset = SEGMENT_HEADER_SIZE;
   /** LSN of the next record. */
   #next: number;
+  #scanner: SegmentScanner | undefined;
+  /** The byte end #scanner reads to. */
+  #scanEnd = 0;
 
   private constructor(
     readonly segment: Segment,
@@ -57,30 +60,32 @@ export class SegmentCursor {
   }
 
   /**
-   * The records from the cursor's position up to `lastWanted`, those below `start` skipped,
-   * reading no byte at or past `byteEnd` (the end of what is durable). Each payload is a copy.
-   * A damaged record (or fewer records than `lastWanted` before `byteEnd`) is
-   * `ERR_HARDSYNC_LOG_CORRUPT`; `checkOpen` runs before each record (it throws once the log is
-   * closed or the iteration aborted).
+   * The next record, if its LSN is at most `lastWanted`, reading no byte at or past `byteEnd`
+   * (the end of what is durable); undefined once the cursor is past `lastWanted`. The payload
+   * is a copy. A damaged record (or none where one should be before `byteEnd`) is
+   * `ERR_HARDSYNC_LOG_CORRUPT`.
    */
-  async *records(start: number, lastWanted: number, byteEnd: number, checkOpen: () => void): AsyncGenerator<{ lsn: number; data: Buffer }, void, undefined> {
-    const scanner = new SegmentScanner(new WindowReader(this.fd, Math.min(byteEnd, this.size)), this.#next);
-    scanner.offset = this.#offset;
-    while (this.#next <= lastWanted) {
-      checkOpen();
-      const record = await scanner.next();
-      if (record === undefined) {
-        const stop = scanner.stop as ScanStop;
-        throw logError(
-          'ERR_HARDSYNC_LOG_CORRUPT',
-          `DurableLog: record ${this.#next} in ${this.segment.path} at offset ${stop.offset} is damaged (${stop.reason})`,
-          { path: this.segment.path, offset: stop.offset, reason: stop.reason },
-        );
-      }
-      this.#offset = scanner.offset;
-      this.#next = record.lsn + 1;
-      if (record.lsn >= start) yield { lsn: record.lsn, data: Buffer.from(record.payload) };
+  async read(lastWanted: number, byteEnd: number): Promise<{ lsn: number; data: Buffer } | undefined> {
+    if (this.#next > lastWanted) return undefined;
+    // One scanner (and its read window) for as long as the end of what may be read stays put.
+    if (this.#scanner === undefined || this.#scanEnd !== byteEnd) {
+      this.#scanner = new SegmentScanner(new WindowReader(this.fd, Math.min(byteEnd, this.size)), this.#next);
+      this.#scanner.offset = this.#offset;
+      this.#scanEnd = byteEnd;
     }
+    const scanner = this.#scanner;
+    const record = await scanner.next();
+    if (record === undefined) {
+      const stop = scanner.stop as ScanStop;
+      throw logError(
+        'ERR_HARDSYNC_LOG_CORRUPT',
+        `DurableLog: record ${this.#next} in ${this.segment.path} at offset ${stop.offset} is damaged (${stop.reason})`,
+        { path: this.segment.path, offset: stop.offset, reason: stop.reason },
+      );
+    }
+    this.#offset = scanner.offset;
+    this.#next = record.lsn + 1;
+    return { lsn: record.lsn, data: Buffer.from(record.payload) };
   }
 
   /** Closes the file. */
