@@ -29,7 +29,7 @@ import {
   type LogTruncation,
   type Settings,
 } from './options';
-import { SegmentCursor } from './read';
+import { SegmentCursor, SharedTail } from './read';
 import { lockLog, recover, type Recovered } from './recovery';
 import { RetiredSegments, closeAsync, installSegment, makeDirectoryDurable, prepareSpare, type Segment } from './segments';
 
@@ -121,6 +121,8 @@ export class DurableLog {
   readonly #followers = new Followers();
   // records() iterations begun and not ended.
   #readers = 0;
+  // The stretch of the active segment the followers last read: one read for all of them.
+  readonly #tail = new SharedTail();
   #queue: Pending[] = [];
   // Frames of the queued appends, back to back from offset 0 in queue order, so a batch is one
   // slice of it: no per-record buffers and no concat on the hot path.
@@ -617,7 +619,8 @@ export class DurableLog {
         const last = Math.min(end, sealed ? (segment.lastLsn as number) : this.#durableLsn);
         if (next <= last) {
           const byteEnd = sealed ? cursor.size : this.#durableEnd;
-          for (let record = await cursor.read(last, byteEnd); record !== undefined; record = await cursor.read(last, byteEnd)) {
+          const tail = sealed ? undefined : this.#tail;
+          for (let record = await cursor.read(last, byteEnd, tail); record !== undefined; record = await cursor.read(last, byteEnd, tail)) {
             next = record.lsn + 1;
             if (record.lsn >= start) yield record;
             checkOpen();
