@@ -8,7 +8,8 @@
  *    A negative difference would be a record yielded before its append resolved: counted and
  *    reported (it must be 0).
  * 2. The appenders' acknowledgements per second with 0, 1 and 8 followers reading along, at
- *    1, 16 and 256 appenders (each awaiting its own 256-byte append before the next).
+ *    1, 16 and 256 appenders (each awaiting its own 256-byte append before the next), and the
+ *    process's CPU time per record (all threads; what the followers add shows against 0).
  *
  * Each round runs every case once on a fresh log, in a fresh random order (interleaved rounds,
  * so load from elsewhere hits all cases alike), after one uncounted warm-up round. Figures
@@ -74,6 +75,8 @@ function parseArgs(argv: string[]): Args {
 
 interface Sample {
   acksPerSec: number;
+  /** The process's CPU time (every thread) per measured record, microseconds: what followers add shows against 0 followers. */
+  cpuUsPerRecord: number;
   /** Follower 0's latencies, microseconds (none without followers). */
   p50Us?: number;
   p99Us?: number;
@@ -105,11 +108,13 @@ async function run(root: string, appenders: number, followers: number): Promise<
   });
   let firstMeasured = Infinity;
   let start = 0;
+  let cpuStart = process.cpuUsage();
   await Promise.all(
     Array.from({ length: appenders }, async () => {
       for (let i = 0; i < WARMUP; i++) resolvedAt[(await log.append(RECORD)).lsn] = performance.now();
       if (start === 0) {
         start = performance.now();
+        cpuStart = process.cpuUsage();
         firstMeasured = log.nextLsn;
       }
       for (let i = 0; i < perAppender; i++) resolvedAt[(await log.append(RECORD)).lsn] = performance.now();
@@ -117,10 +122,12 @@ async function run(root: string, appenders: number, followers: number): Promise<
   );
   const elapsed = performance.now() - start;
   await Promise.all(following);
+  const cpu = process.cpuUsage(cpuStart);
   controller.abort();
   await log.close();
   await fs.promises.rm(dir, { recursive: true, force: true });
-  const sample: Sample = { acksPerSec: ((last - firstMeasured + 1) / elapsed) * 1000, early: 0 };
+  const records = last - firstMeasured + 1;
+  const sample: Sample = { acksPerSec: (records / elapsed) * 1000, cpuUsPerRecord: (cpu.user + cpu.system) / records, early: 0 };
   if (followers > 0) {
     const latencies: number[] = [];
     for (let lsn = firstMeasured; lsn <= last; lsn++) {
@@ -159,6 +166,7 @@ async function main(): Promise<void> {
       ...c,
       acksPerSec: spread(samples.map((s) => s.acksPerSec)),
       acksRatio: spread(samples.map((s, i) => s.acksPerSec / base[i].acksPerSec)),
+      cpuUsPerRecord: spread(samples.map((s) => s.cpuUsPerRecord)),
       ...(c.followers > 0 ? { p50Us: spread(samples.map((s) => s.p50Us as number)), p99Us: spread(samples.map((s) => s.p99Us as number)) } : {}),
       early: samples.reduce((sum, s) => sum + s.early, 0),
       rounds: samples,
@@ -167,7 +175,7 @@ async function main(): Promise<void> {
   console.log(`DurableLog followers, ${args.rounds} interleaved rounds, ${args.dir} (median (min..max) over rounds; acks/s ratio to 0 followers in the same round)`);
   for (const row of rows) {
     const latency = row.p50Us ? `; resolve-to-yield p50 ${fmt(row.p50Us)} us, p99 ${fmt(row.p99Us!)} us; yielded before resolved: ${row.early}` : '';
-    console.log(`  ${String(row.appenders).padStart(3)} appenders, ${String(row.followers).padStart(2)} followers: ${fmt(row.acksPerSec)} acks/s, x${fmt(row.acksRatio, 2)}${latency}`);
+    console.log(`  ${String(row.appenders).padStart(3)} appenders, ${String(row.followers).padStart(2)} followers: ${fmt(row.acksPerSec)} acks/s, x${fmt(row.acksRatio, 2)}; CPU ${fmt(row.cpuUsPerRecord, 1)} us/record${latency}`);
   }
   if (args.json) {
     fs.writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), dir: args.dir, rounds: args.rounds, record: RECORD.length, measured: MEASURED, warmup: WARMUP, rows }, null, 2)}\n`);
