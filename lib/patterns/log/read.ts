@@ -32,7 +32,7 @@ export class SharedTail {
 }
 
 /** A {@link WindowReader} over bytes already read: [start, start + bytes.length) of the file. */
-class ReadReader extends WindowReader {
+class HeldBytesReader extends WindowReader {
   constructor(
     private readonly held: Buffer,
     private readonly start: number,
@@ -110,7 +110,7 @@ export class SegmentCursor {
       const end = Math.min(byteEnd, this.size);
       const reader =
         tail !== undefined && end - this.#offset <= SHARED_MAX
-          ? new ReadReader(await tail.bytes(this.segment, this.fd, this.#offset, end), this.#offset)
+          ? new HeldBytesReader(await tail.bytes(this.segment, this.fd, this.#offset, end), this.#offset)
           : new WindowReader(this.fd, end);
       this.#scanner = new SegmentScanner(reader, this.#next);
       this.#scanner.offset = this.#offset;
