@@ -20,9 +20,9 @@ const EXIT_CODES = 'exit codes: 0 ok, 1 the run failed, 2 usage error, a wrong s
 
 /** How a client command gets the witness's secret (the same text in run's and verify's help). */
 const CLIENT_SECRET_HELP = `The witness's secret (listen printed it at its first start; it is in the file
-"${SECRET_FILE_NAME}" of the witness's --state directory) comes from --secret-file FILE (a file
-only you can read: chmod 600) or from $${SECRET_ENV}. It never crosses the network:
-each connection proves it knows it (HMAC challenge-response).`;
+"${SECRET_FILE_NAME}" of the witness's --state directory) comes from --secret-file FILE (a
+file only you can read: chmod 600) or from $${SECRET_ENV}. It never crosses
+the network: each connection proves it knows it (HMAC challenge-response).`;
 
 const SECRET_FILE_OPTION = { type: 'string', value: 'FILE', help: `the witness's secret (mode 600); default $${SECRET_ENV}` } as const;
 
@@ -40,12 +40,12 @@ It listens on 127.0.0.1 (this machine only) unless --host says otherwise: for a 
 under test to reach it, give the address it reaches the witness at (or 0.0.0.0 / :: for
 every interface).
 
-Only clients that know its secret are served. At its first start it makes one (256 random
-bits), keeps it in DIR/${SECRET_FILE_NAME} (mode 600; DIR is made mode 700) and prints it once; give
-it to run and verify on the machine under test, in a file only you can read
-(--secret-file FILE) or in $${SECRET_ENV}. Or choose it yourself: --secret-file FILE or
-$${SECRET_ENV} here too (at least 16 printable characters). A secret file (or DIR)
-that other users could read or change is refused.`,
+Only clients that know its secret are served. At its first start it makes one (256
+random bits), keeps it in DIR/${SECRET_FILE_NAME} (mode 600; DIR is made mode 700) and prints
+it once. Give it to run and verify on the machine under test, in a file only you can
+read (--secret-file FILE) or in $${SECRET_ENV}. Or choose it yourself:
+--secret-file FILE or $${SECRET_ENV} here too (16 printable characters or more).
+A secret file, or a DIR, that other users could read or change is refused.`,
     options: {
       port: { type: 'string', value: 'N', help: `TCP port (default ${DEFAULT_PORT}; 0: any free one)` },
       host: { type: 'string', value: 'ADDR', help: `address to listen on (default ${WITNESS_DEFAULTS.host}: this machine only)` },
