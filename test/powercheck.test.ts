@@ -1011,7 +1011,7 @@ async function kill9(w: WitnessProcess): Promise<void> {
 }
 
 describe('powercheck: a witness killed (SIGKILL) and restarted mid-run', () => {
-  it('the run reconnects, resends what was not acknowledged, and the check still holds (no cut, plain file)', async () => {
+  it('the run reconnects, resends what was not acknowledged, and the check still holds (no cut, plain file)', { timeout: 120_000 }, async () => {
     const stateDir = freshDir('killed');
     let witness = await spawnWitness(stateDir);
     const { port, secret } = witness;
@@ -1323,7 +1323,7 @@ describe.skipIf(unavailable !== undefined)('powercheck on the power-cut simulato
 });
 
 describe('powercheck CLI: signals', () => {
-  it('run stops cleanly on SIGINT (exit 0, the witness told END); listen closes its state on SIGTERM (exit 0)', async () => {
+  it('run stops cleanly on SIGINT (exit 0, the witness told END); listen closes its state on SIGTERM (exit 0)', { timeout: 120_000 }, async () => {
     const stateDir = freshDir('signals');
     const w = await spawnWitness(stateDir);
     const file = path.join(freshDir('signals-run'), 'pc.bin');
@@ -1515,7 +1515,7 @@ describe('powercheck CLI: the secret', () => {
 });
 
 describe('powercheck CLI: usage and unreachable witness (exit 2)', () => {
-  it('refuses bad arguments before any I/O, and says why', async () => {
+  it('refuses bad arguments before any I/O, and says why', { timeout: 240_000 }, async () => {
     const dir = freshDir('cli');
     const file = path.join(dir, 'f');
     const keys = freshDir('cli-secret');
@@ -1559,7 +1559,7 @@ describe('powercheck CLI: usage and unreachable witness (exit 2)', () => {
     expect(help.stdout).toMatch(/hardsync powercheck listen/);
   });
 
-  it('never replaces a file that is not a powercheck file; exit 2 when the witness cannot be reached', async () => {
+  it('never replaces a file that is not a powercheck file; exit 2 when the witness cannot be reached', { timeout: 240_000 }, async () => {
     const witness = await startWitness();
     const port = witness.address().port;
     const secretFile = witness.secret.file!;
