@@ -13,6 +13,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WitnessClient, WitnessHandshakeError } from '../dist/bench/powercheck/client.js';
+import { DurableLog } from '../dist/lib/index.js';
 import * as protocol from '../dist/bench/powercheck/protocol.js';
 import { runPowercheck, type RunResult } from '../dist/bench/powercheck/run.js';
 import * as secrets from '../dist/bench/powercheck/secret.js';
@@ -901,6 +902,29 @@ describe('powercheck verify: a file whose header is gone, checked without --test
 });
 
 describe('powercheck witness: its state survives it', () => {
+  it('reads a state written by protocol 1: its tests can be listed and verified, not continued', async () => {
+    const stateDir = freshDir('v1-state');
+    const t = '9000000000000001';
+    const file = path.join(freshDir('v1-file'), 'pc.bin');
+    // Protocol 1's records: BEGIN's six fields and the time, no run key.
+    const log = await DurableLog.open(path.join(stateDir, 'log'), { flush: 'full' });
+    for (const record of [`B ${t} 4096 16 data ${encodeURIComponent(os.hostname())} ${encodeURIComponent(file)} 1700000000000`, `R ${t} 1700000000001`, `P ${t} 1 3 1700000000002`, `D ${t} 1 3 1700000000003`]) {
+      await log.append(record);
+    }
+    await log.close();
+    const witness = await startWitness({ stateDir });
+    try {
+      const client = await connect(witness);
+      expect((await client.request('LIST'))[0]).toMatch(new RegExp(`^TEST ${t} 4096 16 data .* ready=1 ended=0 .* announced=1 durable=1 `));
+      await expect(client.request(begin(t, 16).trim())).rejects.toMatchObject({ errCode: 'not-owner', detail: `test ${t} was begun by an older protocol and cannot be continued` });
+      client.close();
+      // Its file is gone: the witness names the test, and the verdict follows.
+      expect(await verifyPowercheck({ witness: { host: LOCAL, port: witness.address().port }, secret: secretOf(witness), file })).toMatchObject({ verdict: 'lied', testFrom: 'witness', test: t, header: 'no-file' });
+    } finally {
+      await witness.close();
+    }
+  });
+
   it('closes an idle connection', async () => {
     const witness = await startWitness({ idleTimeoutMs: 200 });
     try {
