@@ -8,7 +8,7 @@
  */
 import { casesAcross, fileTitle } from './compare';
 import { escapeHtml, hasFigures, isUnstable, LINE_COLORS } from './html-charts';
-import { formatLatency, formatRate, formatSize, formatTimes, latencyInterval } from './report';
+import { formatLatency, formatRate, formatSize, formatTimes, latencyInterval, unstableReasons } from './report';
 import type { BenchFile, BenchResult, Estimate } from './schema';
 import { notPinnedReason } from './stats';
 import { pageCacheRow, sampleNoun, shortLabel, timesPageCache } from './summary';
@@ -92,7 +92,7 @@ function detailsHtml(r: BenchResult, durable: string): string {
     items.push(['n/a', r.reason ?? 'no figures']);
   }
   items.push(['durable', durable]);
-  if (r.stability?.unstable) items.push(['unstable', r.stability.reasons.join('; ')]);
+  if (r.stability?.unstable) items.push(['unstable', unstableReasons(r).join('; ')]);
   items.push(['calls per operation', r.syscalls.join(', ')]);
   return `<details><summary>more</summary><dl>${items.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl></details>`;
 }

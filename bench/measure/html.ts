@@ -190,13 +190,13 @@ ul.env{padding-left:18px}ul.env li{margin-bottom:6px}
 .tag{display:inline-block;font-size:11px;padding:0 5px;border-radius:3px;line-height:16px;white-space:nowrap}
 .tag.nd{background:#eee;color:#333;border:1px dashed #777}.tag.un{background:#b00020;color:#fff}
 table.figs{border-collapse:collapse;font-size:12.5px;width:100%}
-table.figs th,table.figs td{padding:3px 6px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
+table.figs th,table.figs td{padding:3px 5px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
 table.figs th{background:#f6f6f6;font-weight:600}
 table.figs tr.odd td{background:#fafafa}
 td.n{text-align:right;font-variant-numeric:tabular-nums}td.fig{white-space:nowrap}td .ci{color:#666}td .ci.wide{color:#b00020;font-weight:600}
 tr.unstable td.m{box-shadow:inset 4px 0 #b00020}tr.nd td.m{font-style:italic}tr.more td.m{color:#777}
-tr.na td{color:#888}td.det{min-width:60px}td.det dl{margin:4px 0;max-width:420px;font-size:12px}td.det dt{font-weight:600}td.det dd{margin:0 0 4px 0}
-td.det details[open]{min-width:260px}summary{cursor:pointer;color:#0b5394}
+tr.na td{color:#888}td.det{min-width:60px}td.det dl{margin:4px 0;width:200px;font-size:12px}td.det dt{font-weight:600}td.det dd{margin:0 0 4px 0;overflow-wrap:anywhere}
+summary{cursor:pointer;color:#0b5394}
 .vs{font-size:11px;color:#555;white-space:normal}.vs.faster b{color:#1b7f3b}.vs.slower b{color:#b00020}.vs.same b{color:#666;font-weight:normal}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,540px),1fr));gap:18px 24px}
 figure.chart{margin:0;min-width:0}figcaption{font-weight:600;font-size:13px;margin-bottom:2px}
@@ -214,7 +214,7 @@ ul.legend li{overflow-wrap:normal}svg.sw{vertical-align:middle;margin-right:3px}
  table.figs td[data-label]::before{content:attr(data-label) ": ";color:#666;font-size:12px}
  table.figs td.m{font-weight:600;font-size:14px}table.figs td.m::before{content:none}
  tr.unstable td.m{box-shadow:none;color:#b00020}
- td.det details[open]{min-width:0}
+ td.det dl{width:auto}
  table.figs td.meta,table.figs td.file{display:inline-block;width:auto;margin-right:14px}
 }
 `;

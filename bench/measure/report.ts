@@ -4,6 +4,7 @@
  */
 import type { BenchFile, BenchResult } from './schema';
 import { notPinnedReason } from './stats';
+import { instability } from './run';
 import { pageCacheRow, sampleNoun, shortLabel, summaryLines, summaryOf } from './summary';
 import { tableHeader, tableLayout, tableLegend, tableRow, type PlannedCase, type TableLayout } from './table';
 
@@ -117,6 +118,14 @@ export function renderTable(header: string[], rows: string[][], rightAligned: bo
 /** Text wrapped to `width`, each line after the first indented by `indent`, the first by `first`. */
 function paragraph(text: string, width: number, first: string, indent: string): string {
   return `${first}${wrapText(text, width - first.length, indent.slice(first.length)).replace(/\n/g, `\n${first}`)}`;
+}
+
+/**
+ * Why a row is unstable, in words: from its estimates with today's wording (files written
+ * before it said "+-17794%"), else as the file recorded it.
+ */
+export function unstableReasons(r: BenchResult): string[] {
+  return r.estimates ? instability(r.estimates) : r.stability?.reasons ?? [];
 }
 
 /** How to print the report: the width of its lines, and --wide. */
@@ -245,7 +254,7 @@ export function stabilityLines(doc: BenchFile, width = 80): string[] {
   } else {
     out.push(paragraph(`Stability: ${unstable.length} of ${stability.cases} measured cases are UNSTABLE: their figures may differ in another run by more than +-${stability.limitPct}%, so treat them as rough.`, width, '', '  '));
     for (const r of unstable) {
-      out.push(paragraph(`${caseTitle(r)}: ${(r.stability?.reasons ?? []).join('; ')}`, width, '  ', '    '));
+      out.push(paragraph(`${caseTitle(r)}: ${unstableReasons(r).join('; ')}`, width, '  ', '    '));
     }
     out.push(paragraph(stability.causes.length > 0
       ? `Likely causes measured during the run: ${stability.causes.join('; ')}.`
