@@ -83,7 +83,7 @@ describe('hardsync check', () => {
     const dir = tempDir('hs-check-', '/dev/shm');
     const run = await runCli(['check', dir, '--json', path.join(dir, 'c.json')]);
     expect(run.stdout).not.toMatch(/PASS/);
-    expect(run.stdout).toMatch(/NOT-DURABLE: .* is on tmpfs, a filesystem in memory: nothing written\s+there survives power loss/);
+    expect(run.stdout).toMatch(/NOT-DURABLE: .* is on tmpfs, a filesystem in memory:\s+nothing written\s+there survives power loss/);
     expect(run.code).toBe(4);
     const check = readBenchFile(path.join(dir, 'c.json')).check;
     expect(check?.verdict).toBe('NOT-DURABLE');

@@ -130,15 +130,17 @@ export function summaryOf(doc: Pick<BenchFile, 'results' | 'warnings' | 'env'>):
   return { memory, filesystem: doc.env.filesystem?.type ?? null, implausiblyFast: !memory && implausiblyFast(doc), sizes: perSize, batching, next };
 }
 
-/** A latency figure in words for the summary: "101 us [96-108]", or "2.10 ms (not pinned down: 37 flushes per round, too few ...)". */
+/**
+ * A latency figure in words for the summary: "101 us [96-108]", or "2.10 ms (not pinned
+ * down)" (the reason is listed after the table, and in the JSON's `notPinned`).
+ */
 export function figureWords(f: SummaryFigure): string {
-  const text = latencyInterval(f, Infinity, true);
-  return f.notPinned ? `${formatLatency(f.value, true)} (not pinned down: ${f.notPinned})` : text;
+  return f.notPinned ? `${formatLatency(f.value, true)} (not pinned down)` : latencyInterval(f, Infinity, true);
 }
 
 function timesWords(t: SummaryFigure | null): string {
   if (!t) return '';
-  if (t.notPinned) return `about ${formatTimes(t.value)} (not pinned down: ${t.notPinned})`;
+  if (t.notPinned) return `about ${formatTimes(t.value)}`;
   return t.low !== null && t.high !== null && formatTimes(t.low) !== formatTimes(t.high) ? `${formatTimes(t.value)} [${formatTimes(t.low).slice(0, -1)}-${formatTimes(t.high)}]` : formatTimes(t.value);
 }
 
@@ -175,7 +177,8 @@ export function summaryLines(s: BenchSummary, doc: Pick<BenchFile, 'env'>, width
     }
   }
   for (const b of s.batching) {
-    say(`${b.writesPerSync} writes per ${b.label.replace(/^write\+/, '')} (${formatSize(b.size)} ${b.mode}): ${formatLatency(b.usPerWrite, true)} per write, ${formatTimes(b.gain)} less than one write per flush (${formatLatency(b.oneWritePerFlushUs, true)}).`);
+    const gain = b.gain >= 1 ? `${formatTimes(b.gain)} less than` : `${formatTimes(1 / b.gain)} more than`;
+    say(`${b.writesPerSync} writes per ${b.label.replace(/^write\+/, '')} (${formatSize(b.size)} ${b.mode}): ${formatLatency(b.usPerWrite, true)} per write, ${gain} one write per flush (${formatLatency(b.oneWritePerFlushUs, true)})${b.gain < 1 ? ': batching bought nothing here' : ''}.`);
   }
   if (s.implausiblyFast) {
     say('Caution: these durable writes are faster than a device can make data durable: a volatile cache may be acknowledging them (WARNING below). Only a power cut tells: hardsync powercheck.');
