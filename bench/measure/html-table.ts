@@ -131,7 +131,7 @@ export function tableRows(files: { name: string; doc: BenchFile }[], comparison:
           cell('ops/s [95%]', opsHtml(r.estimates?.opsPerSec, r.opsPerSec) + verdictOf('opsPerSec'), 'n fig'),
           cell('p50 [95%]', latencyHtml(r, 'p50') + verdictOf('p50'), 'n fig'),
           cell('p99 [95%]', latencyHtml(r, 'p99') + verdictOf('p99'), 'n fig'),
-          cell('\u00d7 page cache', times ? escapeHtml(formatTimes(times.value)) : r.method === 'write' ? '1\u00d7' : '', 'n'),
+          cell('\u00d7 page cache', times ? escapeHtml(formatTimes(times.value)) : r.method === 'write' ? '1x' : '', 'n'),
         );
       } else {
         cells.push(cell('ops/s', 'n/a', 'n fig'), cell('p50', '', 'n fig empty'), cell('p99', '', 'n fig empty'), cell('\u00d7 page cache', '', 'n empty'));

@@ -212,7 +212,7 @@ ul.legend li{overflow-wrap:normal}svg.sw{vertical-align:middle;margin-right:3px}
  table.figs td{border:0;padding:1px 0;text-align:left;white-space:normal}
  table.figs td.empty{display:none}
  table.figs td[data-label]::before{content:attr(data-label) ": ";color:#666;font-size:12px}
- table.figs td.m{font-weight:600;font-size:14px}table.figs td.m::before{content:none}
+ table.figs td.m{font-weight:600;font-size:14px}table.figs td.m::before,table.figs td.det::before{content:none}
  tr.unstable td.m{box-shadow:none;color:#b00020}
  td.det dl{width:auto}
  table.figs td.meta,table.figs td.file{display:inline-block;width:auto;margin-right:14px}
