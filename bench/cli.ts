@@ -72,6 +72,7 @@ figures are not stable are marked, with the likely causes measured during the ru
     footer: `The report starts with the answer: what a durable write costs here against a page-cache
 write, per size, and the cheapest durable method. On a terminal a progress bar runs while it
 measures; on a pipe each row is printed as its case ends.
+
 exit codes: 0 ok, 1 the run failed, 2 usage error or refused path`,
   },
   compare: {
@@ -118,7 +119,7 @@ device says so (a volatile cache may acknowledge them: hardsync powercheck tells
       input: { type: 'string', value: 'FILE', help: 'judge a saved check result instead of measuring' },
       json: { type: 'string', value: 'FILE', help: `write the result (schema ${SCHEMA})` },
     },
-    footer: 'exit codes: 0 PASS, 1 FAIL (or the run failed), 2 usage error or refused path, 3 UNCERTAIN,\n4 NOT-DURABLE (memory filesystem, or a flush not durable on this OS)',
+    footer: 'exit codes: 0 PASS, 1 FAIL (or the run failed), 2 usage error or refused path, 3 UNCERTAIN, 4 NOT-DURABLE (memory filesystem, or a flush not durable on this OS)',
   },
 };
 
@@ -418,6 +419,13 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   installCleanup();
+  // A reader that goes away (`hardsync bench | head`) ends the run quietly, as SIGPIPE ends
+  // other tools (Node ignores the signal, so the write fails with EPIPE instead).
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    removeScratch();
+    process.exit(141);
+  });
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -1,12 +1,12 @@
 // The CLI as a newcomer meets it: the answer in the first lines on a terminal, every line within
 // the width (COLUMNS, or 80 on a pipe), the table streamed on a pipe so that a killed run keeps
 // what it printed, and the small habits (no command, -v, compare with one file, pg's -f).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PG_HEADERS } from '../dist/bench/measure/pg.js';
-import { CLI, runCli, startCli } from './fixtures/bench/run-cli';
+import { CLI, haveScript, runCli, startCli } from './fixtures/bench/run-cli';
 import { tempDir } from './helpers/tmp';
 
 const work = tempDir('hs-cli-report-');
@@ -24,14 +24,6 @@ const PAGE_CACHE_ROW = /^write( only \(page cache\))?\*!? +overwrite +8k /m;
 // A short suite: the page-cache write and two flushes at 8 KiB, three rounds.
 const SHORT = ['--quick', '--methods', 'write,fdatasync,fsync', '--sizes', '8k'];
 
-const haveScript = (() => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** The report as a terminal shows it: progress lines dropped (each ends where the next clears it). */
 function screen(raw: string): string[] {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as hs from '../dist/lib/index.js';
 import { readBenchFile, SCHEMA } from '../dist/bench/measure/schema.js';
-import { CLI, runCli, startCli } from './fixtures/bench/run-cli';
+import { CLI, haveScript, runCli, startCli } from './fixtures/bench/run-cli';
 import { tempDir } from './helpers/tmp';
 
 const work = tempDir('hs-cli-');
@@ -287,14 +287,6 @@ describe('hardsync bench', () => {
 });
 
 // A terminal, from util-linux's script(1): the CLI's standard streams are a pty.
-const haveScript = (() => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe.skipIf(!haveScript)('hardsync bench on a terminal', () => {
   const onTerminal = (args: string[]) => spawn('script', ['-qfec', [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
