@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { wrapText } from './report';
+import { wrapText } from './text';
 import { UsageError } from './schema';
 
 /** One option of a command. */

@@ -154,7 +154,8 @@ function resultOf(rounds: readonly { samples: Float64Array; ops: number; busyNs:
   };
   if (rounds.length < 2) return base;
   const figure = (key: 'opsPerSec' | 'p50' | 'p99', value: number, perRound: number[]) => {
-    const e = roundsInterval(value, perRound);
+    // A percentile's interval stays within the operations measured (bench's rule too).
+    const e = roundsInterval(value, perRound, key === 'opsPerSec' ? undefined : { min: l.min, max: l.max });
     return { value: round3(e.value), low: round3(e.low), high: round3(e.high), halfWidthPct: Math.round(e.halfWidthPct * 10) / 10, rounds: e.rounds.map(round3) };
   };
   base.estimates = {

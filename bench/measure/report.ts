@@ -1,5 +1,7 @@
 /**
- * The human table on the terminal, and the size notation the CLI reads and prints.
+ * The text report of `hardsync bench`: its header, the answer (summary.ts), the table
+ * (table.ts), and what follows it; and the number formats every text output shares: sizes as
+ * --sizes takes them, latencies in their own unit, rates, ratios, intervals.
  * @module
  */
 import type { BenchFile, BenchResult } from './schema';
@@ -7,6 +9,9 @@ import { notPinnedReason } from './stats';
 import { instability } from './run';
 import { pageCacheRow, sampleNoun, shortLabel, summaryLines, summaryOf } from './summary';
 import { tableHeader, tableLayout, tableLegend, tableRow, type PlannedCase, type TableLayout } from './table';
+import { wrapText } from './text';
+
+export { wrapText };
 
 /** "512", "4k", "1m" style: what --sizes takes and the tables print. */
 export function formatSize(bytes: number): string {
@@ -21,26 +26,6 @@ export function parseSize(text: string): number {
   if (!match) return NaN;
   const unit = match[2].toLowerCase() === 'k' ? 1024 : match[2].toLowerCase() === 'm' ? 1 << 20 : 1;
   return Number(match[1]) * unit;
-}
-
-/**
- * Wraps text at spaces into lines of at most `width` characters (a word longer than that
- * stays whole); later lines start with `indent`, which counts toward their width.
- */
-export function wrapText(text: string, width: number, indent = ''): string {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    const limit = lines.length === 0 ? width : width - indent.length;
-    if (line.length > 0 && line.length + 1 + word.length > limit) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line.length > 0 ? `${line} ${word}` : word;
-    }
-  }
-  lines.push(line);
-  return lines.join(`\n${indent}`);
 }
 
 /** Decimals that give a figure 3 significant digits (2 at most: "1.45", "14.5", "145", "1450"). */
