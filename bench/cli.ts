@@ -127,19 +127,25 @@ device says so (a volatile cache may acknowledge them: hardsync powercheck tells
 export const USAGE = `usage: hardsync <command> [options]
 
 commands:
-  bench [dir]                measure flushes against page-cache writes, each figure with its
-                             95% interval (the main job: no arguments needed)
-  compare BASE.json B.json   compare result files: ratios, intervals, faster/slower/no difference
-  pg [dir]                   PostgreSQL's pg_test_fsync, same sections and format
-  check [dir]                etcd's disk check: fdatasync p99 under 10 ms? PASS / FAIL / UNCERTAIN
-  powercheck listen|run|verify   a power-loss check with a witness on a second machine
+  bench [dir]          what a durable write costs here against a page-cache
+                       write, each figure with its 95% interval (no arguments
+                       needed)
+  compare A.json B.json ...
+                       compare result files: ratios, intervals, faster /
+                       slower / no significant difference
+  pg [dir | -f FILE]   PostgreSQL's pg_test_fsync: its sections, options and
+                       format; then the wal_sync_method to choose
+  check [dir]          etcd's disk check: fdatasync p99 under 10 ms? PASS,
+                       FAIL, UNCERTAIN, or NOT-DURABLE on a memory filesystem
+  powercheck listen|run|verify
+                       a power-loss check with a witness on a second machine
 
 hardsync <command> --help    that command's options
 hardsync --version, -v       the version
 
-exit codes: 0 ok, 1 check failed or the run failed, 2 usage error or refused path,
-3 check uncertain, 4 check on a filesystem that cannot be durable (memory);
-powercheck verify: 0 honest, 1 lied, 2 could not check
+exit codes: 0 ok, 1 check failed or the run failed, 2 usage error or refused
+path, 3 check uncertain, 4 check on a filesystem that cannot be durable
+(memory); powercheck verify: 0 honest, 1 lied, 2 could not check
 `;
 
 const COMMAND_NAMES = ['bench', 'compare', 'pg', 'check', 'powercheck'];

@@ -98,6 +98,7 @@ describe('small CLI habits', () => {
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^usage: hardsync <command>/);
+    for (const line of run.stderr.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
   });
 
   it('-v is --version', async () => {
