@@ -4,16 +4,29 @@
  * @module
  */
 import { constants as bufferConstants } from 'node:buffer';
+import { types } from 'node:util';
 import { invalidArgType } from './errors';
 import { native } from './native';
 import type { MapFileOptions, MsyncOptions } from './types';
 import { promise } from './promise-form';
 import { validateArgumentCount, validateFd, validateIntRange, validateOptionalBoolean, validateOptions, validateUint } from './validate';
 
+/**
+ * The options object of mapFile and msync, or {}. Their `offset` and `length` are also names of
+ * Buffer and TypedArray getters, which throw on any other receiver: a view, or a Proxy (of
+ * one), given as options is refused, so that reading them cannot throw an error with no code.
+ */
+function optionsOf<T>(options: unknown): T {
+  validateOptions(options);
+  if (ArrayBuffer.isView(options) || types.isProxy(options)) {
+    throw invalidArgType('options', 'a plain object (not a view or a Proxy)', options);
+  }
+  return (options ?? {}) as T;
+}
+
 function mapArguments(fd: unknown, options: unknown): [number, number, number, boolean] {
   validateFd(fd);
-  validateOptions(options);
-  const { offset = 0, length, sync } = (options ?? {}) as MapFileOptions;
+  const { offset = 0, length, sync } = optionsOf<MapFileOptions>(options);
   validateUint(offset, 'options.offset');
   if (length !== undefined) validateIntRange(length, 'options.length', 1, Math.min(bufferConstants.MAX_LENGTH, Number.MAX_SAFE_INTEGER - offset));
   validateOptionalBoolean(sync, 'options.sync');
@@ -64,12 +77,21 @@ function validateView(view: unknown): asserts view is ArrayBufferView {
   if (!ArrayBuffer.isView(view)) throw invalidArgType('view', 'an instance of Buffer, TypedArray, or DataView', view);
 }
 
+/** A view's length in bytes: 0 once unmapped (a DataView's getter throws then, a TypedArray's says 0). */
+function byteLengthOf(view: ArrayBufferView): number {
+  try {
+    return view.byteLength;
+  } catch {
+    return 0;
+  }
+}
+
 function msyncArguments(view: unknown, options: unknown): [ArrayBufferView, number, number] {
   validateView(view);
-  validateOptions(options);
-  const { offset = 0, length } = (options ?? {}) as MsyncOptions;
-  validateUint(offset, 'options.offset', view.byteLength);
-  const rest = view.byteLength - offset;
+  const { offset = 0, length } = optionsOf<MsyncOptions>(options);
+  const size = byteLengthOf(view);
+  validateUint(offset, 'options.offset', size);
+  const rest = size - offset;
   if (length !== undefined) validateUint(length, 'options.length', rest);
   return [view, offset, length ?? rest];
 }
