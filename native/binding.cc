@@ -71,33 +71,48 @@ size_t ElementSize(napi_typedarray_type type) {
   }
 }
 
-// The bytes of a TypedArray or DataView (a Buffer is a Uint8Array). A detached buffer
-// reads as zero length, which is what it is.
-bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, size_t* length) {
-  napi_env env = info.Env();
-  napi_value value = info[i];
+// What a TypedArray or DataView (a Buffer is a Uint8Array) looks at: its first byte, its
+// length in bytes, its ArrayBuffer and where in it the view starts. Not a view: kNotAView;
+// one napi cannot describe: kUnreadable.
+struct ViewInfo {
+  void* data = nullptr;
+  size_t length = 0;
+  napi_value arraybuffer = nullptr;
+  size_t offset = 0;
+};
+enum class ViewRead { kOk, kNotAView, kUnreadable };
+
+ViewRead ReadView(napi_env env, napi_value value, ViewInfo* out) {
   bool is_typed_array = false;
   bool is_data_view = false;
   napi_is_typedarray(env, value, &is_typed_array);
   if (!is_typed_array) napi_is_dataview(env, value, &is_data_view);
-  void* raw = nullptr;
-  size_t byte_length = 0;
   if (is_typed_array) {
     napi_typedarray_type type;
-    size_t element_count;
-    if (napi_get_typedarray_info(env, value, &type, &element_count, &raw, nullptr, nullptr) != napi_ok) {
-      return ThrowInvalidArgType(env, "data", "a Buffer, TypedArray or DataView");
+    size_t element_count = 0;
+    if (napi_get_typedarray_info(env, value, &type, &element_count, &out->data, &out->arraybuffer, &out->offset) != napi_ok) {
+      return ViewRead::kUnreadable;
     }
-    byte_length = element_count * ElementSize(type);
-  } else if (is_data_view) {
-    if (napi_get_dataview_info(env, value, &byte_length, &raw, nullptr, nullptr) != napi_ok) {
-      return ThrowInvalidArgType(env, "data", "a Buffer, TypedArray or DataView");
-    }
-  } else {
-    return ThrowInvalidArgType(env, "data", "an instance of Buffer, TypedArray, or DataView");
+    out->length = element_count * ElementSize(type);
+    return ViewRead::kOk;
   }
-  *data = static_cast<const uint8_t*>(raw);
-  *length = raw == nullptr ? 0 : byte_length;
+  if (!is_data_view) return ViewRead::kNotAView;
+  return napi_get_dataview_info(env, value, &out->length, &out->data, &out->arraybuffer, &out->offset) == napi_ok
+             ? ViewRead::kOk
+             : ViewRead::kUnreadable;
+}
+
+// The bytes of a TypedArray or DataView. A detached buffer reads as zero length, which is
+// what it is.
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, size_t* length) {
+  ViewInfo view;
+  switch (ReadView(info.Env(), info[i], &view)) {
+    case ViewRead::kOk: break;
+    case ViewRead::kNotAView: return ThrowInvalidArgType(info.Env(), "data", "an instance of Buffer, TypedArray, or DataView");
+    case ViewRead::kUnreadable: return ThrowInvalidArgType(info.Env(), "data", "a Buffer, TypedArray or DataView");
+  }
+  *data = static_cast<const uint8_t*>(view.data);
+  *length = view.data == nullptr ? 0 : view.length;
   return true;
 }
 
@@ -356,35 +371,21 @@ struct MappedView {
 // view of a detached or shared buffer) is a TypeError.
 bool ArgMappedView(const Napi::CallbackInfo& info, size_t i, MappedView* out) {
   napi_env env = info.Env();
-  napi_value value = info[i];
-  bool is_typed_array = false;
-  bool is_data_view = false;
-  napi_is_typedarray(env, value, &is_typed_array);
-  if (!is_typed_array) napi_is_dataview(env, value, &is_data_view);
-  napi_value arraybuffer = nullptr;
-  size_t byte_offset = 0;
-  size_t byte_length = 0;
-  bool viewed = false;
-  if (is_typed_array) {
-    napi_typedarray_type type;
-    size_t element_count = 0;
-    viewed = napi_get_typedarray_info(env, value, &type, &element_count, nullptr, &arraybuffer, &byte_offset) == napi_ok;
-    byte_length = element_count * ElementSize(type);
-  } else if (is_data_view) {
-    viewed = napi_get_dataview_info(env, value, &byte_length, nullptr, &arraybuffer, &byte_offset) == napi_ok;
+  ViewInfo view;
+  if (ReadView(env, info[i], &view) != ViewRead::kOk) {
+    return ThrowInvalidArgType(env, "view", "an instance of Buffer, TypedArray, or DataView");
   }
-  if (!viewed) return ThrowInvalidArgType(env, "view", "an instance of Buffer, TypedArray, or DataView");
   void* data = nullptr;
   size_t buffer_length = 0;
   // A SharedArrayBuffer is not an ArrayBuffer here (napi says so), a detached one has no data.
-  if (napi_get_arraybuffer_info(env, arraybuffer, &data, &buffer_length) != napi_ok || data == nullptr ||
-      byte_offset > buffer_length || byte_length > buffer_length - byte_offset ||
+  if (napi_get_arraybuffer_info(env, view.arraybuffer, &data, &buffer_length) != napi_ok || data == nullptr ||
+      view.offset > buffer_length || view.length > buffer_length - view.offset ||
       (out->region = MappedRegistry::Get().Find(data, buffer_length, &out->id)) == nullptr) {
     return ThrowInvalidArgType(env, "view", "a view of a mapping made by mapFile, not unmapped");
   }
-  out->arraybuffer = arraybuffer;
-  out->offset = byte_offset;
-  out->length = byte_length;
+  out->arraybuffer = view.arraybuffer;
+  out->offset = view.offset;
+  out->length = view.length;
   return true;
 }
 

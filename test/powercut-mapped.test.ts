@@ -10,8 +10,8 @@
 // Also here, on the same mount: an msync that the simulator makes slow (an unmapFile meanwhile
 // leaves the memory mapped until it returns, and the event loop runs) and one it fails (EIO).
 // The workloads: test/fixtures/powercut/mapped.cjs. HARDSYNC_POWERCUT_RUNS /
-// HARDSYNC_POWERCUT_NEGATIVE_RUNS set the run counts (default 60 / 30; the documented long
-// campaign is 200, see bench/README.md), HARDSYNC_POWERCUT_SEED replays one.
+// HARDSYNC_POWERCUT_NEGATIVE_RUNS set the run counts (default 200 / 100: a few seconds each),
+// HARDSYNC_POWERCUT_SEED replays a campaign.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,8 +35,8 @@ const { SLOTS } = require('./fixtures/powercut/mapped.cjs') as { SLOTS: number }
 const unavailable = powercutUnavailable();
 if (unavailable) console.warn(`[powercut] skipped: ${unavailable}`);
 
-const RUNS = runsFromEnv(60);
-const NEGATIVE_RUNS = negativeRunsFromEnv(30);
+const RUNS = runsFromEnv(200);
+const NEGATIVE_RUNS = negativeRunsFromEnv(100);
 const SEED = seedFromEnv();
 const TIMEOUT = 900_000;
 
