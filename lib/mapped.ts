@@ -50,6 +50,9 @@ function mapArguments(fd: unknown, options: unknown): [number, number, number, b
  * - Shrinking the file while it is mapped (`fs.ftruncate`, here or in another process) makes
  *   the cut pages raise SIGBUS when touched, which ends the process, as with every mmap:
  *   unmap first.
+ * - A Buffer has a maximum length (`buffer.constants.MAX_LENGTH`: 4 GiB on Node 20): a longer
+ *   region (the default length of a larger file included) fails with node's
+ *   ERR_BUFFER_TOO_LARGE, mapping nothing; map such a file in parts.
  * - The Buffer stays valid after `fd` is closed. It is unmapped by {@link unmapFile}, or when
  *   it (and every view of its ArrayBuffer) has been garbage-collected.
  * - `sync: true` asks for MAP_SYNC (Linux, files on a DAX filesystem only: persistent memory

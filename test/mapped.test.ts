@@ -3,6 +3,7 @@
 // unmapping and garbage collection release, and every misuse failing with a node-shaped error
 // instead of a crash. Durability across power cuts: test/powercut-mapped.test.ts; the syscalls
 // made: test/syscalls.test.ts; hostile arguments: test/fuzz.test.ts.
+import { constants as bufferConstants } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -106,6 +107,23 @@ describe('mapFile: a Buffer over the file', () => {
     fs.closeSync(empty);
     if (linux) expect(mappingsOf(file)).toBe(before);
     fs.closeSync(fd);
+  });
+
+  it('a region longer than a Buffer can be is node\'s ERR_BUFFER_TOO_LARGE, mapping nothing', async () => {
+    const file = path.join(dir, `huge${++counter}`);
+    const fd = fs.openSync(file, 'w+');
+    const size = 5 * 2 ** 30; // sparse
+    fs.ftruncateSync(fd, size);
+    if (size > bufferConstants.MAX_LENGTH) {
+      expect(thrown(() => hs.mapFileSync(fd))).toMatchObject({ code: 'ERR_BUFFER_TOO_LARGE' });
+      await expect(hs.mapFile(fd)).rejects.toMatchObject({ code: 'ERR_BUFFER_TOO_LARGE' });
+      expect(thrown(() => hs.mapFileSync(fd, { length: size }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('"options.length"') });
+    } else {
+      hs.unmapFile(hs.mapFileSync(fd));
+    }
+    if (linux) expect(mappingsOf(file)).toBe(0);
+    fs.closeSync(fd);
+    fs.rmSync(file);
   });
 
   it('growing is explicit: grow the file, then map the new part', async () => {
