@@ -233,10 +233,11 @@ export function caseName(c: { label: string; mode: string; size: number; writesP
  */
 function ownWork(c: BenchCase, spec: NativeBenchSpec, ops: number): OwnWork {
   const opBytes = c.size * c.writesPerSync;
-  const prefill = spec.placement === BenchPlacementCode.overwrite && spec.sequence === BenchSequenceCode.plain ? Math.max(spec.regionBytes, spec.prefillBytes) * spec.files.length : 0;
+  const prefilled = spec.sequence === BenchSequenceCode.plain || spec.sequence === BenchSequenceCode.mapped;
+  const prefill = spec.placement === BenchPlacementCode.overwrite && prefilled ? Math.max(spec.regionBytes, spec.prefillBytes) * spec.files.length : 0;
   const m = c.method;
-  const reachesDevice = m.flush !== BenchFlushCode.none || m.nodeFs !== undefined || m.dsync || m.sync || m.direct || (m.syncFileRange?.length ?? 0) > 0;
-  const flushesPerOp = (c.method.flush !== BenchFlushCode.none || c.method.nodeFs ? 1 : 0) + (c.method.dsync || c.method.sync ? c.writesPerSync : 0) + (c.method.sequence ? 1 : 0);
+  const reachesDevice = m.flush !== BenchFlushCode.none || m.nodeFs !== undefined || m.dsync || m.sync || m.direct || m.mapped || (m.syncFileRange?.length ?? 0) > 0;
+  const flushesPerOp = (c.method.flush !== BenchFlushCode.none || c.method.nodeFs || c.method.mapped ? 1 : 0) + (c.method.dsync || c.method.sync ? c.writesPerSync : 0) + (c.method.sequence ? 1 : 0);
   return { writeBytes: (reachesDevice ? ops * opBytes : 0) + prefill, flushes: ops * flushesPerOp };
 }
 
@@ -398,7 +399,7 @@ export interface SuiteChoice {
 
 function pushCase(cases: BenchCase[], seen: Set<string>, c: BenchCase): void {
   if (c.writesPerSync > 1 && !c.method.amortizable) return;
-  const mode = c.method.sequence ? 'new' : c.mode;
+  const mode = c.method.sequence ? 'new' : c.method.mapped ? 'overwrite' : c.mode;
   const key = `${c.method.id}/${mode}/${c.size}/${c.writesPerSync}`;
   if (seen.has(key)) return;
   seen.add(key);
