@@ -72,6 +72,18 @@ const CONSUMER: Record<string, string> = {
       const options: hs.CreateDurableOptions = { mode, exclusive, flush };
       return hs.createDurable(path, options);
     }`,
+  MapFileOptions: `
+    export async function mapPart(fd: number, offset?: number, length?: number, sync?: boolean): Promise<Buffer> {
+      const options: hs.MapFileOptions = { offset, length, sync };
+      const map = await hs.mapFile(fd, options);
+      return map.length > 0 ? map : hs.mapFileSync(fd, { offset: undefined, length: undefined, sync: undefined });
+    }`,
+  MsyncOptions: `
+    export function persist(view: Buffer, offset?: number, length?: number): Promise<void> {
+      const options: hs.MsyncOptions = { offset, length };
+      hs.msyncSync(view, { offset: undefined, length: undefined });
+      return hs.msync(view, options).then(() => hs.unmapFile(view));
+    }`,
   SecretOptions: `
     export function keep(path: string, secret: string, encoding?: BufferEncoding, flush?: 'data' | 'full'): void {
       const options: hs.SecretOptions = { encoding, flush };
@@ -153,6 +165,14 @@ describe('types that strict projects accept', () => {
         fs.closeSync(fd);
       }
       expect(fs.readFileSync(file, 'utf8')).toBe('c');
+      const mappedFd = fs.openSync(file, 'r+');
+      try {
+        const map = hs.mapFileSync(mappedFd, { offset: undefined, length: undefined, sync: undefined });
+        await hs.msync(map, { offset: undefined, length: undefined });
+        hs.unmapFile(map);
+      } finally {
+        fs.closeSync(mappedFd);
+      }
       const log = await hs.DurableLog.open(path.join(dir, 'wal'), {
         flush: undefined, segmentSize: undefined, verify: undefined, segmentFill: undefined, maxBatchBytes: undefined, maxBatchRecords: undefined, maxDelayMicros: undefined,
       });
