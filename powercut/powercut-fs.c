@@ -142,6 +142,7 @@ static struct {
   uint64_t arm_write_left; /* cut in the middle of the arm_write_left-th write; 0: not armed */
   bool notify;       /* print "cut" on stdout when the power fails (-o notify) */
   int acks_fd;       /* where writes to the acknowledgements file go; -1: nowhere */
+  pid_t guard;       /* a process group killed when the daemon stops (guard PGID); 0: none */
   struct node acks;
   bool mmap;         /* files open without direct I/O: the kernel's page cache, shared mmap */
   struct fuse_session *se;
@@ -1120,6 +1121,14 @@ static int control_command(char *line) {
     g.arm_left = g.arm_flush_left = g.arm_write_left = 0;
     return 0;
   }
+  if (!strcmp(line, "guard")) {
+    /* The workload's process group: if the program that mounted this dies without ending it
+     * (killed), the daemon, stopped by its parent's death, ends the workload too. */
+    long pgid = arg ? parse_bounded(arg, INT_MAX) : 0;
+    if (pgid < 0) return -EINVAL;
+    g.guard = (pid_t)pgid;
+    return 0;
+  }
   if (!strcmp(line, "acks")) {
     /* Where the acknowledgements file's writes go from now on (appended); "acks" alone: nowhere. */
     int fd = -1;
@@ -2019,8 +2028,8 @@ static void usage(void) {
           "  instead of direct I/O, so shared mmap works), notify (print \"cut\" on stdout when the\n"
           "  power fails).\n"
           "  Control: write \"cut\", \"reboot\", \"sync\", \"arm N\", \"arm-flush N\", \"arm-write N\",\n"
-          "  \"disarm\", \"acks PATH\", \"lie on|off\", \"delay MS\", \"delay-us US\", \"secret HEX\" or\n"
-          "  \"reset\" to MOUNTPOINT/" CONTROL_NAME "; read it for the status. Lines written to\n"
+          "  \"disarm\", \"acks PATH\", \"guard PGID\", \"lie on|off\", \"delay MS\", \"delay-us US\",\n"
+          "  \"secret HEX\" or \"reset\" to MOUNTPOINT/" CONTROL_NAME "; read it for the status. Lines written to\n"
           "  MOUNTPOINT/" ACKS_NAME " are appended to the file of the last \"acks PATH\".\n",
           MAX_DELAY_MS, MAX_DELAY_US);
 }
@@ -2127,6 +2136,7 @@ int main(int argc, char **argv) {
   printf("ready\n");
   fflush(stdout);
   int r = fuse_session_loop(se);
+  if (g.guard > 0) kill(-g.guard, SIGKILL);
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);

@@ -257,14 +257,25 @@ class Campaign {
     }
   }
 
+  /** Has the daemon kill `child`'s group if crashtest dies before it could (null: the group is gone). */
+  private guard(child: GroupProcess | null): void {
+    if (child === null) this.pfs.guardGroup(null);
+    else if (child.pid !== undefined) this.pfs.guardGroup(child.pid);
+  }
+
   /** Waits for a process (with the timeout), or for Ctrl-C (then kills it and throws Interrupted). */
   private async waitAbortable(child: GroupProcess): Promise<{ finished: Finished; timedOut: boolean }> {
-    const outcome = await Promise.race([child.waitOrKill(this.options.timeoutMs), this.aborted]);
-    if (outcome === 'aborted') {
-      await child.kill();
-      throw new Interrupted();
+    this.guard(child);
+    try {
+      const outcome = await Promise.race([child.waitOrKill(this.options.timeoutMs), this.aborted]);
+      if (outcome === 'aborted') {
+        await child.kill();
+        throw new Interrupted();
+      }
+      return outcome;
+    } finally {
+      this.guard(null);
     }
-    return outcome;
   }
 
   /**
@@ -295,6 +306,7 @@ class Campaign {
       }),
     });
     this.running = { process: child, cutNotice: noticed };
+    this.guard(child);
     const timer = cut?.kind === 'time' ? setTimeout(() => this.pfs.cut(), cut.at) : undefined;
     let timeout: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -309,6 +321,7 @@ class Campaign {
     }
     // The power is off from here on whatever happened: the workload dies with it.
     const exit = await child.kill();
+    this.guard(null);
     this.running = null;
     this.lastOutput = child.output;
     const ms = Date.now() - started;

@@ -49,7 +49,7 @@ A run without a cut comes first: the workload must exit 0 and the check must pas
   footer: `exit codes: 0 every run passed, 1 a run failed (its seed and how to replay it are
 printed), 2 usage error, an environment that cannot host the simulator (no FUSE, not allowed
 to mount, no compiler or libfuse3 headers for its first build), or a workload or check that
-fails without any power cut; 130 interrupted`,
+fails without any power cut; 130 interrupted (Ctrl-C; 143 SIGTERM)`,
 };
 
 /** Everything before the first `--` is crashtest's; everything after it is the workload. */
@@ -191,7 +191,7 @@ function renderSummary(s: Settings, report: CampaignReport): string {
   });
   const afterExit = outcomes.filter((o) => o.landed === 'after-exit').length;
   const withAck = outcomes.filter((o) => o.acks > 0).length;
-  if (report.interrupted) lines.push(`interrupted after ${done} of ${s.runs} runs`);
+  if (report.interrupted) lines.push(`interrupted after ${done} of ${count(s.runs, 'run')}; everything it had mounted, started and written is gone`);
   if (report.failed > 0) {
     lines.push(`${report.failed} of ${count(done, 'run')} failed (${percent(report.failed, done)}): acknowledged data lost, or the check failed`);
   } else if (done > 0) {
@@ -268,7 +268,11 @@ export async function crashtest(argv: string[]): Promise<number> {
     return 2;
   }
   const controller = new AbortController();
-  setInterruptHandler(() => controller.abort());
+  let stoppedBy: NodeJS.Signals = 'SIGINT';
+  setInterruptHandler((signal) => {
+    stoppedBy = signal;
+    controller.abort();
+  });
   const started = Date.now();
   let printed = 0;
   const onEvent = (event: CampaignEvent) => {
@@ -310,7 +314,7 @@ export async function crashtest(argv: string[]): Promise<number> {
   }
   progress.clear();
   for (const warning of report.warnings) process.stderr.write(`hardsync crashtest: warning: ${warning}\n`);
-  const code = report.interrupted ? 130 : report.failed > 0 ? 1 : 0;
+  const code = report.interrupted ? 128 + (os.constants.signals[stoppedBy] ?? 2) : report.failed > 0 ? 1 : 0;
   out(renderSummary(s, report));
   writeJson(report, code);
   return code;

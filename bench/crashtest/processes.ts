@@ -62,6 +62,11 @@ export class GroupProcess {
     return new GroupProcess(['sh', '-c', command], options);
   }
 
+  /** Its process id, which is also its process group's (undefined if it could not start). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** What it wrote on stdout and stderr (the last 64 KiB or more). */
   get output(): string {
     return this.tail.length > OUTPUT_TAIL ? this.tail.slice(-OUTPUT_TAIL) : this.tail;

@@ -422,6 +422,14 @@ export class PowercutFs {
     this.command(file === null ? 'acks' : `acks ${file}`);
   }
 
+  /**
+   * A process group the daemon kills when it stops (null: none). The daemon stops when the
+   * program that mounted it dies, so a workload outlives no crashtest, even one killed with SIGKILL.
+   */
+  guardGroup(pgid: number | null): void {
+    this.command(pgid === null ? 'guard' : `guard ${pgid}`);
+  }
+
   /** The acknowledgements file on the mount (outside the model: never counted, never durable state). */
   get ackFile(): string {
     return path.join(this.mountpoint, '.powercut-acks');
