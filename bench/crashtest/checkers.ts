@@ -147,7 +147,8 @@ export async function checkDurableLog(dir: string, acks: Acknowledgement[]): Pro
     }
     for (const lsn of wanted.keys()) if (!seen.has(lsn)) lost.push(lsn);
     const list = (lsns: number[]) => `${lsns.slice(0, 5).join(', ')}${lsns.length > 5 ? ` and ${lsns.length - 5} more` : ''}`;
-    if (lost.length > 0) problems.push(`acknowledged records lost: LSN ${list(lost.sort((a, b) => a - b))} (the log holds LSN ${log.firstLsn} to ${log.lastLsn})`);
+    const holds = log.lastLsn < log.firstLsn ? 'the log holds no record' : `the log holds LSN ${log.firstLsn} to ${log.lastLsn}`;
+    if (lost.length > 0) problems.push(`acknowledged records lost: LSN ${list(lost.sort((a, b) => a - b))} (${holds})`);
     if (differ.length > 0) problems.push(`acknowledged records changed: LSN ${list(differ)}`);
   } finally {
     await log.close();
