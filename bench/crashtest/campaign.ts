@@ -38,6 +38,8 @@ export interface Calibration {
   writes: number;
   /** From its start to its exit. */
   ms: number;
+  /** From its start to its first filesystem operation (the start-up of its runtime, in which a cut finds nothing). */
+  firstOpMs: number;
   /** Acknowledgements (and intend() announcements) it recorded. */
   acks: number;
   intents: number;
@@ -130,12 +132,19 @@ function countOf(kind: CutKind, c: Calibration): number {
   return kind === 'op' ? c.ops : kind === 'flush' ? c.flushes : kind === 'write' ? c.writes : c.ms;
 }
 
-/** The cut point of the run seeded `seed`: a kind, then a point spread evenly over what the calibration run made of it. */
+/**
+ * The cut point of the run seeded `seed`: a kind, then a point spread evenly over what the
+ * calibration run made of it (for a time, over the span from its first filesystem operation to
+ * its exit).
+ */
 export function drawCut(seed: number, kinds: readonly CutKind[], calibration: Calibration): CutPoint {
   const random = rng(seed);
   const kind = kinds[Math.floor(random() * kinds.length)];
-  const count = countOf(kind, calibration);
-  return { kind, at: kind === 'time' ? Math.floor(random() * count) : 1 + Math.floor(random() * count) };
+  if (kind === 'time') {
+    const from = Math.min(calibration.firstOpMs, calibration.ms);
+    return { kind, at: from + Math.floor(random() * (calibration.ms - from)) };
+  }
+  return { kind, at: 1 + Math.floor(random() * countOf(kind, calibration)) };
 }
 
 /** "before operation 17", "after flush 3", "in the middle of write 5", "at 120 ms". */
@@ -282,7 +291,7 @@ class Campaign {
    * Runs the workload once on a fresh state, the cut armed (or none, for the calibration). Returns
    * how it ended and the simulator's status at the end, the power off.
    */
-  private async runWorkload(run: string, seed: number, cut: CutPoint | null, acksFile: string): Promise<{ exit: Finished; landed: Landing; status: PowercutStatus; ms: number }> {
+  private async runWorkload(run: string, seed: number, cut: CutPoint | null, acksFile: string): Promise<{ exit: Finished; landed: Landing; status: PowercutStatus; ms: number; firstOpMs: number }> {
     await this.freshState(run, seed);
     this.pfs.reset();
     fs.rmSync(acksFile, { force: true });
@@ -308,6 +317,11 @@ class Campaign {
     this.running = { process: child, cutNotice: noticed };
     this.guard(child);
     const timer = cut?.kind === 'time' ? setTimeout(() => this.pfs.cut(), cut.at) : undefined;
+    // The calibration notes when the first operation came (the status is read without one).
+    let firstOpMs = -1;
+    const watch = cut === null ? setInterval(() => {
+      if (firstOpMs < 0 && this.pfs.status().ops > 0) firstOpMs = Date.now() - started;
+    }, 2) : undefined;
     let timeout: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timeout = setTimeout(() => resolve('timeout'), this.options.timeoutMs);
@@ -318,6 +332,7 @@ class Campaign {
     } finally {
       clearTimeout(timer);
       clearTimeout(timeout);
+      clearInterval(watch);
     }
     // The power is off from here on whatever happened: the workload dies with it.
     const exit = await child.kill();
@@ -335,7 +350,7 @@ class Campaign {
       // The calibration ends with a clean shutdown instead (its caller's sync).
       if (cut !== null) this.pfs.cut();
     }
-    return { exit, landed, status, ms };
+    return { exit, landed, status, ms, firstOpMs: firstOpMs < 0 ? ms : firstOpMs };
   }
 
   /** Runs the built-in and the user's checks on the rebooted state; the problems they found. */
@@ -375,7 +390,7 @@ class Campaign {
     const outcomes: RunOutcome[] = [];
     let kept: string | null = null;
     let failed = 0;
-    let calibration: Calibration = { ops: 0, flushes: 0, writes: 0, ms: 0, acks: 0, intents: 0 };
+    let calibration: Calibration = { ops: 0, flushes: 0, writes: 0, ms: 0, firstOpMs: 0, acks: 0, intents: 0 };
     let kinds: CutKind[] = [];
     try {
       // The calibration: no cut; then a clean shutdown (everything durable), where every check must pass.
@@ -389,7 +404,7 @@ class Campaign {
       const checked = await this.check('calibration', options.seed, 'none', calibrationAcks);
       const { status } = dry;
       calibration = {
-        ops: status.ops, flushes: flushCount(status), writes: status.writes, ms: dry.ms,
+        ops: status.ops, flushes: flushCount(status), writes: status.writes, ms: dry.ms, firstOpMs: dry.firstOpMs,
         acks: checked.acks.filter((a) => a.op === 'ack').length, intents: checked.acks.filter((a) => a.op === 'intend').length,
       };
       if (checked.problems.length > 0) throw new CampaignError(`the check fails without any power cut, so it cannot tell a loss:\n  ${checked.problems.join('\n  ')}`);

@@ -281,7 +281,7 @@ export async function crashtest(argv: string[]): Promise<number> {
       process.stderr.write(`hardsync crashtest: ${event.message}\n`);
     } else if (event.type === 'calibrated') {
       const c = event.calibration;
-      say(`calibration (no cut): ${c.ops} operations, ${c.flushes} flushes, ${c.writes} writes, ${c.ms} ms, ${c.acks} acknowledgements\n`);
+      say(`calibration (no cut): ${c.ops} operations, ${c.flushes} flushes, ${c.writes} writes, ${c.acks} acknowledgements; ${c.ms} ms, the first operation at ${c.firstOpMs} ms\n`);
     } else {
       const { outcome, done, failed } = event;
       if (!outcome.passed && printed < PRINTED_FAILURES) {
