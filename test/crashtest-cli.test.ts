@@ -107,6 +107,9 @@ describe('hardsync crashtest: usage', () => {
       [['--expect', 'files', '--check', '', '--', 'node'], /--check needs a command/],
       [['--expect', 'files', '--json', '/nonexistent/dir/x.json', '--', 'node'], /does not exist/],
       [['--expect', 'files', '--rnus', '3', '--', 'node'], /unknown option --rnus; did you mean --runs\?/],
+      [['--expect', 'files', '--cut-at', 'op:0', '--', 'node'], /--cut-at: "op:0" is not op:N, flush:N, write:N \(N from 1\) or time:MS/],
+      [['--expect', 'files', '--cut-at', 'later:3', '--', 'node'], /--cut-at: "later:3"/],
+      [['--expect', 'files', '--cut-at', 'op:3', '--cut', 'op', '--', 'node'], /--cut-at fixes the cut point: --cut has nothing to choose/],
     ];
     for (const [args, message] of cases) {
       const box = sandbox();
@@ -180,7 +183,7 @@ describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', () => {
     expect(report.calibration.ops).toBeGreaterThan(0);
     const first = report.firstFailure;
     expect(first.problems.join('\n')).toMatch(/^k\d: acknowledged as \d+ bytes 'value \d of run \d+\\n' \(line \d+\), but it is missing/);
-    expect(first.replay).toBe(`hardsync crashtest --seed ${first.seed} --runs 1 --keep --expect files --cut op,write -- ${process.execPath} ${WORKLOAD}`);
+    expect(first.replay).toBe(`hardsync crashtest --seed ${first.seed} --cut-at ${first.cut.kind}:${first.cut.at} --runs 1 --keep --expect files -- ${process.execPath} ${WORKLOAD}`);
     // The text report (on stderr with --json -) says the same and how to replay.
     expect(ran.stderr).toContain(`FAIL run ${first.run} (seed ${first.seed})`);
     expect(ran.stderr).toContain(first.replay);

@@ -4,9 +4,15 @@
 // control (the same program with its flush removed, or on a disk that ignores flushes) that is
 // caught. Fewer runs than the benchmark (node dist/bench/crashtest/examples.js, 200 each):
 // HARDSYNC_CRASHTEST_EXAMPLE_RUNS, default 10; a fixed seed, so a failure here replays.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLES, renderExamples, runExample, type ExampleResult } from '../dist/bench/crashtest/examples.js';
 import { powercutUnavailable } from './helpers/powercut';
+import { tempDir } from './helpers/tmp';
+
+const ROOT = path.join(__dirname, '..');
 
 const unavailable = powercutUnavailable();
 if (unavailable) console.warn(`[powercut] skipped: ${unavailable}`);
@@ -37,4 +43,22 @@ describe.skipIf(unavailable !== undefined)('crashtest examples', () => {
       }
     }, 600_000);
   }
+});
+
+describe.skipIf(unavailable !== undefined)("the README's crashtest example", () => {
+  it('is caught losing the settings file it acknowledged, as the README shows', async () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Does your program keep its promises?'));
+    const code = /```js\n([^]*?)```/.exec(section)?.[1];
+    expect(code, 'the js block of the crashtest section').toBeDefined();
+    const dir = tempDir('hardsync-readme-crashtest-');
+    fs.mkdirSync(path.join(dir, 'node_modules'));
+    fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'hardsync'), 'dir');
+    fs.writeFileSync(path.join(dir, 'save.mjs'), code!);
+    const ran = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'cli.js'), 'crashtest', '--expect', 'files', '--runs', String(RUNS), '--seed', String(SEED), '--json', '-', '--', process.execPath, 'save.mjs'], { cwd: dir, encoding: 'utf8' });
+    expect(ran.status, ran.stderr).toBe(1);
+    const report = JSON.parse(ran.stdout);
+    expect(report.failed).toBeGreaterThan(0);
+    expect(report.firstFailure.problems[0]).toMatch(/^settings\.json: acknowledged as \d+ bytes '\{"version":\d+\}' \(line \d+\), but it (is missing|holds)/);
+  }, 600_000);
 });

@@ -85,6 +85,8 @@ export interface CampaignOptions {
   seed: number;
   /** The cut point kinds to draw from (those the calibration saw none of are left out). */
   kinds: readonly CutKind[];
+  /** Every run cuts here instead of at a drawn point (`--cut-at`: an exact replay). */
+  cutAt?: CutPoint;
   /** Per process (workload, setup, check): longer is a hang. */
   timeoutMs: number;
   /** Keep the surviving files of the first failing run (or of the last run, when none fails) in this new directory. */
@@ -145,6 +147,13 @@ export function drawCut(seed: number, kinds: readonly CutKind[], calibration: Ca
     return { kind, at: from + Math.floor(random() * (calibration.ms - from)) };
   }
   return { kind, at: 1 + Math.floor(random() * countOf(kind, calibration)) };
+}
+
+/** Parses `op:17`, `flush:3`, `write:5` or `time:120` (ms); null if it is none of them. */
+export function parseCutPoint(text: string): CutPoint | null {
+  const m = /^(op|flush|write|time):(0|[1-9][0-9]{0,11})$/.exec(text);
+  if (!m || (m[1] !== 'time' && m[2] === '0')) return null;
+  return { kind: m[1] as CutKind, at: Number(m[2]) };
 }
 
 /** "before operation 17", "after flush 3", "in the middle of write 5", "at 120 ms". */
@@ -410,14 +419,14 @@ class Campaign {
       if (checked.problems.length > 0) throw new CampaignError(`the check fails without any power cut, so it cannot tell a loss:\n  ${checked.problems.join('\n  ')}`);
       if (calibration.ops === 0) throw new CampaignError(`the workload made no filesystem operation in ${CRASHTEST_ENV.dir} (${this.dataDir}): there is nothing to cut`);
       if (calibration.acks === 0 && options.expect.length > 0) warnings.push('the workload acknowledged nothing in the run without a cut: the built-in checks verify acknowledgements only (see acknowledge() in hardsync/crashtest)');
-      kinds = usableKinds(options.kinds, calibration);
+      kinds = options.cutAt ? [options.cutAt.kind] : usableKinds(options.kinds, calibration);
       if (kinds.length === 0) throw new CampaignError(`the workload made no ${options.kinds.join(' and no ')}: none of the cut points asked for (--cut ${options.kinds.join(',')}) exists in it`);
       options.onEvent?.({ type: 'calibrated', calibration });
 
       for (let run = 0; run < options.runs; run++) {
         this.checkAbort();
         const seed = runSeed(options.seed, run);
-        const cut = drawCut(seed, kinds, calibration);
+        const cut = options.cutAt ?? drawCut(seed, kinds, calibration);
         const acksFile = path.join(this.work, 'acks.jsonl');
         const result = await this.runWorkload(String(run), seed, cut, acksFile);
         const workloadOutput = this.lastOutput;

@@ -12,7 +12,7 @@ import { packageVersion } from '../measure/env';
 import { setInterruptHandler } from '../measure/lifecycle';
 import { UsageError } from '../measure/schema';
 import { EXPECTATIONS, parseExpectation, type Expectation } from './checkers';
-import { CampaignError, CUT_KINDS, describeCut, runCampaign, type CampaignEvent, type CampaignReport, type CutKind, type RunOutcome } from './campaign';
+import { CampaignError, CUT_KINDS, describeCut, parseCutPoint, runCampaign, type CampaignEvent, type CampaignReport, type CutKind, type CutPoint, type RunOutcome } from './campaign';
 import { mountUnavailable, SimulatorUnavailable } from './simulator';
 
 /** The JSON report's schema name. */
@@ -40,6 +40,7 @@ A run without a cut comes first: the workload must exit 0 and the check must pas
     runs: { type: 'string', value: 'N', help: `runs with a power cut (default ${DEFAULT_RUNS})` },
     seed: { type: 'string', value: 'S', help: 'the campaign seed, 0 to 4294967295 (default: random); run 0 uses S\nitself, so --seed S --runs 1 replays the run of seed S' },
     cut: { type: 'string', value: 'KINDS', help: `cut points to draw from: ${CUT_KINDS.join(',')} (default: all)` },
+    'cut-at': { type: 'string', value: 'KIND:N', help: 'cut every run at this point instead (op:N, flush:N, write:N, time:MS):\nthe replay of one run, whatever the calibration counts' },
     timeout: { type: 'string', value: 'S', help: `seconds each command may take; a workload that neither exits nor\nreaches its cut point by then is a failed run (default ${DEFAULT_TIMEOUT_S})` },
     keep: { type: 'boolean', help: 'keep the surviving files, acknowledgements and output of the first\nfailing run (or of the last run) in ./hardsync-crashtest-SEED' },
     lie: { type: 'boolean', help: 'the simulated disk ignores every flush: your negative control (a\ncheck that still passes cannot see a loss)' },
@@ -74,6 +75,7 @@ interface Settings {
   seedGiven: boolean;
   kinds: CutKind[];
   kindsText?: string;
+  cutAt?: CutPoint;
   timeoutS: number;
   keep: boolean;
   lie: boolean;
@@ -81,13 +83,12 @@ interface Settings {
   json?: string;
 }
 
-/** The command line that replays run seed `seed` alone and keeps its files. */
-export function replayCommand(s: Settings, seed: number): string {
-  const words = ['hardsync', 'crashtest', '--seed', String(seed), '--runs', '1', '--keep'];
+/** The command line that replays the run of seed `seed`, cut at `cut`, alone, and keeps its files. */
+export function replayCommand(s: Settings, seed: number, cut: CutPoint): string {
+  const words = ['hardsync', 'crashtest', '--seed', String(seed), '--cut-at', `${cut.kind}:${cut.at}`, '--runs', '1', '--keep'];
   if (s.check !== undefined) words.push('--check', s.check);
   if (s.expectText !== undefined) words.push('--expect', s.expectText);
   if (s.setup !== undefined) words.push('--setup', s.setup);
-  if (s.kindsText !== undefined) words.push('--cut', s.kindsText);
   if (s.timeoutS !== DEFAULT_TIMEOUT_S) words.push('--timeout', String(s.timeoutS));
   if (s.lie) words.push('--lie');
   if (s.mmap) words.push('--mmap');
@@ -120,12 +121,16 @@ function parseSettings(argv: readonly string[]): Settings | null {
     if (!(CUT_KINDS as readonly string[]).includes(k)) throw new UsageError(`--cut: "${k}" is not a cut point; they are ${CUT_KINDS.join(', ')}`);
     return k as CutKind;
   });
+  const cutAtText = stringValue(parsed, 'cut-at');
+  const cutAt = cutAtText === undefined ? undefined : parseCutPoint(cutAtText);
+  if (cutAt === null) throw new UsageError(`--cut-at: "${cutAtText}" is not op:N, flush:N, write:N (N from 1) or time:MS`);
+  if (cutAt && kindsText !== undefined) throw new UsageError('--cut-at fixes the cut point: --cut has nothing to choose');
   const seedGiven = parsed.values.seed !== undefined;
   const seed = seedGiven ? numberValue(parsed, 'seed', 0, 0, 2 ** 32 - 1, true) : (Math.random() * 2 ** 32) >>> 0;
   const json = stringValue(parsed, 'json');
   checkOutputPath('json', json, true);
   return {
-    workload, check, expect, expectText, setup, seed, seedGiven, kinds: [...new Set(kinds)], kindsText,
+    workload, check, expect, expectText, setup, seed, seedGiven, kinds: [...new Set(kinds)], kindsText, cutAt,
     runs: numberValue(parsed, 'runs', DEFAULT_RUNS, 1, 1_000_000, true),
     timeoutS: numberValue(parsed, 'timeout', DEFAULT_TIMEOUT_S, 0.1, 86400, false),
     keep: parsed.values.keep === true, lie: parsed.values.lie === true, mmap: parsed.values.mmap === true, json,
@@ -204,8 +209,8 @@ function renderSummary(s: Settings, report: CampaignReport): string {
   const first = outcomes.find((o) => !o.passed);
   if (first) {
     lines.push(`first failure: run ${first.run}, seed ${first.seed}. Replay it alone and keep its files with:`);
-    lines.push(`  ${replayCommand(s, first.seed)}`);
-    lines.push(`  (the replay draws the same cut point if its run without a cut makes the same ${count(c.ops, 'operation')}, ${count(c.flushes, 'flush').replace(/hs$/, 'hes')} and ${count(c.writes, 'write')} again)`);
+    lines.push(`  ${replayCommand(s, first.seed, first.cut)}`);
+    if (!s.cutAt) lines.push(`  (or without --cut-at: the seed draws the same cut point while the run without a cut makes the same ${count(c.ops, 'operation')}, ${c.flushes} flush${c.flushes === 1 ? '' : 'es'} and ${count(c.writes, 'write')})`);
   }
   if (report.kept) lines.push(`kept: ${report.kept} (files/: what survived the cut; acks.jsonl; workload.log; run.json)`);
   return `${lines.join('\n')}\n`;
@@ -232,7 +237,8 @@ function jsonReport(s: Settings, argv: readonly string[], report: CampaignReport
     timeoutSeconds: s.timeoutS,
     calibration: report?.calibration ?? null,
     cutKinds: report?.kinds ?? [],
-    firstFailure: first ? { run: first.run, seed: first.seed, cut: first.cut, landed: first.landed, problems: first.problems, replay: replayCommand(s, first.seed) } : null,
+    cutAt: s.cutAt ?? null,
+    firstFailure: first ? { run: first.run, seed: first.seed, cut: first.cut, landed: first.landed, problems: first.problems, replay: replayCommand(s, first.seed, first.cut) } : null,
     kept: report?.kept ?? null,
     warnings: report?.warnings ?? [],
     results: report?.outcomes ?? [],
@@ -298,7 +304,7 @@ export async function crashtest(argv: string[]): Promise<number> {
   try {
     report = await runCampaign({
       workload: s.workload, cwd: process.cwd(), setup: s.setup, check: s.check, expect: s.expect, runs: s.runs, seed: s.seed,
-      kinds: s.kinds, timeoutMs: s.timeoutS * 1000, keep: s.keep ? keepDirectory(s.seed) : undefined, lie: s.lie, mmap: s.mmap,
+      kinds: s.kinds, cutAt: s.cutAt, timeoutMs: s.timeoutS * 1000, keep: s.keep ? keepDirectory(s.seed) : undefined, lie: s.lie, mmap: s.mmap,
       env: process.env, signal: controller.signal, onEvent,
     });
   } catch (error) {
