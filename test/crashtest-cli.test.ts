@@ -107,7 +107,7 @@ describe('hardsync crashtest: usage', () => {
       [['--expect', 'files', '--check', '', '--', 'node'], /--check needs a command/],
       [['--expect', 'files', '--json', '/nonexistent/dir/x.json', '--', 'node'], /does not exist/],
       [['--expect', 'files', '--rnus', '3', '--', 'node'], /unknown option --rnus; did you mean --runs\?/],
-      [['--expect', 'files', '--cut-at', 'op:0', '--', 'node'], /--cut-at: "op:0" is not op:N, flush:N, write:N \(N from 1\) or time:MS/],
+      [['--expect', 'files', '--cut-at', 'op:0', '--', 'node'], /--cut-at: "op:0" is not op:N, flush:N, write:N \(N from 1\), time:MS or exit/],
       [['--expect', 'files', '--cut-at', 'later:3', '--', 'node'], /--cut-at: "later:3"/],
       [['--expect', 'files', '--cut-at', 'op:3', '--cut', 'op', '--', 'node'], /--cut-at fixes the cut point: --cut has nothing to choose/],
     ];
@@ -183,7 +183,8 @@ describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', () => {
     expect(report.calibration.ops).toBeGreaterThan(0);
     const first = report.firstFailure;
     expect(first.problems.join('\n')).toMatch(/^k\d: acknowledged as \d+ bytes 'value \d of run \d+\\n' \(line \d+\), but it is missing/);
-    expect(first.replay).toBe(`hardsync crashtest --seed ${first.seed} --cut-at ${first.cut.kind}:${first.cut.at} --runs 1 --keep --expect files -- ${process.execPath} ${WORKLOAD}`);
+    const cutAt = first.landed === 'after-exit' ? 'exit' : `${first.cut.kind}:${first.cut.at}`;
+    expect(first.replay).toBe(`hardsync crashtest --seed ${first.seed} --cut-at ${cutAt} --runs 1 --keep --expect files -- ${process.execPath} ${WORKLOAD}`);
     // The text report (on stderr with --json -) says the same and how to replay.
     expect(ran.stderr).toContain(`FAIL run ${first.run} (seed ${first.seed})`);
     expect(ran.stderr).toContain(first.replay);
@@ -205,6 +206,17 @@ describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', () => {
     expect(fs.existsSync(path.join(kept, 'files', lostKey))).toBe(false);
     expect(fs.readFileSync(path.join(kept, 'acks.jsonl'), 'utf8')).toContain(`"key":"${lostKey}"`);
     expectNothingLeft(replayBox);
+  });
+
+  it('--cut-at exit: the power fails once the workload has ended; what it never flushed is gone', async () => {
+    const box = sandbox();
+    const ran = await crashtest(['--expect', 'files', '--runs', '1', '--cut-at', 'exit', '--json', '-', '--', process.execPath, WORKLOAD], box, { FIXTURE_MODE: 'lose' });
+    expect(ran.code, ran.stderr).toBe(1);
+    const report = JSON.parse(ran.stdout);
+    expect(report.results[0]).toMatchObject({ cut: { kind: 'exit' }, landed: 'after-exit', acks: 5 });
+    expect(report.results[0].problems).toHaveLength(5);
+    expect(report.firstFailure.replay).toContain('--cut-at exit --runs 1');
+    expectNothingLeft(box);
   });
 
   it('a workload that crashes before the cut is a failed run, said plainly; nothing left', async () => {

@@ -19,12 +19,15 @@ import { describeFinished, GroupProcess, killAllNow, type Finished } from './pro
 import { mix, rng } from './seeded';
 import { buildPowercut, flushCount, PowercutFs, userAllowOther, type BuildLog, type PowercutStatus } from './simulator';
 
-/** Where a run's power cut is placed. */
-export type CutKind = 'op' | 'flush' | 'write' | 'time';
-/** Every kind, in the order they are described. */
+/** Where a run's power cut is placed; `exit` (after the workload ended) is only ever given (`--cut-at exit`), never drawn. */
+export type CutKind = 'op' | 'flush' | 'write' | 'time' | 'exit';
+/** Every kind a run's cut is drawn from, in the order they are described. */
 export const CUT_KINDS: readonly CutKind[] = ['op', 'flush', 'write', 'time'];
 
-/** A cut point: before the `at`-th operation, after the `at`-th flush, in the middle of the `at`-th write, or `at` ms after the start. */
+/**
+ * A cut point: before the `at`-th operation, after the `at`-th flush, in the middle of the `at`-th
+ * write, `at` ms after the start, or (`exit`) once the workload has ended.
+ */
 export interface CutPoint {
   kind: CutKind;
   at: number;
@@ -131,7 +134,7 @@ export function usableKinds(kinds: readonly CutKind[], calibration: Calibration)
 }
 
 function countOf(kind: CutKind, c: Calibration): number {
-  return kind === 'op' ? c.ops : kind === 'flush' ? c.flushes : kind === 'write' ? c.writes : c.ms;
+  return kind === 'op' ? c.ops : kind === 'flush' ? c.flushes : kind === 'write' ? c.writes : kind === 'time' ? c.ms : 0;
 }
 
 /**
@@ -149,21 +152,28 @@ export function drawCut(seed: number, kinds: readonly CutKind[], calibration: Ca
   return { kind, at: 1 + Math.floor(random() * countOf(kind, calibration)) };
 }
 
-/** Parses `op:17`, `flush:3`, `write:5` or `time:120` (ms); null if it is none of them. */
+/** Parses `op:17`, `flush:3`, `write:5`, `time:120` (ms) or `exit`; null if it is none of them. */
 export function parseCutPoint(text: string): CutPoint | null {
+  if (text === 'exit') return { kind: 'exit', at: 0 };
   const m = /^(op|flush|write|time):(0|[1-9][0-9]{0,11})$/.exec(text);
   if (!m || (m[1] !== 'time' && m[2] === '0')) return null;
   return { kind: m[1] as CutKind, at: Number(m[2]) };
 }
 
-/** "before operation 17", "after flush 3", "in the middle of write 5", "at 120 ms". */
+/** "before operation 17", "after flush 3", "in the middle of write 5", "at 120 ms", "after the workload ended". */
 export function describeCut(cut: CutPoint): string {
   switch (cut.kind) {
     case 'op': return `before operation ${cut.at}`;
     case 'flush': return `after flush ${cut.at}`;
     case 'write': return `in the middle of write ${cut.at}`;
     case 'time': return `at ${cut.at} ms`;
+    case 'exit': return 'after the workload ended';
   }
+}
+
+/** The `--cut-at` value that replays a run: its cut point, or `exit` when the workload ended before it. */
+export function replayCut(cut: CutPoint, landed: Landing): string {
+  return landed === 'after-exit' || cut.kind === 'exit' ? 'exit' : `${cut.kind}:${cut.at}`;
 }
 
 /** The short form a checker gets in HARDSYNC_CRASHTEST_CUT: "op 17", "flush 3", "write 5", "time 120ms", or "exit". */

@@ -12,7 +12,7 @@ import { packageVersion } from '../measure/env';
 import { setInterruptHandler } from '../measure/lifecycle';
 import { UsageError } from '../measure/schema';
 import { EXPECTATIONS, parseExpectation, type Expectation } from './checkers';
-import { CampaignError, CUT_KINDS, describeCut, parseCutPoint, runCampaign, type CampaignEvent, type CampaignReport, type CutKind, type CutPoint, type RunOutcome } from './campaign';
+import { CampaignError, CUT_KINDS, describeCut, parseCutPoint, replayCut, runCampaign, type CampaignEvent, type CampaignReport, type CutKind, type CutPoint, type RunOutcome } from './campaign';
 import { mountUnavailable, SimulatorUnavailable } from './simulator';
 
 /** The JSON report's schema name. */
@@ -40,7 +40,7 @@ A run without a cut comes first: the workload must exit 0 and the check must pas
     runs: { type: 'string', value: 'N', help: `runs with a power cut (default ${DEFAULT_RUNS})` },
     seed: { type: 'string', value: 'S', help: 'the campaign seed, 0 to 4294967295 (default: random); run 0 uses S\nitself, so --seed S --runs 1 replays the run of seed S' },
     cut: { type: 'string', value: 'KINDS', help: `cut points to draw from: ${CUT_KINDS.join(',')} (default: all)` },
-    'cut-at': { type: 'string', value: 'KIND:N', help: 'cut every run at this point instead (op:N, flush:N, write:N, time:MS):\nthe replay of one run, whatever the calibration counts' },
+    'cut-at': { type: 'string', value: 'KIND:N', help: 'cut every run at this point instead (op:N, flush:N, write:N, time:MS,\nor exit: once the workload ended): the replay of one run' },
     timeout: { type: 'string', value: 'S', help: `seconds each command may take; a workload that neither exits nor\nreaches its cut point by then is a failed run (default ${DEFAULT_TIMEOUT_S})` },
     keep: { type: 'boolean', help: 'keep the surviving files, acknowledgements and output of the first\nfailing run (or of the last run) in ./hardsync-crashtest-SEED' },
     lie: { type: 'boolean', help: 'the simulated disk ignores every flush: your negative control (a\ncheck that still passes cannot see a loss)' },
@@ -83,9 +83,9 @@ interface Settings {
   json?: string;
 }
 
-/** The command line that replays the run of seed `seed`, cut at `cut`, alone, and keeps its files. */
-export function replayCommand(s: Settings, seed: number, cut: CutPoint): string {
-  const words = ['hardsync', 'crashtest', '--seed', String(seed), '--cut-at', `${cut.kind}:${cut.at}`, '--runs', '1', '--keep'];
+/** The command line that replays run `o` alone, at the same cut point, and keeps its files. */
+export function replayCommand(s: Settings, o: RunOutcome): string {
+  const words = ['hardsync', 'crashtest', '--seed', String(o.seed), '--cut-at', replayCut(o.cut, o.landed), '--runs', '1', '--keep'];
   if (s.check !== undefined) words.push('--check', s.check);
   if (s.expectText !== undefined) words.push('--expect', s.expectText);
   if (s.setup !== undefined) words.push('--setup', s.setup);
@@ -123,7 +123,7 @@ function parseSettings(argv: readonly string[]): Settings | null {
   });
   const cutAtText = stringValue(parsed, 'cut-at');
   const cutAt = cutAtText === undefined ? undefined : parseCutPoint(cutAtText);
-  if (cutAt === null) throw new UsageError(`--cut-at: "${cutAtText}" is not op:N, flush:N, write:N (N from 1) or time:MS`);
+  if (cutAt === null) throw new UsageError(`--cut-at: "${cutAtText}" is not op:N, flush:N, write:N (N from 1), time:MS or exit`);
   if (cutAt && kindsText !== undefined) throw new UsageError('--cut-at fixes the cut point: --cut has nothing to choose');
   const seedGiven = parsed.values.seed !== undefined;
   const seed = seedGiven ? numberValue(parsed, 'seed', 0, 0, 2 ** 32 - 1, true) : (Math.random() * 2 ** 32) >>> 0;
@@ -178,10 +178,10 @@ function percent(part: number, whole: number): string {
   return whole === 0 ? '0%' : `${((100 * part) / whole).toFixed(1)}%`;
 }
 
-const KIND_WORDS: Record<CutKind, string> = { op: 'before an operation', flush: 'after a flush', write: 'in the middle of a write', time: 'at a time' };
+const KIND_WORDS: Record<CutKind, string> = { op: 'before an operation', flush: 'after a flush', write: 'in the middle of a write', time: 'at a time', exit: 'after the workload ended' };
 
 function describeFailure(o: RunOutcome): string {
-  const where = o.landed === 'cut' ? `cut ${describeCut(o.cut)}` : o.landed === 'hang' ? `to be cut ${describeCut(o.cut)}` : `cut after the workload ended (drawn: ${describeCut(o.cut)})`;
+  const where = o.landed === 'cut' || o.cut.kind === 'exit' ? `cut ${describeCut(o.cut)}` : o.landed === 'hang' ? `to be cut ${describeCut(o.cut)}` : `cut after the workload ended (drawn: ${describeCut(o.cut)})`;
   return `FAIL run ${o.run} (seed ${o.seed}), ${where}:\n  ${o.problems.join('\n  ')}\n`;
 }
 
@@ -190,7 +190,7 @@ function renderSummary(s: Settings, report: CampaignReport): string {
   const { calibration: c, outcomes } = report;
   const lines: string[] = [];
   const done = outcomes.length;
-  const byKind = CUT_KINDS.filter((k) => report.kinds.includes(k)).map((k) => {
+  const byKind = [...CUT_KINDS, 'exit' as const].filter((k) => report.kinds.includes(k)).map((k) => {
     const runs = outcomes.filter((o) => o.cut.kind === k);
     return `${KIND_WORDS[k]} ${runs.filter((o) => !o.passed).length}/${runs.length}`;
   });
@@ -209,7 +209,7 @@ function renderSummary(s: Settings, report: CampaignReport): string {
   const first = outcomes.find((o) => !o.passed);
   if (first) {
     lines.push(`first failure: run ${first.run}, seed ${first.seed}. Replay it alone and keep its files with:`);
-    lines.push(`  ${replayCommand(s, first.seed, first.cut)}`);
+    lines.push(`  ${replayCommand(s, first)}`);
     if (!s.cutAt) lines.push(`  (or without --cut-at: the seed draws the same cut point while the run without a cut makes the same ${count(c.ops, 'operation')}, ${c.flushes} flush${c.flushes === 1 ? '' : 'es'} and ${count(c.writes, 'write')})`);
   }
   if (report.kept) lines.push(`kept: ${report.kept} (files/: what survived the cut; acks.jsonl; workload.log; run.json)`);
@@ -238,7 +238,7 @@ function jsonReport(s: Settings, argv: readonly string[], report: CampaignReport
     calibration: report?.calibration ?? null,
     cutKinds: report?.kinds ?? [],
     cutAt: s.cutAt ?? null,
-    firstFailure: first ? { run: first.run, seed: first.seed, cut: first.cut, landed: first.landed, problems: first.problems, replay: replayCommand(s, first.seed, first.cut) } : null,
+    firstFailure: first ? { run: first.run, seed: first.seed, cut: first.cut, landed: first.landed, problems: first.problems, replay: replayCommand(s, first) } : null,
     kept: report?.kept ?? null,
     warnings: report?.warnings ?? [],
     results: report?.outcomes ?? [],
