@@ -83,6 +83,15 @@ function expectNothingLeft(box: ReturnType<typeof sandbox>): void {
   }
 }
 
+/** Starts a campaign whose run 0 hangs, and waits until it does (the workload noted it). */
+async function hangingRun(box: ReturnType<typeof sandbox>): Promise<{ child: ReturnType<typeof start>; done: Promise<Ran> }> {
+  const child = start(['--expect', 'files', '--runs', '3', '--cut', 'op', '--timeout', '120', '--', process.execPath, WORKLOAD], box, { FIXTURE_MODE: 'hang' });
+  const done = finish(child);
+  const hanging = path.join(box.pids, '0-hanging');
+  await vi.waitFor(() => expect(fs.existsSync(hanging)).toBe(true), { timeout: 60_000, interval: 50 });
+  return { child, done };
+}
+
 describe('hardsync crashtest: usage', () => {
   it('--help describes it, and hardsync --help lists it', () => {
     const help = spawnSync(process.execPath, [CLI, 'crashtest', '--help'], { encoding: 'utf8' });
@@ -239,11 +248,7 @@ describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} in the middle of a run (Ctrl-C on the terminal's process group) stops it: exit ${signal === 'SIGINT' ? 130 : 143}, nothing left`, async () => {
       const box = sandbox();
-      const child = start(['--expect', 'files', '--runs', '3', '--cut', 'op', '--timeout', '120', '--', process.execPath, WORKLOAD], box, { FIXTURE_MODE: 'hang' });
-      const done = finish(child);
-      const deadline = Date.now() + 60_000;
-      while (!fs.existsSync(path.join(box.pids, '0-hanging')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(fs.existsSync(path.join(box.pids, '0-hanging'))).toBe(true);
+      const { child, done } = await hangingRun(box);
       process.kill(-child.pid!, signal);
       const ran = await done;
       expect(ran.code, ran.stderr).toBe(signal === 'SIGINT' ? 130 : 143);
@@ -254,11 +259,7 @@ describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', () => {
 
   it('SIGKILL of crashtest itself (nothing of it can clean up): the simulator, stopped by the death of its parent, ends the workload; only its temporary directory stays', async () => {
     const box = sandbox();
-    const child = start(['--expect', 'files', '--runs', '3', '--cut', 'op', '--timeout', '120', '--', process.execPath, WORKLOAD], box, { FIXTURE_MODE: 'hang' });
-    const done = finish(child);
-    const deadline = Date.now() + 60_000;
-    while (!fs.existsSync(path.join(box.pids, '0-hanging')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(fs.existsSync(path.join(box.pids, '0-hanging'))).toBe(true);
+    const { child, done } = await hangingRun(box);
     process.kill(child.pid!, 'SIGKILL');
     await done;
     await vi.waitFor(() => expect(processesMentioning(box.tmp)).toEqual([]), { timeout: 20_000, interval: 100 });

@@ -44,9 +44,9 @@ export function powercutUnavailable(): string | undefined {
   return undefined;
 }
 
-/** An executable named `name` on PATH (or in /usr/bin, /bin), or undefined. */
-export function findExecutable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/bin', '/bin'];
+/** An executable named `name` on PATH (or in one of `alsoIn`), or undefined. */
+export function findExecutable(name: string, alsoIn: readonly string[] = []): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...alsoIn];
   for (const dir of dirs) {
     const file = path.join(dir, name);
     try {
@@ -73,7 +73,8 @@ export function mountUnavailable(): string | undefined {
       ? 'no /dev/fuse: load the fuse module (modprobe fuse); in a container, pass the device (docker run --device /dev/fuse --cap-add SYS_ADMIN)'
       : `cannot open /dev/fuse (${code}): it must be readable and writable by this user`;
   }
-  if (process.getuid?.() !== 0 && !findExecutable('fusermount3')) {
+  // libfuse runs fusermount3 from where its build put it (/usr/bin) before it tries PATH.
+  if (process.getuid?.() !== 0 && !findExecutable('fusermount3', ['/usr/bin', '/bin'])) {
     return 'mounting FUSE as a user needs fusermount3 (Debian/Ubuntu: apt-get install fuse3; Fedora: dnf install fuse3), or run as root';
   }
   return undefined;
@@ -104,11 +105,13 @@ function isFresh(binary: string, hash: string): boolean {
   }
 }
 
-function writableDir(dir: string): boolean {
+/** Whether this user could make `dir` (or write in it, if it exists), without making anything yet. */
+function canWriteIn(dir: string): boolean {
+  let existing = dir;
+  while (!fs.existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
   try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.W_OK);
-    return true;
+    fs.accessSync(existing, fs.constants.W_OK);
+    return fs.statSync(existing).isDirectory();
   } catch {
     return false;
   }
@@ -128,8 +131,9 @@ function buildToolsMissing(): string | undefined {
   const install = 'Debian/Ubuntu: apt-get install gcc pkg-config libfuse3-dev fuse3; Fedora: dnf install gcc pkgconf fuse3-devel fuse3; Arch: pacman -S gcc pkgconf fuse3';
   const cc = process.env.CC?.split(/\s+/)[0] || 'cc';
   if (!(path.isAbsolute(cc) ? fs.existsSync(cc) : findExecutable(cc))) return `no C compiler (${cc}). ${install}`;
-  if (!findExecutable('pkg-config')) return `no pkg-config. ${install}`;
-  const probe = spawnSync('pkg-config', ['--exists', 'fuse3'], { stdio: 'ignore' });
+  const pkgConfig = findExecutable('pkg-config');
+  if (!pkgConfig) return `no pkg-config. ${install}`;
+  const probe = spawnSync(pkgConfig, ['--exists', 'fuse3'], { stdio: 'ignore' });
   if (probe.status !== 0) return `libfuse3's headers are not installed (pkg-config knows no fuse3). ${install}`;
   return undefined;
 }
@@ -163,11 +167,12 @@ export function buildPowercut(log?: BuildLog): string {
     : [PACKAGE_BINARY, path.join(userCacheDir(), `powercut-fs-${hash.slice(0, 16)}`)];
   const fresh = candidates.find((binary) => isFresh(binary, hash));
   if (fresh) return fresh;
-  const target = candidates.find((binary) => writableDir(path.dirname(binary)));
+  const target = candidates.find((binary) => canWriteIn(path.dirname(binary)));
   if (!target) throw new SimulatorUnavailable(`cannot build the power-cut simulator: none of ${candidates.map((c) => path.dirname(c)).join(', ')} is writable (set HARDSYNC_POWERCUT_CACHE to a directory that is)`);
   const missing = buildToolsMissing();
   if (missing) throw new SimulatorUnavailable(`the power-cut simulator (a small FUSE filesystem in C) is built on first use, and cannot be: ${missing}`);
   log?.(`building the power-cut simulator (once) into ${target}`);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
   const result = spawnSync('sh', [BUILD_SCRIPT, target], { encoding: 'utf8' });
   if (result.status !== 0) {
     throw new SimulatorUnavailable(`building the power-cut simulator failed (needs cc, pkg-config, libfuse3-dev):\n${result.stderr}${result.stdout}`);
