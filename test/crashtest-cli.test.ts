@@ -158,11 +158,24 @@ describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', () => {
     expect(strict.code).toBe(2);
     expect(strict.stderr).toMatch(/the check fails without any power cut, so it cannot tell a loss:\n.*the check failed \(exit 1\)\n +never satisfied/);
     expectNothingLeft(box2);
+    const box3 = sandbox();
+    const setup = await crashtest(['--setup', 'echo cannot prepare >&2; exit 7', '--expect', 'files', '--runs', '2', '--', process.execPath, WORKLOAD], box3);
+    expect(setup.code).toBe(2);
+    expect(setup.stderr).toMatch(/the setup command failed \(exit 7\)\n +cannot prepare/);
+    expectNothingLeft(box3);
+    const box4 = sandbox();
+    const missing = await crashtest(['--expect', 'files', '--runs', '2', '--', '/nonexistent/program'], box4);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('the workload fails without any power cut (could not start: spawn /nonexistent/program ENOENT)');
+    expectNothingLeft(box4);
   });
 
   it('a workload that keeps what it acknowledged passes every run: exit 0, nothing left', async () => {
     const box = sandbox();
-    const ran = await crashtest(['--expect', 'files', '--check', `node ${CHECK}`, '--runs', '6', '--seed', '11', '--', process.execPath, WORKLOAD], box);
+    // The setup's file was made durable before each run: every cut leaves it.
+    const setup = 'echo ready > "$HARDSYNC_CRASHTEST_DIR/initial"';
+    const check = `test -s "$HARDSYNC_CRASHTEST_DIR/initial" && node ${CHECK}`;
+    const ran = await crashtest(['--setup', setup, '--expect', 'files', '--check', check, '--runs', '6', '--seed', '11', '--', process.execPath, WORKLOAD], box);
     expect(ran.code, ran.stderr + ran.stdout).toBe(0);
     expect(ran.stdout).toContain('calibration (no cut):');
     expect(ran.stdout).toContain('PASS: all 6 runs kept what was acknowledged');

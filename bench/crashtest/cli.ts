@@ -309,12 +309,13 @@ export async function crashtest(argv: string[]): Promise<number> {
     });
   } catch (error) {
     progress.clear();
-    if (error instanceof CampaignError || error instanceof SimulatorUnavailable) {
-      process.stderr.write(`hardsync crashtest: ${error.message}\n`);
-      writeJson(null, 2, error.message);
-      return 2;
-    }
-    throw error;
+    // Exit 1 is kept for a run that failed its check: anything else that stops crashtest (the
+    // simulator refusing, a workload that cannot run, an error of crashtest's own) is "cannot test".
+    const known = error instanceof CampaignError || error instanceof SimulatorUnavailable;
+    const message = known ? (error as Error).message : `stopped by an error of its own: ${(error as Error)?.stack ?? String(error)}`;
+    process.stderr.write(`hardsync crashtest: ${message}\n`);
+    writeJson(null, 2, message);
+    return 2;
   } finally {
     setInterruptHandler(null);
   }
