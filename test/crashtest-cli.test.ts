@@ -230,6 +230,16 @@ describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', () => {
     expectNothingLeft(replayBox);
   });
 
+  it('a workload in another language (sh) acknowledges by writing lines to fd 3 itself', async () => {
+    const box = sandbox();
+    const ran = await crashtest(['--expect', 'files', '--runs', '3', '--cut-at', 'exit', '--json', '-', '--', 'sh', path.join(ROOT, 'test', 'fixtures', 'crashtest', 'workload.sh')], box);
+    expect(ran.code, ran.stderr).toBe(1);
+    const report = JSON.parse(ran.stdout);
+    expect(report.calibration.acks).toBe(3);
+    expect(report.firstFailure.problems).toEqual([expect.stringMatching(/^a: acknowledged as 3 bytes 'v3\\n' \(line 3\), but it is missing$/)]);
+    expectNothingLeft(box);
+  });
+
   it('--cut-at exit: the power fails once the workload has ended; what it never flushed is gone', async () => {
     const box = sandbox();
     const ran = await crashtest(['--expect', 'files', '--runs', '1', '--cut-at', 'exit', '--json', '-', '--', process.execPath, WORKLOAD], box, { FIXTURE_MODE: 'lose' });
