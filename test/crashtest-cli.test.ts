@@ -92,7 +92,11 @@ async function hangingRun(box: ReturnType<typeof sandbox>): Promise<{ child: Ret
   return { child, done };
 }
 
-describe('hardsync crashtest: usage', () => {
+// Each test starts crashtest (a node process, a mount, several runs) one or more times: under a
+// loaded machine that takes minutes, which is waiting, not a hang.
+const SLOW = { timeout: 600_000 };
+
+describe('hardsync crashtest: usage', SLOW, () => {
   it('--help describes it, and hardsync --help lists it', () => {
     const help = spawnSync(process.execPath, [CLI, 'crashtest', '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
@@ -133,7 +137,7 @@ describe('hardsync crashtest: usage', () => {
 const unavailable = powercutUnavailable();
 if (unavailable) console.warn(`[powercut] skipped: ${unavailable}`);
 
-describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', () => {
+describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', SLOW, () => {
   it('an environment that cannot build or run the simulator: exit 2, saying what is missing', async () => {
     const given = await crashtest(['--expect', 'files', '--runs', '1', '--', process.execPath, WORKLOAD], sandbox(), { HARDSYNC_POWERCUT_FS: '/nonexistent/powercut-fs' });
     expect(given.code).toBe(2);
