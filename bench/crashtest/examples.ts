@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { numberValue, parseOrHelp, stringValue, type CommandSpec } from '../measure/args';
 import { UsageError } from '../measure/schema';
+import { replayCut, type RunOutcome } from './campaign';
 import { PACKAGE_ROOT } from './simulator';
 
 /** What an example must show: it survives every run, it is caught, or whatever crashtest finds (reported, not required). */
@@ -60,6 +61,8 @@ export interface ExampleResult {
   /** Runs that had at least one acknowledgement before their cut (only those can lose one). */
   runsWithAck: number;
   firstFailingSeed: number | null;
+  /** Its cut point, as `--cut-at` takes it. */
+  firstFailingCut: string | null;
   firstProblem: string | null;
   /** Failed / runs per cut point kind. */
   byKind: Record<string, { runs: number; failed: number }>;
@@ -89,7 +92,7 @@ export async function runExample(example: ExampleCase, runs: number, seed: numbe
       child.on('close', (exit) => resolve({ code: exit, stderr: err }));
     });
     const report = fs.existsSync(json) ? JSON.parse(fs.readFileSync(json, 'utf8')) : null;
-    const results: { seed: number; passed: boolean; acks: number; cut: { kind: string }; problems: string[] }[] = report?.results ?? [];
+    const results: RunOutcome[] = report?.results ?? [];
     const byKind: ExampleResult['byKind'] = {};
     for (const r of results) {
       const k = (byKind[r.cut.kind] ??= { runs: 0, failed: 0 });
@@ -100,7 +103,8 @@ export async function runExample(example: ExampleCase, runs: number, seed: numbe
     const asExpected = code !== null && code <= 1 && (example.verdict === 'survives' ? code === 0 : example.verdict === 'caught' ? code === 1 : true);
     return {
       name: example.name, verdict: example.verdict, exitCode: code, runs: results.length, failed: failed.length,
-      runsWithAck: results.filter((r) => r.acks > 0).length, firstFailingSeed: failed[0]?.seed ?? null, firstProblem: failed[0]?.problems[0] ?? null,
+      runsWithAck: results.filter((r) => r.acks > 0).length, firstFailingSeed: failed[0]?.seed ?? null,
+      firstFailingCut: failed[0] ? replayCut(failed[0].cut, failed[0].landed) : null, firstProblem: failed[0]?.problems[0] ?? null,
       byKind, seconds: Math.round((Date.now() - started) / 100) / 10, asExpected,
       error: code !== null && code > 1 ? (report?.error ?? stderr.trim().split('\n').slice(-3).join(' ')) : null,
     };
@@ -166,7 +170,7 @@ async function main(): Promise<void> {
   }
   const load = os.loadavg().map((l) => l.toFixed(2)).join(', ');
   process.stdout.write(`crashtest examples, ${runs} runs each, seed ${seed}; load average ${load}\n\n${renderExamples(results)}`);
-  for (const r of results) if (r.firstProblem) process.stdout.write(`\n${r.name}, first failure (seed ${r.firstFailingSeed}): ${r.firstProblem}`);
+  for (const r of results) if (r.firstProblem) process.stdout.write(`\n${r.name}, first failure (seed ${r.firstFailingSeed}, --cut-at ${r.firstFailingCut}): ${r.firstProblem}`);
   process.stdout.write('\n');
   if (json !== undefined) fs.writeFileSync(json, `${JSON.stringify({ runs, seed, loadavg: os.loadavg(), results }, null, 1)}\n`);
   if (results.some((r) => !r.asExpected)) process.exitCode = 1;
