@@ -97,13 +97,13 @@ async function hangingRun(box: ReturnType<typeof sandbox>): Promise<{ child: Ret
 const SLOW = { timeout: 600_000 };
 
 describe('hardsync crashtest: usage', SLOW, () => {
-  it('--help describes it, and hardsync --help lists it', () => {
-    const help = spawnSync(process.execPath, [CLI, 'crashtest', '--help'], { encoding: 'utf8' });
-    expect(help.status).toBe(0);
+  it('--help describes it, and hardsync --help lists it', async () => {
+    const help = await crashtest(['--help']);
+    expect(help.code).toBe(0);
     expect(help.stdout).toContain('usage: hardsync crashtest');
     for (const option of ['--check', '--expect', '--setup', '--runs', '--seed', '--cut', '--timeout', '--keep', '--lie', '--json']) expect(help.stdout).toContain(option);
     expect(help.stdout).toContain('exit codes: 0 every run passed, 1 a run failed');
-    const global = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const global = await finish(spawn(process.execPath, [CLI, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] }) as ReturnType<typeof start>);
     expect(global.stdout).toContain('crashtest -- CMD...');
   });
 

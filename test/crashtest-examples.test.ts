@@ -4,7 +4,7 @@
 // control (the same program with its flush removed, or on a disk that ignores flushes) that is
 // caught. Fewer runs than the benchmark (node dist/bench/crashtest/examples.js, 200 each):
 // HARDSYNC_CRASHTEST_EXAMPLE_RUNS, default 10; a fixed seed, so a failure here replays.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,7 +55,14 @@ describe.skipIf(unavailable !== undefined)("the README's crashtest example", () 
     fs.mkdirSync(path.join(dir, 'node_modules'));
     fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'hardsync'), 'dir');
     fs.writeFileSync(path.join(dir, 'save.mjs'), code!);
-    const ran = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'cli.js'), 'crashtest', '--expect', 'files', '--runs', String(RUNS), '--seed', String(SEED), '--json', '-', '--', process.execPath, 'save.mjs'], { cwd: dir, encoding: 'utf8' });
+    // Not spawnSync: a minute of blocking would starve this worker's own messages to vitest.
+    const args = [path.join(ROOT, 'dist', 'bench', 'cli.js'), 'crashtest', '--expect', 'files', '--runs', String(RUNS), '--seed', String(SEED), '--json', '-', '--', process.execPath, 'save.mjs'];
+    const ran = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, args, { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+        const code = (error as { code?: unknown } | null)?.code;
+        resolve({ status: error ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+      });
+    });
     expect(ran.status, ran.stderr).toBe(1);
     const report = JSON.parse(ran.stdout);
     expect(report.failed).toBeGreaterThan(0);
