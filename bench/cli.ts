@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `hardsync` command: bench, compare, pg, check, powercheck. Options are parsed by Node's
+ * The `hardsync` command: bench, compare, pg, check, powercheck, crashtest. Options are parsed by Node's
  * util.parseArgs from one declaration per command (bench/measure/args.ts), which also gives
  * each command's --help. A wrong option fails with exit code 2 and a clear message, before
  * any I/O. Exit codes: 0 ok, 1 check failed (or a run failed), 2 usage error or refused path,
@@ -25,6 +25,7 @@ import { tableLayout, tableRow } from './measure/table';
 import { DEFAULT_MAX_SAMPLES_PER_ROUND, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, UNSTABLE_HALF_WIDTH_PCT, type SuiteChoice } from './measure/run';
 import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type BenchResult, type CheckVerdict } from './measure/schema';
 import { powercheck, powercheckCommandName } from './powercheck/cli';
+import { crashtest } from './crashtest/cli';
 
 /** Default rounds per case, and seconds per case over all of them. */
 export const DEFAULT_ROUNDS = 8;
@@ -139,16 +140,20 @@ commands:
                        FAIL, UNCERTAIN, or NOT-DURABLE on a memory filesystem
   powercheck listen|run|verify
                        a power-loss check with a witness on a second machine
+  crashtest [options] -- CMD...
+                       run your program on a power-cut simulator: does what
+                       it acknowledged survive the cuts?
 
 hardsync <command> --help    that command's options
 hardsync --version, -v       the version
 
 exit codes: 0 ok, 1 check failed or the run failed, 2 usage error or refused
 path, 3 check uncertain, 4 check on a filesystem that cannot be durable
-(memory); powercheck verify: 0 honest, 1 lied, 2 could not check
+(memory); powercheck verify: 0 honest, 1 lied, 2 could not check;
+crashtest: 0 every run passed, 1 a run failed, 2 cannot test
 `;
 
-const COMMAND_NAMES = ['bench', 'compare', 'pg', 'check', 'powercheck'];
+const COMMAND_NAMES = ['bench', 'compare', 'pg', 'check', 'powercheck', 'crashtest'];
 
 /** The suite choice from bench's options. */
 export function suiteChoice(parsed: ParsedArgs): SuiteChoice {
@@ -394,6 +399,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'pg': return await pg(rest);
       case 'check': return await check(rest);
       case 'powercheck': return await powercheck(rest);
+      case 'crashtest': return await crashtest(rest);
       case undefined:
         // No command is a usage error: the usage goes where errors go, and the exit code says so.
         process.stderr.write(USAGE);

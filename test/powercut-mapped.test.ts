@@ -2,7 +2,7 @@
 // mapping and acknowledges each once msync (or msyncSync) of its range returned; the power is
 // cut at a random filesystem operation, the machine rebooted, and every acknowledged record must
 // be there, intact. Runs on powercut-fs's `-o mmap` mount, where files go through the kernel's
-// page cache (test/tools/powercut/README.md, "mmap mode"; proven by test/powercut-mmap.test.ts):
+// page cache (powercut/README.md, "mmap mode"; proven by test/powercut-mmap.test.ts):
 // a store dirties a page, the kernel writes it back at msync (or whenever it likes), and only a
 // flush of the file makes what the daemon has durable.
 // Negative controls that must be caught: stores acknowledged without any msync, and stores
