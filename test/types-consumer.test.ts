@@ -32,6 +32,13 @@ const CONSUMER: Record<string, string> = {
       };
       return hs.DurableLog.open(dir, options);
     }`,
+  LogRecordsOptions: `
+    export async function tail(log: hs.DurableLog, from?: number, follow?: boolean, signal?: AbortSignal): Promise<number[]> {
+      const options: hs.LogRecordsOptions = { follow, signal };
+      const lsns: number[] = [];
+      for await (const record of log.records(from, options)) lsns.push(record.lsn);
+      return lsns;
+    }`,
   OpenOptions: `
     export function openFor(path: string, write?: boolean, dsync?: boolean): Promise<number> {
       const options: hs.OpenOptions = { read: undefined, write, truncate: undefined, append: undefined, dsync, sync: undefined, direct: undefined, nofollow: undefined };
@@ -170,6 +177,9 @@ describe('types that strict projects accept', () => {
         flush: undefined, segmentSize: undefined, verify: undefined, segmentFill: undefined, maxBatchBytes: undefined, maxBatchRecords: undefined, maxDelayMicros: undefined,
       });
       expect(await log.append('d')).toEqual({ lsn: 1 });
+      const lsns: number[] = [];
+      for await (const record of log.records(undefined, { follow: undefined, signal: undefined })) lsns.push(record.lsn);
+      expect(lsns).toEqual([1]);
       await log.close();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

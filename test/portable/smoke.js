@@ -706,6 +706,55 @@ check('DurableLog: append, close, reopen and read back in order', ['DurableLog']
   assertArgError(await rejected(() => hs.DurableLog.open(42)), 'ERR_INVALID_ARG_TYPE', 'open(42)');
 });
 
+check('open: a file open for reading can be renamed, and read through its fd after (Windows: share-delete)', ['open', 'openSync', 'replaceFile', 'replaceFileSync'], async () => {
+  // What DurableLog's truncateBefore does to a segment a reader holds open.
+  const file = fileWith('held by a reader');
+  const aside = fresh('aside');
+  const fd = await hs.open(file);
+  fdsToClose.push(fd);
+  await hs.replaceFile(file, aside);
+  assert(!fs.existsSync(file), 'the old name is gone');
+  const buffer = Buffer.alloc(16);
+  assertEqual(fs.readSync(fd, buffer, 0, 16, 0), 16, 'bytes read through the fd after the rename');
+  assertEqual(buffer.toString(), 'held by a reader', 'content through the fd');
+  const fd2 = hs.openSync(aside);
+  fdsToClose.push(fd2);
+  fs.renameSync(aside, file);
+  closeFd(fd);
+  closeFd(fd2);
+  fs.unlinkSync(file);
+  assert(!fs.existsSync(file), 'unlinked once closed');
+});
+
+check('DurableLog: truncateBefore with a reader holding the segments sets them aside, a follower follows, reopen starts at the truncation point', ['DurableLog'], async () => {
+  const directory = fresh('log');
+  const log = await hs.DurableLog.open(directory, { segmentSize: 1024 });
+  for (let i = 1; i <= 30; i++) await log.append(`record ${i} ${'.'.repeat(90)}`);
+  const follower = log.records(log.nextLsn, { follow: true });
+  const followed = follower.next();
+  const reader = log.records();
+  assertEqual((await reader.next()).value.lsn, 1, 'first record');
+  const done = await log.truncateBefore(log.nextLsn);
+  assert(done.held === done.segments && done.segments >= 3, `truncateBefore: ${show(done)}`);
+  const names = fs.readdirSync(directory);
+  assertEqual(names.filter((name) => name.endsWith('.wal')).length, 1, 'segments left under their names');
+  assertEqual(names.filter((name) => name.endsWith('.wal.retired')).length, done.held, 'segments set aside');
+  let read = 1;
+  while (!(await reader.next()).done) read++;
+  assertEqual(read, 30, 'records the reader set out to read');
+  await log.append('the next one');
+  assertEqual((await followed).value.data.toString(), 'the next one', 'the follower got it');
+  await follower.return(undefined);
+  await log.truncateBefore(log.firstLsn);
+  assertEqual(log.stats().retiredSegments, 0, 'released and removed');
+  assertEqual(fs.readdirSync(directory).filter((name) => name.endsWith('.retired')).length, 0, 'no set-aside file left');
+  const first = log.firstLsn;
+  await log.close();
+  const reopened = await hs.DurableLog.open(directory, { segmentSize: 1024 });
+  assertEqual(reopened.firstLsn, first, 'reopened firstLsn');
+  await reopened.close();
+});
+
 check('mapFile / msync / unmapFile: stores reach the file, msync makes ranges durable, unmap detaches and releases', ['mapFile', 'mapFileSync', 'msync', 'msyncSync', 'unmapFile'], async () => {
   assert(supported('mapFile') && supported('msync'), `mapFile/msync unsupported: ${show(caps.calls.mapFile)} ${show(caps.calls.msync)}`);
   assertEqual(caps.calls.msync.durable, true, 'msync durable');
