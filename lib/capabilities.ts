@@ -47,8 +47,9 @@ function probeName(directory: string): string {
 /** Marks `name` unsupported on this filesystem when the probe's error says so. */
 function refuse(calls: Record<CapabilityName, Capability>, name: CapabilityName, error: unknown): void {
   const code = (error as { code?: string }).code;
-  // EINVAL: O_DIRECT refused (tmpfs before Linux 6.6, some FUSE); ENOTSUP/EOPNOTSUPP: F_FULLFSYNC refused.
-  if (code === 'EINVAL' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
+  // EINVAL: O_DIRECT refused (tmpfs before Linux 6.6, some FUSE). F_FULLFSYNC refused: ENOTSUP
+  // (xnu's default), ENOTTY or EINVAL, the answers xnu itself takes as "not implemented here".
+  if (code === 'EINVAL' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOTTY') {
     calls[name] = { ...calls[name], supported: false, reason: `${(error as Error).message} (probed)` };
   }
 }
