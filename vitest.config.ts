@@ -12,7 +12,9 @@ export default defineConfig({
     // Two at a time: the machine has 2 cores and most files wait on disks, strace or FUSE.
     maxWorkers: 2,
     minWorkers: 1,
-    testTimeout: 60_000,
+    // Three times longer against the sanitized addon (scripts/asan/run.sh), where every node
+    // process a test starts runs several times slower.
+    testTimeout: process.env.HARDSYNC_SANITIZED === '1' ? 180_000 : 60_000,
     hookTimeout: 240_000,
     // CI reads the totals from the JSON report (.ci/run prints them as one plain line).
     reporters: process.env.CI ? ['default', 'json'] : ['default'],

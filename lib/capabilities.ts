@@ -47,10 +47,11 @@ function probeName(directory: string): string {
 
 /**
  * The codes with which a filesystem refuses a call: EINVAL (O_DIRECT: tmpfs before Linux 6.6,
- * some FUSE), ENOTSUP/EOPNOTSUPP (F_FULLFSYNC), ENODEV (a shared mapping: a FUSE filesystem
- * in direct-I/O mode), ERR_HARDSYNC_UNSUPPORTED (MAP_SYNC on a file that is not DAX).
+ * some FUSE), ENOTSUP/EOPNOTSUPP, ENOTTY or EINVAL (F_FULLFSYNC: the answers xnu itself takes
+ * as "not implemented here"), ENODEV (a shared mapping: a FUSE filesystem in direct-I/O mode),
+ * ERR_HARDSYNC_UNSUPPORTED (MAP_SYNC on a file that is not DAX).
  */
-const REFUSALS = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENODEV', 'ERR_HARDSYNC_UNSUPPORTED']);
+const REFUSALS = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENOTTY', 'ENODEV', 'ERR_HARDSYNC_UNSUPPORTED']);
 
 /** Marks `names` unsupported on this filesystem when the probe's error says so. */
 function refuse(calls: Record<CapabilityName, Capability>, name: CapabilityName | CapabilityName[], error: unknown): void {

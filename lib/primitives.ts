@@ -76,8 +76,9 @@ export function fdatasyncSync(fd: number): void {
  * The strongest flush the OS has: after it returns, the file's data and metadata are on stable
  * media, past any volatile drive cache (to the extent the device honours cache flushes).
  * - Linux, FreeBSD: fsync(2).
- * - macOS: fcntl(F_FULLFSYNC). Fails with ENOTSUP where the filesystem refuses it (SMB, some
- *   FUSE, FAT): there is no silent fallback to a weaker call.
+ * - macOS: fcntl(F_FULLFSYNC). Fails (ENOTSUP, ENOTTY or EINVAL) where the filesystem does not
+ *   implement it (Apple's fcntl(2): HFS+, APFS, FAT and UDF do; SMB or FUSE ones may not):
+ *   there is no silent fallback to a weaker call.
  * - Windows: FlushFileBuffers.
  * @param fd An open file descriptor.
  */

@@ -4,6 +4,7 @@
 // the io_uring and thread engines really stay off libuv's threadpool; and teardown: fds closed
 // with flushes in flight, process.exit, natural exit, worker_threads terminated mid-flight.
 import { spawnSync } from 'node:child_process';
+import { spawnAsync } from './helpers/spawn';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,9 +36,10 @@ interface ChildRun {
   json: any;
 }
 
-function runChild(scenario: string, args: object, env: Record<string, string> = {}, timeout = 60_000): ChildRun {
-  const child = spawnSync(process.execPath, [CHILD, scenario, JSON.stringify(args)], {
-    encoding: 'utf8',
+// Asynchronously: a child can run a minute or more (longer under the sanitizers), and a
+// spawnSync would stop this worker's event loop, and vitest's RPC with it, for all of that time.
+async function runChild(scenario: string, args: object, env: Record<string, string> = {}, timeout = 60_000): Promise<ChildRun> {
+  const child = await spawnAsync(process.execPath, [CHILD, scenario, JSON.stringify(args)], {
     timeout,
     env: { ...process.env, ...env },
   });
@@ -81,9 +83,9 @@ describe('engine selection', () => {
     expect(hs.capabilitiesSync().engine).toEqual(hs.engine);
   });
 
-  it.each(ENGINES)('HARDSYNC_ENGINE=%s: every async flush works and writes the same bytes', (engine) => {
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: every async flush works and writes the same bytes', async (engine) => {
     if (engine === 'io_uring' && !uringHere) return; // the fallback test covers machines without it
-    const run = runChild('calls', { dir: tempDir(`calls-${engine}-`, dir) }, { HARDSYNC_ENGINE: engine });
+    const run = await runChild('calls', { dir: tempDir(`calls-${engine}-`, dir) }, { HARDSYNC_ENGINE: engine });
     expectClean(run);
     expect(run.json.engine.name).toBe(NAME[engine]);
     expect(run.json.engine.requested).toBe(engine);
@@ -114,17 +116,17 @@ describe('engine selection', () => {
     }
   });
 
-  it('HARDSYNC_FLUSH_THREADS sets the size of the flush-thread pool', () => {
-    const run = runChild('calls', { dir: tempDir('threads-', dir) }, { HARDSYNC_ENGINE: 'threads', HARDSYNC_FLUSH_THREADS: '2' });
+  it('HARDSYNC_FLUSH_THREADS sets the size of the flush-thread pool', async () => {
+    const run = await runChild('calls', { dir: tempDir('threads-', dir) }, { HARDSYNC_ENGINE: 'threads', HARDSYNC_FLUSH_THREADS: '2' });
     expectClean(run);
     expect(run.json.engine.flushThreads).toBe(2);
   });
 });
 
 describe('fallback from io_uring', () => {
-  it('a failed probe falls back to the thread engine, saying why, and everything still works', () => {
+  it('a failed probe falls back to the thread engine, saying why, and everything still works', async () => {
     for (const requested of ['auto', 'io_uring']) {
-      const run = runChild('calls', { dir: tempDir('probe-', dir) }, { HARDSYNC_ENGINE: requested, HARDSYNC_IO_URING_PROBE: 'fail' });
+      const run = await runChild('calls', { dir: tempDir('probe-', dir) }, { HARDSYNC_ENGINE: requested, HARDSYNC_IO_URING_PROBE: 'fail' });
       expectClean(run);
       expect(run.json.engine).toMatchObject({ name: 'threads', requested, reason: expect.stringMatching(/probe forced to fail/) });
       expect(run.json.manyOk).toBe(true);
@@ -155,11 +157,11 @@ describe('fallback from io_uring', () => {
 describe('off libuv\'s threadpool', () => {
   // UV_THREADPOOL_SIZE=1 and that one thread stuck opening a FIFO nobody writes to: a flush on
   // libuv's threadpool cannot run until the FIFO gets a writer; one on hardsync's own engines can.
-  it.each(ENGINES)('HARDSYNC_ENGINE=%s', (engine) => {
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s', async (engine) => {
     if (engine === 'io_uring' && !uringHere) return;
     const fifo = path.join(dir, `fifo-${engine}`);
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const run = runChild('threadpoolBlocked', { dir, fifo, waitMs: 3000 }, { HARDSYNC_ENGINE: engine, UV_THREADPOOL_SIZE: '1' });
+    const run = await runChild('threadpoolBlocked', { dir, fifo, waitMs: 3000 }, { HARDSYNC_ENGINE: engine, UV_THREADPOOL_SIZE: '1' });
     expectClean(run);
     expect(run.json.finishedWhileBlocked).toBe(engine !== 'threadpool');
   });
@@ -189,17 +191,18 @@ describe('errors through each engine are the same errors', () => {
   });
   afterAll(() => small?.unmount());
 
-  it('ENOENT, ENOTDIR, EBADF, EBADF on a read-only fd, ENOSPC with bytesWritten: identical message, code, errno, syscall, path', () => {
+  it('ENOENT, ENOTDIR, EBADF, EBADF on a read-only fd, ENOSPC with bytesWritten: identical message, code, errno, syscall, path', async () => {
     const readOnlyFile = path.join(dir, 'read-only.bin');
     fs.writeFileSync(readOnlyFile, 'x');
     const args = { dir, readOnlyFile, ...(small ? { full: small.mountPoint, fullBytes: 1 << 20 } : {}) };
-    const runs = ENGINES.filter((engine) => engine !== 'io_uring' || uringHere).map((engine) => {
-      const run = runChild('errors', args, { HARDSYNC_ENGINE: engine });
+    const runs = [];
+    for (const engine of ENGINES.filter((name) => name !== 'io_uring' || uringHere)) {
+      const run = await runChild('errors', args, { HARDSYNC_ENGINE: engine });
       expectClean(run);
       expect(run.json.engine.name).toBe(NAME[engine]);
       const { engine: _engine, ...errors } = run.json;
-      return errors;
-    });
+      runs.push(errors);
+    }
     const [first, ...rest] = runs;
     expect(first.fsyncDirMissing.error).toMatchObject({ code: 'ENOENT', syscall: 'open', errno: -2 });
     expect(first.fsyncDirOfFile.error).toMatchObject({ code: 'ENOTDIR', syscall: 'open' });
@@ -285,9 +288,9 @@ describe.skipIf(!fs.existsSync('/dev/shm'))('tmpfs: calls run on the JavaScript 
   });
   afterAll(() => fs.rmSync(shm, { recursive: true, force: true }));
 
-  it.each(ENGINES)('HARDSYNC_ENGINE=%s: every async flush works and writes the same bytes', (engine) => {
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: every async flush works and writes the same bytes', async (engine) => {
     if (engine === 'io_uring' && !uringHere) return;
-    const run = runChild('calls', { dir: fs.mkdtempSync(path.join(shm, `calls-${engine}-`)) }, { HARDSYNC_ENGINE: engine });
+    const run = await runChild('calls', { dir: fs.mkdtempSync(path.join(shm, `calls-${engine}-`)) }, { HARDSYNC_ENGINE: engine });
     expectClean(run);
     for (const [name, result] of Object.entries(run.json.results)) expect(result, name).toMatchObject({ ok: true });
     expect(run.json.manyOk).toBe(true);
@@ -295,8 +298,8 @@ describe.skipIf(!fs.existsSync('/dev/shm'))('tmpfs: calls run on the JavaScript 
     expect(run.json.size).toBe(8192 + (3 << 20));
   });
 
-  it.each(ENGINES)('HARDSYNC_ENGINE=%s: each awaited call gives the event loop a turn; errors are the Sync form\'s', (engine) => {
-    const run = runChild('turns', { dir: fs.mkdtempSync(path.join(shm, `turns-${engine}-`)) }, { HARDSYNC_ENGINE: engine });
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: each awaited call gives the event loop a turn; errors are the Sync form\'s', async (engine) => {
+    const run = await runChild('turns', { dir: fs.mkdtempSync(path.join(shm, `turns-${engine}-`)) }, { HARDSYNC_ENGINE: engine });
     expectClean(run);
     // Settled within the call, an awaited loop would be one chain of microtasks: no turn at all.
     expect(run.json.immediates).toBeGreaterThanOrEqual(run.json.calls / 2);
@@ -306,14 +309,14 @@ describe.skipIf(!fs.existsSync('/dev/shm'))('tmpfs: calls run on the JavaScript 
     expect(run.json.last).toBe(999 & 0xff);
   });
 
-  it.each(ENGINES)('HARDSYNC_ENGINE=%s: an unawaited call keeps the process alive until it settles', (engine) => {
-    const run = runChild('keepsAlive', { dir: shm, bytes: 4096 }, { HARDSYNC_ENGINE: engine });
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: an unawaited call keeps the process alive until it settles', async (engine) => {
+    const run = await runChild('keepsAlive', { dir: shm, bytes: 4096 }, { HARDSYNC_ENGINE: engine });
     expectClean(run);
     expect(run.json.settled).toBe(4096);
   });
 
-  it('worker_threads half terminated mid-flight on tmpfs, default engine, 3 rounds', () => {
-    const run = runChild('workers', { dir: fs.mkdtempSync(path.join(shm, 'workers-')), rounds: 3 }, {}, 120_000);
+  it('worker_threads half terminated mid-flight on tmpfs, default engine, 3 rounds', async () => {
+    const run = await runChild('workers', { dir: fs.mkdtempSync(path.join(shm, 'workers-')), rounds: 3 }, {}, 120_000);
     expectClean(run);
     expect(run.json.terminated).toBe(6);
     expect(run.json.completed).toBeGreaterThanOrEqual(6);
@@ -321,22 +324,22 @@ describe.skipIf(!fs.existsSync('/dev/shm'))('tmpfs: calls run on the JavaScript 
 });
 
 describe('teardown', () => {
-  it.each(ENGINES)('HARDSYNC_ENGINE=%s: closing the fd with 400 flushes in flight settles every one', (engine) => {
-    const run = runChild('closeInFlight', { dir }, { HARDSYNC_ENGINE: engine });
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: closing the fd with 400 flushes in flight settles every one', async (engine) => {
+    const run = await runChild('closeInFlight', { dir }, { HARDSYNC_ENGINE: engine });
     expectClean(run);
     expect(run.json.settled).toBe(400);
     const codes = Object.keys(run.json.codes);
     expect(codes.every((code) => code === 'ok' || code === 'EBADF'), JSON.stringify(run.json.codes)).toBe(true);
   });
 
-  it.each(ENGINES)('HARDSYNC_ENGINE=%s: an unawaited flush keeps the process alive until it settles', (engine) => {
-    const run = runChild('keepsAlive', { dir }, { HARDSYNC_ENGINE: engine });
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: an unawaited flush keeps the process alive until it settles', async (engine) => {
+    const run = await runChild('keepsAlive', { dir }, { HARDSYNC_ENGINE: engine });
     expectClean(run);
     expect(run.json.settled).toBe(1 << 20);
   });
 
-  it.each(ENGINES)('HARDSYNC_ENGINE=%s: process.exit with 200 flushes in flight exits at once with its code', (engine) => {
-    const run = runChild('exitInFlight', { dir }, { HARDSYNC_ENGINE: engine }, 30_000);
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: process.exit with 200 flushes in flight exits at once with its code', async (engine) => {
+    const run = await runChild('exitInFlight', { dir }, { HARDSYNC_ENGINE: engine }, 30_000);
     expectClean(run);
     expect(run.json.exiting).toBe(true);
   });
@@ -350,8 +353,8 @@ describe('teardown', () => {
     expect(child.status).toBe(0);
   });
 
-  it.each(ENGINES)('HARDSYNC_ENGINE=%s: worker_threads with their own addon copies, half terminated mid-flight, 3 rounds', (engine) => {
-    const run = runChild('workers', { dir: tempDir('workers-', dir), rounds: 3 }, { HARDSYNC_ENGINE: engine }, 120_000);
+  it.each(ENGINES)('HARDSYNC_ENGINE=%s: worker_threads with their own addon copies, half terminated mid-flight, 3 rounds', async (engine) => {
+    const run = await runChild('workers', { dir: tempDir('workers-', dir), rounds: 3 }, { HARDSYNC_ENGINE: engine }, 120_000);
     expectClean(run);
     expect(run.json.engines).toEqual([engine === 'io_uring' && !uringHere ? 'threads' : NAME[engine]]);
     expect(run.json.terminated).toBe(6);

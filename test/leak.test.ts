@@ -28,6 +28,8 @@ import { removeTempDir, tempDir } from './helpers/tmp';
 const CHILD = path.join(__dirname, 'fixtures', 'leak', 'child.js');
 const MiB = 1024 * 1024;
 const sanitized = process.env.HARDSYNC_SANITIZED === '1';
+// The hang guards stretch with the sanitized build's slowdown.
+const SLOWDOWN = sanitized ? 3 : 1;
 
 interface Usage {
   rss: number;
@@ -57,7 +59,7 @@ it('1M sync calls, 100k async calls and 100k aligned allocations leave memory fl
     }
     // Asynchronously: the child runs 1.5 minutes on a loaded machine, and a spawnSync would
     // stop this worker's event loop (and vitest's RPC) for all of it.
-    const child = await spawnAsync(process.execPath, ['--expose-gc', CHILD, JSON.stringify({ dir, scale: 1 })], { timeout: 280_000, env });
+    const child = await spawnAsync(process.execPath, ['--expose-gc', CHILD, JSON.stringify({ dir, scale: 1 })], { timeout: 280_000 * SLOWDOWN, env });
     const context = `exit ${child.status} ${child.signal ?? ''}\n${child.stderr}`;
     expect(child.status, context).toBe(0);
     const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as LeakResult;
@@ -101,4 +103,4 @@ it('1M sync calls, 100k async calls and 100k aligned allocations leave memory fl
   } finally {
     removeTempDir(dir);
   }
-}, 300_000);
+}, 300_000 * SLOWDOWN);

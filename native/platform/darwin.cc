@@ -1,10 +1,21 @@
-// macOS. The facts this file is built on (docs/ARCHITECTURE.md, "The storage facts the design respects"):
-// - fsync(2) hands data to the drive but does NOT flush the drive's write cache. F_FULLFSYNC
-//   does; F_BARRIERFSYNC only orders writes (an I/O barrier), it is not a flush.
-// - fdatasync is not a documented call on macOS: fdatasync() here is fsync(2).
-// - Some filesystems (SMB, FAT, some FUSE) refuse F_FULLFSYNC with ENOTSUP: fullFsync then
-//   fails with that error. No silent fallback to a weaker call (node:fs does fall back).
-// - F_NOCACHE after open is the O_DIRECT equivalent; there is no O_DIRECT flag.
+// macOS. The facts this file is built on, as Apple's published sources state them (xnu's
+// bsd/kern/kern_descrip.c, bsd/vfs/vfs_syscalls.c, bsd/vfs/vfs_vnops.c, bsd/man/man2/fcntl.2;
+// docs/ARCHITECTURE.md, "The storage facts the design respects"):
+// - fsync(2) hands the file to the drive but does NOT flush the drive's write cache. F_FULLFSYNC
+//   does (fsync, then the filesystem's journal, then a cache flush of the device).
+// - F_BARRIERFSYNC is fsync plus a barrier: writes before it reach the media before writes after
+//   it, and nothing is promised durable. Where the filesystem has no barrier the kernel runs
+//   F_FULLFSYNC instead, so it is sometimes a full flush, never one to count on.
+// - fdatasync: the kernel has one (data integrity, like fsync without the timestamps) and
+//   libSystem exports it, but no SDK header declares it and no man page documents it, and it
+//   flushes no drive cache either: fdatasync() here is fsync(2), the documented call.
+// - O_DSYNC is treated as O_SYNC by the kernel (every write is IO_SYNC); neither flushes the
+//   drive's cache.
+// - A filesystem without F_FULLFSYNC (F_FULLFSYNC exists on HFS+, APFS, FAT, UDF) answers
+//   ENOTSUP, ENOTTY or EINVAL: fullFsync then fails with that error. No silent fallback to a
+//   weaker call (node:fs does fall back).
+// - F_NOCACHE (on the open file description, so on every dup of the fd) is the O_DIRECT
+//   equivalent; there is no O_DIRECT flag. Unaligned transfers still go through the cache.
 // - No sync_file_range, no syncfs: those report ERR_HARDSYNC_UNSUPPORTED.
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +42,11 @@ Status Syncfs(int) { return Fail(kUnsupported, "syncfs"); }
 
 Status Preallocate(int fd, int64_t offset, int64_t length) {
   // F_PREALLOCATE reserves blocks but never changes the size; ftruncate then makes the file
-  // at least offset+length long, as fallocate(2) mode 0 does on Linux.
+  // at least offset+length long, as fallocate(2) mode 0 does on Linux. Its only file-relative
+  // mode, F_PEOFPOSMODE, allocates fst_length bytes from the end of what the file already has
+  // allocated (fst_offset must be 0), so holes inside the file stay holes, unlike Linux. Space
+  // reserved past the end of the file is freed at close (no F_ALLOCATEPERSIST): the ftruncate
+  // puts it inside the file. With F_ALLOCATEALL it is all of it or an error, never less.
   // Each call is retried on EINTR, as every call in the POSIX platform files is (posix.h).
   struct stat st;
   Status status = Syscall("fstat", [&] { return ::fstat(fd, &st); });
@@ -81,15 +96,15 @@ static constexpr Capability kCapabilities[] = {
     {CapabilityId::kFsync, true, "fsync(2) (does not flush the drive cache on macOS)", Durability::kNotDurable},
     {CapabilityId::kFdatasync, true, "fsync(2) (macOS has no documented fdatasync)", Durability::kNotDurable},
     {CapabilityId::kFullFsync, true, "fcntl(F_FULLFSYNC)", Durability::kDurable},
-    {CapabilityId::kBarrierFsync, true, "fcntl(F_BARRIERFSYNC) (orders writes, flushes no cache)", Durability::kNotDurable},
+    {CapabilityId::kBarrierFsync, true, "fcntl(F_BARRIERFSYNC) (orders writes; a full flush only where the filesystem has no barrier)", Durability::kNotDurable},
     {CapabilityId::kSyncFileRange, false, "none", Durability::kNotDurable},
     {CapabilityId::kSyncfs, false, "none", Durability::kNotDurable},
     {CapabilityId::kFsyncDir, true, "open(O_RDONLY|O_DIRECTORY) + fsync(2)", Durability::kNotDurable},
     kPosixOpen,
-    {CapabilityId::kOpenDsync, true, "open(2) with O_DSYNC (does not flush the drive cache)", Durability::kNotDurable},
-    {CapabilityId::kOpenSync, true, "open(2) with O_SYNC", Durability::kNotDurable},
+    {CapabilityId::kOpenDsync, true, "open(2) with O_DSYNC (the kernel runs it as O_SYNC; does not flush the drive cache)", Durability::kNotDurable},
+    {CapabilityId::kOpenSync, true, "open(2) with O_SYNC (does not flush the drive cache)", Durability::kNotDurable},
     {CapabilityId::kOpenDirect, true, "open(2) + fcntl(F_NOCACHE)", Durability::kNotDurable},
-    {CapabilityId::kPreallocate, true, "fcntl(F_PREALLOCATE) + ftruncate(2)", Durability::kNotAFlush},
+    {CapabilityId::kPreallocate, true, "fcntl(F_PREALLOCATE, F_PEOFPOSMODE) + ftruncate(2) (holes inside the file stay holes)", Durability::kNotAFlush},
     kPosixWriteDurable,
     kPosixReplaceFile,
     {CapabilityId::kDioAlignment, true, "st_blksize", Durability::kNotAFlush},

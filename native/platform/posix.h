@@ -8,6 +8,12 @@
 
 #include "../platform.h"
 
+// FreeBSD defines O_DSYNC (which Open passes for `dsync`) from 13.0 on: say so, rather than fail
+// on an undeclared name, where the headers are older.
+#if defined(__FreeBSD__) && !defined(O_DSYNC)
+#error "hardsync needs FreeBSD 13.0 or later (this <fcntl.h> has no O_DSYNC)"
+#endif
+
 namespace hs {
 
 // Runs call() (a syscall in the -1-and-errno convention) again for as long as it fails with

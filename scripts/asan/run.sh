@@ -5,6 +5,13 @@
 # Any sanitizer report fails the run, also one printed by a child process that a test spawned.
 #
 #   bash scripts/asan/run.sh [vitest args...]      e.g. bash scripts/asan/run.sh test/fuzz.test.ts
+#   bash scripts/asan/run.sh --ci-tests [vitest args...]
+#                                                 the files scripts/asan/ci-tests.txt lists: what
+#                                                 .ci/run runs on every submission
+#
+# Reports: every sanitized process (the addon's tests and the node children they spawn, which
+# inherit the preload) writes its report to a file under $build_dir/reports (ASan's log_path),
+# so a report from a child whose output a test keeps to itself fails the run all the same.
 #
 # Needs Debian's clang and its runtime (apt-get install clang libclang-rt-14-dev; the clang-NN
 # and libclang-rt-NN-dev pair of another version works the same). HARDSYNC_ASAN_DIR sets the
@@ -14,6 +21,28 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build_dir="${HARDSYNC_ASAN_DIR:-${TMPDIR:-/tmp}/hardsync-asan-$(id -u)}"
 log="$build_dir/vitest.log"
+reports="$build_dir/reports"
+
+if [[ "${1:-}" == "--ci-tests" ]]; then
+  shift
+  # One path or glob per line, relative to the repository; '#' starts a comment. A line that
+  # matches no file is an error, so a renamed test cannot silently drop out of the run.
+  files=()
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    line="${line%%#*}"
+    read -r line <<<"$line" || true
+    [[ -z "$line" ]] && continue
+    matched=()
+    while IFS= read -r file; do matched+=("$file"); done < <(cd "$root" && compgen -G "$line" || true)
+    if [[ ${#matched[@]} -eq 0 ]]; then
+      echo "test:asan: scripts/asan/ci-tests.txt: no test file matches $line" >&2
+      exit 2
+    fi
+    files+=("${matched[@]}")
+  done <"$root/scripts/asan/ci-tests.txt"
+  set -- "${files[@]}" "$@"
+  echo "test:asan: ${#files[@]} files from scripts/asan/ci-tests.txt: ${files[*]}"
+fi
 
 CC="${CC:-clang}"
 CXX="${CXX:-clang++}"
@@ -62,7 +91,9 @@ if [[ ! -f "$root/dist/lib/index.js" ]]; then (cd "$root" && npm run build:ts); 
 # detect_leaks=0: Node itself does not free everything at exit (test/leak.test.ts measures the
 # addon's leaks instead). allocator_may_return_null: a failed nothrow new must return null as
 # in a normal build.
-export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:abort_on_error=0:halt_on_error=1:detect_odr_violation=0"
+rm -rf "$reports"
+mkdir -p "$reports"
+export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:abort_on_error=0:halt_on_error=1:detect_odr_violation=0:log_path=$reports/report"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export HARDSYNC_NATIVE="$addon"
 export HARDSYNC_SANITIZED=1
@@ -71,8 +102,20 @@ set +e
 (cd "$root" && LD_PRELOAD="$runtime" node node_modules/vitest/vitest.mjs run "$@") 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer' "$log"; then
-  echo "test:asan: FAILED: a sanitizer reported an error (see $log)" >&2
+# A report file holds an error, or only a warning (the runtime's remarks on a process it cannot
+# fully watch): the errors fail the run, the warnings are shown.
+pattern='ERROR: AddressSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer|ERROR: LeakSanitizer'
+failed_reports=()
+for file in "$reports"/report.*; do
+  [[ -e "$file" ]] || continue
+  if grep -qE "$pattern" "$file"; then failed_reports+=("$file"); else echo "test:asan: sanitizer warning, not an error ($file):" && head -5 "$file"; fi
+done
+if [[ ${#failed_reports[@]} -gt 0 ]] || grep -qE "$pattern" "$log"; then
+  for file in "${failed_reports[@]}"; do
+    echo "test:asan: report $file:" >&2
+    head -60 "$file" >&2
+  done
+  echo "test:asan: FAILED: a sanitizer reported an error (${#failed_reports[@]} report file(s) in $reports; vitest output in $log)" >&2
   exit 1
 fi
 if [[ "$status" -ne 0 ]]; then

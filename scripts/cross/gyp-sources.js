@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Prints the C++ sources binding.gyp compiles for one OS (gyp's OS names: linux, mac, win,
 // freebsd), one per line, so the cross builds compile exactly what node-gyp would and pick
-// up new files without being edited. With --defines instead of an OS: the target's defines. Understands the subset of gyp that binding.gyp uses:
+// up new files without being edited. With --defines instead of an OS: the target's defines;
+// with --cflags: its cflags_cc (the warnings). Understands the subset of gyp that binding.gyp uses:
 // one target, "sources", and "conditions" of the form ["OS=='x'", {...}].
 'use strict';
 const fs = require('node:fs');
@@ -9,7 +10,7 @@ const path = require('node:path');
 
 const os = process.argv[2];
 if (!os) {
-  console.error('usage: gyp-sources.js OS');
+  console.error('usage: gyp-sources.js OS | --defines | --cflags');
   process.exit(2);
 }
 const root = path.join(__dirname, '..', '..');
@@ -21,8 +22,9 @@ const gyp = JSON.parse(text);
 const target = gyp.targets.find((t) => t.target_name === 'hardsync');
 if (!target) throw new Error('binding.gyp has no target "hardsync"');
 
-if (os === '--defines') {
-  process.stdout.write((target.defines || []).join('\n') + '\n');
+if (os === '--defines' || os === '--cflags') {
+  const list = os === '--defines' ? target.defines : target.cflags_cc;
+  process.stdout.write((list || []).join('\n') + '\n');
   process.exit(0);
 }
 
