@@ -104,7 +104,7 @@ describe('hardsync crashtest: usage', SLOW, () => {
     for (const option of ['--check', '--expect', '--setup', '--runs', '--seed', '--cut', '--timeout', '--keep', '--lie', '--json']) expect(help.stdout).toContain(option);
     expect(help.stdout).toContain('exit codes: 0 every run passed, 1 a run failed');
     const global = await finish(spawn(process.execPath, [CLI, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] }) as ReturnType<typeof start>);
-    expect(global.stdout).toContain('crashtest -- CMD...');
+    expect(global.stdout).toContain('crashtest [options] -- CMD...');
   });
 
   it('refuses a wrong command line with exit 2 and a reason, before mounting anything', async () => {
