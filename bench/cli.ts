@@ -20,7 +20,8 @@ import { METHOD_IDS, MODES, type Mode } from './measure/methods';
 import { runPg } from './measure/pg';
 import { clearProgress, progressBar } from './measure/progress';
 import { formatSize, parseSize, renderBenchReport, wrapText } from './measure/report';
-import { DEFAULT_MAX_SAMPLES_PER_ROUND, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, type SuiteChoice } from './measure/run';
+import { MAX_DEPTH } from './measure/native-loop';
+import { DEFAULT_LAYOUT, DEFAULT_MAX_SAMPLES_PER_ROUND, fileBytesOf, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, type BenchCase, type SuiteChoice, type WriteLayout } from './measure/run';
 import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type CheckVerdict } from './measure/schema';
 import { powercheck, powercheckCommandName } from './powercheck/cli';
 
@@ -36,6 +37,47 @@ export const BENCH_MAX_DURATION = 180;
 /** The width text output is wrapped to: the terminal's, or 80 on a pipe. */
 function outputWidth(): number {
   return process.stdout.isTTY && process.stdout.columns ? Math.max(40, process.stdout.columns) : 80;
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench's layout options: where the writes go and how many are in flight (fio's --rw=randwrite,
+// --size, --iodepth). Declared and checked here, applied by layoutReason and specOf (run.ts).
+
+const LAYOUT_OPTIONS: CommandSpec['options'] = {
+  pattern: { type: 'string', value: 'seq|rand', help: 'overwrite at sequential offsets (default) or at random ones,\naligned to the operation, seeded (fio --rw=randwrite)' },
+  seed: { type: 'string', value: 'N', help: `seed of --pattern rand, 0 to 2^32-1 (default ${DEFAULT_LAYOUT.seed})` },
+  'file-size': { type: 'string', value: 'SIZE', help: 'the file each case writes into (k, m, g; default 4m to\noverwrite, 64m before an append starts again)' },
+  iodepth: { type: 'string', value: 'N', help: `operations in flight on one file, 1 to ${MAX_DEPTH} (default 1): linked\nwrite+flush requests in io_uring where the engine uses it,\nelse N threads; overwrite cases with one write per flush` },
+};
+
+/** --file-size's value in bytes: parseSize's k and m, and g (fio users write --size=1g). */
+function fileSizeValue(text: string): number {
+  const giga = /^(\d+)[gG][bB]?$/.exec(text.trim());
+  return giga ? Number(giga[1]) * 2 ** 30 : parseSize(text);
+}
+
+/** The write layout from bench's options, refused (exit 2) where no planned case could run with it. */
+export function layoutChoice(parsed: ParsedArgs, cases: readonly BenchCase[], threads: number, js: boolean): WriteLayout {
+  const pattern = stringValue(parsed, 'pattern') ?? DEFAULT_LAYOUT.pattern;
+  if (pattern !== 'seq' && pattern !== 'rand') throw new UsageError(`--pattern must be seq or rand, got "${pattern}"`);
+  if (parsed.values.seed !== undefined && pattern !== 'rand') throw new UsageError('--seed seeds the offsets of --pattern rand: give both, or neither');
+  const seed = numberValue(parsed, 'seed', DEFAULT_LAYOUT.seed, 0, 2 ** 32 - 1, true);
+  const iodepth = numberValue(parsed, 'iodepth', DEFAULT_LAYOUT.iodepth, 1, MAX_DEPTH, true);
+  let fileBytes: number | null = DEFAULT_LAYOUT.fileBytes;
+  const size = stringValue(parsed, 'file-size');
+  if (size !== undefined) {
+    fileBytes = fileSizeValue(size);
+    if (!Number.isSafeInteger(fileBytes) || fileBytes < 1 || fileBytes > 2 ** 40) throw new UsageError(`--file-size: "${size}" is not a size from 1 to 1024g`);
+    const largest = Math.max(0, ...cases.filter((c) => fileBytesOf(c) !== null).map((c) => c.size * c.writesPerSync));
+    if (fileBytes < largest) throw new UsageError(`--file-size ${size} is smaller than the largest operation planned (${formatSize(largest)}): give a larger one, or --sizes`);
+  }
+  if (pattern === 'rand' || iodepth > 1) {
+    const what = pattern === 'rand' ? '--pattern rand' : `--iodepth ${iodepth}`;
+    if (js) throw new UsageError(`${what} needs the native loop: drop --js`);
+    if (!cases.some((c) => !c.method.sequence && c.mode === 'overwrite')) throw new UsageError(`${what} applies to overwrite cases, and none is planned: add overwrite to --modes`);
+  }
+  if (iodepth > 1 && threads > 1) throw new UsageError(`--iodepth keeps N operations in flight on one file, --threads runs N files: give one of them`);
+  return { pattern, seed, fileBytes, iodepth };
 }
 
 const COMMANDS: Record<'bench' | 'compare' | 'pg' | 'check', CommandSpec> = {
@@ -57,6 +99,7 @@ figures are not stable are marked, with the likely causes measured during the ru
       modes: { type: 'string', value: 'overwrite,append,new', help: 'where the writes go' },
       'writes-per-sync': { type: 'string', value: 'N[,M]', help: 'writes per flush (amortized flush when > 1)' },
       threads: { type: 'string', value: 'N', help: 'concurrent writers, one file each (default 1)' },
+      ...LAYOUT_OPTIONS,
       js: { type: 'boolean', help: "run the loop in JavaScript through hardsync's API" },
       json: { type: 'string', value: 'FILE', help: `write the results (schema ${SCHEMA}, bench/SCHEMA.md)` },
       html: { type: 'string', value: 'FILE', help: 'write a self-contained HTML report' },
@@ -189,6 +232,7 @@ async function bench(argv: string[]): Promise<number> {
   if (js && threads > 1) throw new UsageError('--js runs one thread; drop --threads or --js');
   const choice = suiteChoice(parsed);
   const cases = planSuite(choice);
+  const layout = layoutChoice(parsed, cases, threads, js);
   const json = stringValue(parsed, 'json');
   const html = stringValue(parsed, 'html');
   checkOutputPath('json', json);
@@ -199,7 +243,7 @@ async function bench(argv: string[]): Promise<number> {
   const env = probeEnv(scratch, ['hardsync', 'bench', ...argv].join(' '));
   env.directory = path.resolve(dir);
   const outcome = await runSuite(cases, {
-    scratch, seconds, rounds, threads, js, caps, device: env.device.name, maxSamplesPerRound: DEFAULT_MAX_SAMPLES_PER_ROUND,
+    scratch, seconds, rounds, threads, js, caps, device: env.device.name, maxSamplesPerRound: DEFAULT_MAX_SAMPLES_PER_ROUND, layout,
     untilStableDeadline: untilStable ? started + maxDuration * 1000 : null, onProgress: progressBar(),
   });
   clearProgress();
@@ -210,6 +254,7 @@ async function bench(argv: string[]): Promise<number> {
     settings: {
       quick, secondsPerCase: seconds, rounds, threads, js, untilStable, maxDurationSeconds: untilStable ? maxDuration : null,
       methods: choice.methods ?? null, sizes: choice.sizes ?? null, modes: choice.modes ?? null, writesPerSync: choice.writesPerSync ?? null,
+      pattern: layout.pattern, ...(layout.pattern === 'rand' ? { seed: layout.seed } : {}), fileBytes: layout.fileBytes, iodepth: layout.iodepth,
     },
     results: outcome.results,
     stability: outcome.stability,
