@@ -134,8 +134,9 @@ threshold). Warns when the files' settings differ. Reads hardsync-bench/1 and /2
   check: {
     name: 'check',
     args: '[dir]',
-    summary: `etcd's disk check: 2300-byte writes + fdatasync to preallocated files, 22 MiB in
-${CHECK_ROUNDS} rounds; the p99 with its 95% interval against the threshold (etcd: 10 ms).
+    summary: `etcd's disk check, as fio runs it: 2300-byte writes + fdatasync through one
+preallocated 22 MiB file, in ${CHECK_ROUNDS} rounds; the fdatasync p99 (the flush alone, as fio
+and etcd time it) with its 95% interval against the threshold (etcd: 10 ms).
 PASS when the whole interval is under it, FAIL when none of it is, UNCERTAIN when it
 straddles it; while uncertain it keeps sampling, up to --max-duration.`,
     options: {
