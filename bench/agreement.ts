@@ -142,17 +142,17 @@ const SPEC: CommandSpec = {
   program: 'node dist/bench/agreement.js',
   name: '',
   args: '[DIR]',
-  summary: `hardsync check against fio's etcd recipe, and hardsync pg against pg_test_fsync, in
-pairs run back to back (hardsync, then the peer) on DIR (default /tmp); prints the median
-of the per-pair ratios of each figure, their spread, and whether it is within the goal
-(10% on p50 and ops/s, 25% on p99).`,
+  summary: `hardsync check against fio's etcd recipe, and hardsync pg against
+pg_test_fsync, in pairs run back to back (hardsync, then the peer) on DIR
+(default /tmp); prints the median of the per-pair ratios of each figure, their
+spread, and whether it is within the goal (10% on p50 and ops/s, 25% on p99).`,
   options: {
     pairs: { type: 'string', value: 'N', help: 'pairs of each comparison (default 5)' },
     secs: { type: 'string', value: 'S', help: 'seconds per pg_test_fsync test (default 2)' },
     only: { type: 'string', value: 'check|pg', help: 'run one of the two comparisons' },
     json: { type: 'string', value: 'FILE', help: 'also write every figure and ratio as JSON' },
   },
-  footer: 'exit codes: 0 every figure within its goal, 1 some not (or a tool failed), 2 usage error',
+  footer: 'exit codes: 0 every figure within its goal, 1 some not or a tool failed,\n2 usage error',
 };
 
 function loadAverage(): string {

@@ -44,10 +44,10 @@ function outputWidth(): number {
 // --size, --iodepth). Declared and checked here, applied by layoutReason and specOf (run.ts).
 
 const LAYOUT_OPTIONS: CommandSpec['options'] = {
-  pattern: { type: 'string', value: 'seq|rand', help: 'overwrite at sequential offsets (default) or at random ones,\naligned to the operation, seeded (fio --rw=randwrite)' },
+  pattern: { type: 'string', value: 'seq|rand', help: 'sequential offsets (default) or random ones,\naligned to the operation, seeded (fio\'s\n--rw=randwrite)' },
   seed: { type: 'string', value: 'N', help: `seed of --pattern rand, 0 to 2^32-1 (default ${DEFAULT_LAYOUT.seed})` },
-  'file-size': { type: 'string', value: 'SIZE', help: 'the file each case writes into (k, m, g; default 4m to\noverwrite, 64m before an append starts again)' },
-  iodepth: { type: 'string', value: 'N', help: `operations in flight on one file, 1 to ${MAX_DEPTH} (default 1): linked\nwrite+flush requests in io_uring where the engine uses it,\nelse N threads; overwrite cases with one write per flush` },
+  'file-size': { type: 'string', value: 'SIZE', help: 'the file each case writes into (k, m, g;\ndefault 4m to overwrite, 64m before an\nappend starts again)' },
+  iodepth: { type: 'string', value: 'N', help: `operations in flight on one file, 1 to ${MAX_DEPTH}\n(default 1): linked write+flush requests in\nio_uring where the engine uses it, else N\nthreads; overwrite cases, one write per flush` },
 };
 
 /** --file-size's value in bytes: parseSize's k and m, and g (fio users write --size=1g). */
@@ -134,9 +134,10 @@ threshold). Warns when the files' settings differ. Reads hardsync-bench/1 and /2
   check: {
     name: 'check',
     args: '[dir]',
-    summary: `etcd's disk check, as fio runs it: 2300-byte writes + fdatasync through one
-preallocated 22 MiB file, in ${CHECK_ROUNDS} rounds; the fdatasync p99 (the flush alone, as fio
-and etcd time it) with its 95% interval against the threshold (etcd: 10 ms).
+    summary: `etcd's disk check, as fio runs it: 2300-byte writes + fdatasync through
+one preallocated 22 MiB file, in ${CHECK_ROUNDS} rounds; the fdatasync p99 (the flush
+alone, as fio and etcd time it) with its 95% interval against the threshold
+(etcd: 10 ms).
 PASS when the whole interval is under it, FAIL when none of it is, UNCERTAIN when it
 straddles it; while uncertain it keeps sampling, up to --max-duration.`,
     options: {
