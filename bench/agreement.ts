@@ -202,7 +202,7 @@ function main(argv: string[]): number {
   }
   const loadAfter = loadAverage();
   process.stdout.write(renderAgreements(rows));
-  process.stdout.write(`\n${pairs} pairs (hardsync, then the peer), ${secs} s per pg test, directory ${dir}; load average ${loadBefore} before, ${loadAfter} after\n`);
+  process.stdout.write(`\n${pairs} pairs (hardsync, then the peer)${only === 'check' ? '' : `, ${secs} s per pg test`}, directory ${dir}; load average ${loadBefore} before, ${loadAfter} after\n`);
   if (json !== undefined) {
     const doc = { command: ['node', 'dist/bench/agreement.js', ...argv].join(' '), directory: dir, startedAt: started.toISOString(), loadAverage: { before: loadBefore, after: loadAfter }, pairs, secsPerPgTest: secs, rows };
     fs.writeFileSync(json, `${JSON.stringify(doc, null, 1)}\n`);
