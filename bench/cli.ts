@@ -22,7 +22,8 @@ import { clearProgress, progressBar } from './measure/progress';
 import { baselineFor, formatSize, parseSize, renderBenchReport, reportHeader, reportTail, tableStart, wrapText } from './measure/report';
 import { summaryLines, summaryOf } from './measure/summary';
 import { tableLayout, tableRow } from './measure/table';
-import { DEFAULT_MAX_SAMPLES_PER_ROUND, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, UNSTABLE_HALF_WIDTH_PCT, type SuiteChoice } from './measure/run';
+import { MAX_DEPTH } from './measure/native-loop';
+import { DEFAULT_LAYOUT, DEFAULT_MAX_SAMPLES_PER_ROUND, fileBytesOf, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, UNSTABLE_HALF_WIDTH_PCT, type BenchCase, type SuiteChoice, type WriteLayout } from './measure/run';
 import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type BenchResult, type CheckVerdict } from './measure/schema';
 import { powercheck, powercheckCommandName } from './powercheck/cli';
 import { crashtest } from './crashtest/cli';
@@ -46,6 +47,47 @@ export function outputWidth(env: NodeJS.ProcessEnv = process.env, stdout: { isTT
   return stdout.isTTY && stdout.columns ? Math.max(40, stdout.columns) : 80;
 }
 
+// ---------------------------------------------------------------------------------------------
+// bench's layout options: where the writes go and how many are in flight (fio's --rw=randwrite,
+// --size, --iodepth). Declared and checked here, applied by layoutReason and specOf (run.ts).
+
+const LAYOUT_OPTIONS: CommandSpec['options'] = {
+  pattern: { type: 'string', value: 'seq|rand', help: 'sequential offsets (default) or random ones,\naligned to the operation, seeded (fio\'s\n--rw=randwrite)' },
+  seed: { type: 'string', value: 'N', help: `seed of --pattern rand, 0 to 2^32-1 (default ${DEFAULT_LAYOUT.seed})` },
+  'file-size': { type: 'string', value: 'SIZE', help: 'the file each case writes into (k, m, g;\ndefault 4m to overwrite, 64m before an\nappend starts again)' },
+  iodepth: { type: 'string', value: 'N', help: `operations in flight on one file, 1 to ${MAX_DEPTH}\n(default 1): linked write+flush requests in\nio_uring where the engine uses it, else N\nthreads; overwrite cases, one write per flush` },
+};
+
+/** --file-size's value in bytes: parseSize's k and m, and g (fio users write --size=1g). */
+function fileSizeValue(text: string): number {
+  const giga = /^(\d+)[gG][bB]?$/.exec(text.trim());
+  return giga ? Number(giga[1]) * 2 ** 30 : parseSize(text);
+}
+
+/** The write layout from bench's options, refused (exit 2) where no planned case could run with it. */
+export function layoutChoice(parsed: ParsedArgs, cases: readonly BenchCase[], threads: number, js: boolean): WriteLayout {
+  const pattern = stringValue(parsed, 'pattern') ?? DEFAULT_LAYOUT.pattern;
+  if (pattern !== 'seq' && pattern !== 'rand') throw new UsageError(`--pattern must be seq or rand, got "${pattern}"`);
+  if (parsed.values.seed !== undefined && pattern !== 'rand') throw new UsageError('--seed seeds the offsets of --pattern rand: give both, or neither');
+  const seed = numberValue(parsed, 'seed', DEFAULT_LAYOUT.seed, 0, 2 ** 32 - 1, true);
+  const iodepth = numberValue(parsed, 'iodepth', DEFAULT_LAYOUT.iodepth, 1, MAX_DEPTH, true);
+  let fileBytes: number | null = DEFAULT_LAYOUT.fileBytes;
+  const size = stringValue(parsed, 'file-size');
+  if (size !== undefined) {
+    fileBytes = fileSizeValue(size);
+    if (!Number.isSafeInteger(fileBytes) || fileBytes < 1 || fileBytes > 2 ** 40) throw new UsageError(`--file-size: "${size}" is not a size from 1 to 1024g`);
+    const largest = Math.max(0, ...cases.filter((c) => fileBytesOf(c) !== null).map((c) => c.size * c.writesPerSync));
+    if (fileBytes < largest) throw new UsageError(`--file-size ${size} is smaller than the largest operation planned (${formatSize(largest)}): give a larger one, or --sizes`);
+  }
+  if (pattern === 'rand' || iodepth > 1) {
+    const what = pattern === 'rand' ? '--pattern rand' : `--iodepth ${iodepth}`;
+    if (js) throw new UsageError(`${what} needs the native loop: drop --js`);
+    if (!cases.some((c) => !c.method.sequence && c.mode === 'overwrite')) throw new UsageError(`${what} applies to overwrite cases, and none is planned: add overwrite to --modes`);
+  }
+  if (iodepth > 1 && threads > 1) throw new UsageError(`--iodepth keeps N operations in flight on one file, --threads runs N files: give one of them`);
+  return { pattern, seed, fileBytes, iodepth };
+}
+
 const COMMANDS: Record<'bench' | 'compare' | 'pg' | 'check', CommandSpec> = {
   bench: {
     name: 'bench',
@@ -65,6 +107,7 @@ figures are not stable are marked, with the likely causes measured during the ru
       modes: { type: 'string', value: 'overwrite,append,new', help: 'where the writes go' },
       'writes-per-sync': { type: 'string', value: 'N[,M]', help: 'writes per flush (amortized flush when > 1)' },
       threads: { type: 'string', value: 'N', help: 'concurrent writers, one file each (default 1)' },
+      ...LAYOUT_OPTIONS,
       js: { type: 'boolean', help: "run the loop in JavaScript through hardsync's API" },
       json: { type: 'string', value: 'FILE', help: `write the results (schema ${SCHEMA}, bench/SCHEMA.md)` },
       html: { type: 'string', value: 'FILE', help: 'write a self-contained HTML report' },
@@ -107,8 +150,10 @@ marked "unstable". Ends with the wal_sync_method it would choose here, and why.`
   check: {
     name: 'check',
     args: '[dir]',
-    summary: `etcd's disk check: 2300-byte writes + fdatasync to preallocated files, 22 MiB in
-${CHECK_ROUNDS} rounds; the p99 with its 95% interval against the threshold (etcd: 10 ms).
+    summary: `etcd's disk check, as fio runs it: 2300-byte writes + fdatasync through
+one preallocated 22 MiB file, in ${CHECK_ROUNDS} rounds; the fdatasync p99 (the flush
+alone, as fio and etcd time it) with its 95% interval against the threshold
+(etcd: 10 ms).
 PASS when the whole interval is under it, FAIL when none of it is, UNCERTAIN when it
 straddles it; while uncertain it keeps sampling, up to --max-duration. NOT-DURABLE when
 the directory is on a filesystem in memory (tmpfs, ramfs) or the flush is not durable on
@@ -219,6 +264,7 @@ async function bench(argv: string[]): Promise<number> {
   if (js && threads > 1) throw new UsageError('--js runs one thread; drop --threads or --js');
   const choice = suiteChoice(parsed);
   const cases = planSuite(choice);
+  const writeLayout = layoutChoice(parsed, cases, threads, js);
   const json = stringValue(parsed, 'json');
   const html = stringValue(parsed, 'html');
   checkOutputPath('json', json);
@@ -241,7 +287,7 @@ async function bench(argv: string[]): Promise<number> {
     process.stdout.write(`${[...reportHeader({ env, settings }, width), '', ...tableStart(layout, UNSTABLE_HALF_WIDTH_PCT, width)].join('\n')}\n`);
   }
   const outcome = await runSuite(cases, {
-    scratch, seconds, rounds, threads, js, caps, device: env.device.name, maxSamplesPerRound: DEFAULT_MAX_SAMPLES_PER_ROUND,
+    scratch, seconds, rounds, threads, js, caps, device: env.device.name, maxSamplesPerRound: DEFAULT_MAX_SAMPLES_PER_ROUND, layout: writeLayout,
     untilStableDeadline: untilStable ? started + maxDuration * 1000 : null, onProgress: progressBar(),
     onCaseDone: stream ? (_i, r) => {
       streamed.push(r);
@@ -256,6 +302,7 @@ async function bench(argv: string[]): Promise<number> {
     settings: {
       quick, secondsPerCase: seconds, rounds, threads, js, untilStable, maxDurationSeconds: untilStable ? maxDuration : null,
       methods: choice.methods ?? null, sizes: choice.sizes ?? null, modes: choice.modes ?? null, writesPerSync: choice.writesPerSync ?? null,
+      pattern: writeLayout.pattern, ...(writeLayout.pattern === 'rand' ? { seed: writeLayout.seed } : {}), fileBytes: writeLayout.fileBytes, iodepth: writeLayout.iodepth,
     },
     results: outcome.results,
     stability: outcome.stability,

@@ -14,6 +14,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+double Nanoseconds(Clock::duration elapsed) {
+  return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+}
+
 // The bytes every write sends: one `size`-byte buffer aligned for direct I/O, filled with a
 // non-repeating pattern so that a compressing or deduplicating device cannot shortcut it.
 class WriteBuffer {
@@ -144,10 +148,67 @@ class MappedStores {
   Mapping mapping_;
 };
 
+// The offsets of a random pattern: splitmix64 to spread (seed, stream) over the state, then
+// xorshift64*. Deterministic for a seed, so a run can be repeated; not for cryptography.
+class Rng {
+ public:
+  Rng(uint32_t seed, uint32_t stream) {
+    uint64_t z = ((static_cast<uint64_t>(stream) << 32) | seed) + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    state_ = (z ^ (z >> 31)) | 1;
+  }
+  uint64_t Below(uint64_t bound) {
+    state_ ^= state_ >> 12;
+    state_ ^= state_ << 25;
+    state_ ^= state_ >> 27;
+    return (state_ * 0x2545f4914f6cdd1dull) % bound;
+  }
+
+ private:
+  uint64_t state_;
+};
+
+// Where each operation of a region-based sequence writes, whoever runs it: one thread, the
+// threads that share one file at depth N, or the kernel queue. Sequential offsets come from
+// one counter (threads on one file take the next one each, as a log's writers do); random ones
+// from the caller's own generator, a multiple of the operation's bytes as fio aligns them.
+class OffsetSource {
+ public:
+  OffsetSource(const BenchSpec& spec, uint64_t opBytes) : spec_(spec), opBytes_(opBytes == 0 ? 1 : opBytes) {
+    const uint64_t region = spec.regionBytes > 0 ? static_cast<uint64_t>(spec.regionBytes) : 0;
+    const uint64_t start = static_cast<uint64_t>(spec.startOffset);
+    slots_ = region / opBytes_ > 0 ? region / opBytes_ : 1;
+    beforeWrap_ = region > start ? (region - start) / opBytes_ : 0;
+  }
+
+  struct Pick {
+    int64_t offset;
+    bool wrapped;  // sequential: back at the region's start (an appending file is truncated)
+  };
+
+  Pick Next(Rng* rng) {
+    if (spec_.pattern == BenchPattern::kRandom) return {static_cast<int64_t>(rng->Below(slots_) * opBytes_), false};
+    const uint64_t k = taken_.fetch_add(1, std::memory_order_relaxed);
+    if (k < beforeWrap_) return {spec_.startOffset + static_cast<int64_t>(k * opBytes_), false};
+    const uint64_t slot = (k - beforeWrap_) % slots_;
+    return {static_cast<int64_t>(slot * opBytes_), slot == 0};
+  }
+
+ private:
+  const BenchSpec& spec_;
+  const uint64_t opBytes_;
+  uint64_t slots_ = 1;       // whole operations in the region
+  uint64_t beforeWrap_ = 0;  // sequential operations from startOffset to the region's end
+  std::atomic<uint64_t> taken_{0};
+};
+
 struct ThreadState {
   const BenchSpec* spec = nullptr;
   const std::string* file = nullptr;
   const WriteBuffer* buffer = nullptr;
+  OffsetSource* offsets = nullptr;
+  uint32_t stream = 0;  // this thread's random stream
   std::atomic<bool>* stop = nullptr;
   Clock::time_point deadline;
   double* samples = nullptr;  // room for maxSamples entries
@@ -165,11 +226,10 @@ class Loop {
  public:
   explicit Loop(ThreadState* state)
       : state_(*state), spec_(*state->spec), file_(*state->file),
-        newFile_(file_ + ".new"), tempFile_(file_ + ".tmp") {}
+        newFile_(file_ + ".new"), tempFile_(file_ + ".tmp"), rng_(spec_.seed, state->stream) {}
 
   void Run() {
     Status status = Setup();
-    const uint64_t opBytes = static_cast<uint64_t>(spec_.size) * spec_.writesPerOp;
     const uint64_t every = spec_.sampleEvery;
     uint64_t untimed = 0;  // operations left to run without a clock read before the next timed one
     while (status.ok()) {
@@ -177,7 +237,7 @@ class Loop {
       // limits after one, so a run always ends on a timed operation: `end` is the end of the
       // last operation counted in `ops`.
       if (untimed == 0 && state_.stop->load(std::memory_order_relaxed)) break;
-      status = Place(opBytes);
+      status = Place();
       if (!status.ok()) break;
       if (untimed != 0) {
         // sampleEvery > 1: as pg_test_fsync's loop does, no clock read around the operation.
@@ -185,7 +245,6 @@ class Loop {
         if (!status.ok()) break;
         untimed--;
         state_.ops++;
-        position_ += static_cast<int64_t>(opBytes);
         status = AfterOperation();
         continue;
       }
@@ -193,21 +252,20 @@ class Loop {
       status = Operation();
       Clock::time_point finish = Clock::now();
       if (!status.ok()) break;
-      double ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(finish - start).count());
+      double ns = Nanoseconds(finish - start);
       if (state_.samplesTaken == 0) state_.begin = start;
-      state_.samples[state_.samplesTaken++] = ns;
+      state_.samples[state_.samplesTaken++] = spec_.sampleFlushOnly ? Nanoseconds(finish - flushStart_) : ns;
       state_.ops++;
       state_.busyNs += ns;
       state_.end = finish;
       untimed = every - 1;
-      position_ += static_cast<int64_t>(opBytes);
       status = AfterOperation();
       if (finish >= state_.deadline || state_.samplesTaken >= state_.maxSamples) break;
     }
     // With untimed operations the summed samples are not the time spent: the loop's elapsed
     // time is (its operations ran back to back).
     if (every > 1 && state_.samplesTaken != 0) {
-      state_.busyNs = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(state_.end - state_.begin).count());
+      state_.busyNs = Nanoseconds(state_.end - state_.begin);
     }
     Status unmapped = mapped_.Close();
     if (status.ok() && !unmapped.ok()) {
@@ -238,17 +296,16 @@ class Loop {
     return OpenForBench(spec_, path_, false, spec_.placement == BenchPlacement::kAppend, &fd_);
   }
 
-  // Untimed: where this operation writes. Overwrite wraps to the region's start; append
-  // truncates the file back to 0 when it reaches its limit, so a long run on a fast device
-  // cannot fill the disk.
-  Status Place(uint64_t opBytes) {
+  // Untimed: where this operation writes (OffsetSource). An appending file is truncated back
+  // to 0 when its offsets wrap, so a long run on a fast device cannot fill the disk.
+  Status Place() {
     if (spec_.sequence == BenchSequence::kNewFile || spec_.sequence == BenchSequence::kAtomicReplace) {
       position_ = 0;
       return Ok();
     }
-    if (position_ + static_cast<int64_t>(opBytes) <= spec_.regionBytes) return Ok();
-    position_ = 0;
-    if (spec_.placement != BenchPlacement::kAppend) return Ok();
+    OffsetSource::Pick pick = state_.offsets->Next(&rng_);
+    position_ = pick.offset;
+    if (!pick.wrapped || spec_.placement != BenchPlacement::kAppend) return Ok();
     path_ = file_.c_str();
     if (fd_ >= 0) return Truncate(fd_, 0);
     int fd = -1;
@@ -276,7 +333,9 @@ class Loop {
     switch (spec_.sequence) {
       case BenchSequence::kPlain:
         status = Writes(fd_);
-        return status.ok() ? RunFlush(fd_, spec_.flush) : status;
+        if (!status.ok()) return status;
+        if (spec_.sampleFlushOnly) flushStart_ = Clock::now();
+        return RunFlush(fd_, spec_.flush);
 
       case BenchSequence::kReopen:
         status = OpenForBench(spec_, path_, false, false, &fd);
@@ -351,30 +410,156 @@ class Loop {
   int fd_ = -1;
   int64_t position_ = 0;
   MappedStores mapped_;
+  Rng rng_;
+  Clock::time_point flushStart_;  // sampleFlushOnly: when the timed operation's flush began
 };
+
+// depth > 1 through the kernel queue: one thread keeps `depth` requests in flight on one
+// descriptor, each a write linked to its flush (io_uring: IORING_OP_WRITE with IOSQE_IO_LINK,
+// then IORING_OP_FSYNC), resubmitting as each completes, as fio's io_uring engine keeps its
+// iodepth. A sample is one request's time from its submission to its completion.
+class QueuedLoop {
+ public:
+  QueuedLoop(ThreadState* state, KernelQueue* queue)
+      : state_(*state), spec_(*state->spec), queue_(*queue), rng_(spec_.seed, state->stream), slots_(spec_.depth) {}
+
+  void Run() {
+    Status status = OpenForBench(spec_, state_.file->c_str(), false, false, &fd_);
+    if (status.ok()) status = Pump();
+    // Whatever stopped the loop, nothing may still write from our buffer once we return.
+    if (inFlight_ > 0) queue_.WaitAll(&QueuedLoop::OnDone, this);
+    if (status.ok()) status = failure_;
+    if (state_.samplesTaken != 0) state_.busyNs = Nanoseconds(state_.end - state_.begin);
+    if (fd_ >= 0) status = CloseAfter(fd_, status);
+    if (!status.ok()) {
+      state_.status = status;
+      state_.failedPath = *state_.file;
+    }
+  }
+
+ private:
+  struct Slot {
+    AsyncRequest request;
+    Clock::time_point start;
+    bool busy = false;
+  };
+
+  Status Pump() {
+    for (;;) {
+      for (Slot& slot : slots_) {
+        if (slot.busy) continue;
+        if (!failure_.ok() || submitted_ >= state_.maxSamples || Clock::now() >= state_.deadline) break;
+        slot.request = AsyncRequest();
+        slot.request.kind = AsyncRequest::Kind::kWrite;
+        slot.request.fd = fd_;
+        slot.request.flush = spec_.flush;
+        slot.request.data = state_.buffer->data();
+        slot.request.length = spec_.size;
+        slot.request.position = state_.offsets->Next(&rng_).offset;
+        slot.start = Clock::now();
+        if (submitted_ == 0) state_.begin = slot.start;
+        Status status = queue_.Submit(&slot.request, &slot);
+        if (!status.ok()) return status;
+        slot.busy = true;
+        inFlight_++;
+        submitted_++;
+      }
+      if (inFlight_ == 0) return Ok();
+      Status status = queue_.WaitSome(&QueuedLoop::OnDone, this);
+      if (!status.ok()) return status;
+    }
+  }
+
+  static void OnDone(void* tag, Status status, void* context) {
+    static_cast<QueuedLoop*>(context)->Finished(static_cast<Slot*>(tag), status);
+  }
+
+  void Finished(Slot* slot, Status status) {
+    Clock::time_point finish = Clock::now();
+    slot->busy = false;
+    inFlight_--;
+    if (!status.ok()) {
+      if (failure_.ok()) failure_ = status;
+      return;
+    }
+    state_.samples[state_.samplesTaken++] = Nanoseconds(finish - slot->start);
+    state_.ops++;
+    state_.end = finish;
+  }
+
+  ThreadState& state_;
+  const BenchSpec& spec_;
+  KernelQueue& queue_;
+  Rng rng_;
+  std::vector<Slot> slots_;
+  int fd_ = -1;
+  size_t inFlight_ = 0;
+  uint64_t submitted_ = 0;
+  Status failure_;
+};
+
+// The kernel queue for a depth > 1 run, or null with *why_not when the run uses threads: none
+// asked for, none on this OS, or one that cannot run this write + flush as one request.
+std::unique_ptr<KernelQueue> QueueFor(const BenchSpec& spec, std::string* why_not) {
+  if (spec.depth <= 1 || spec.depthVia != BenchDepthVia::kKernelQueue) return nullptr;
+  if (spec.syncFileRangeFlags != 0) {
+    *why_not = "sync_file_range between the write and the flush has no linked form in the kernel queue";
+    return nullptr;
+  }
+  std::unique_ptr<KernelQueue> queue(CreateKernelQueue(why_not));
+  if (!queue) return nullptr;
+  int fd = -1;
+  if (!OpenPlain(spec.files[0].c_str(), false, false, &fd).ok()) {
+    *why_not = "the file could not be opened to probe the kernel queue";
+    return nullptr;
+  }
+  AsyncRequest probe;
+  probe.kind = AsyncRequest::Kind::kWrite;
+  probe.fd = fd;
+  probe.flush = spec.flush;
+  bool supported = queue->Supports(probe);
+  Close(fd);
+  if (!supported) {
+    *why_not = std::string(queue->Name()) + " cannot run this flush after a write";
+    return nullptr;
+  }
+  return queue;
+}
 
 }  // namespace
 
 Status RunBench(const BenchSpec& spec, BenchOutcome* out) {
-  const size_t threads = spec.files.size();
-  if (threads == 0 || threads > kBenchMaxThreads) return Fail(kUnsupported, "benchmark thread count");
+  // Streams of operations: a thread per file, or at depth N, N on files[0] (one thread
+  // through the kernel queue, else N threads).
+  const bool deep = spec.depth > 1;
+  const size_t streams = deep ? spec.depth : spec.files.size();
+  if (spec.files.empty() || streams > kBenchMaxThreads) return Fail(kUnsupported, "benchmark thread count");
   WriteBuffer buffer;
   if (!buffer.Allocate(spec.size, spec.alignment, 0x9e3779b97f4a7c15ull)) return Fail(UV_ENOMEM, "malloc");
+
+  const bool keepsFile = spec.sequence != BenchSequence::kNewFile && spec.sequence != BenchSequence::kAtomicReplace;
+  const size_t prepared = deep ? 1 : spec.files.size();
+  if (keepsFile && !spec.reuseFiles) {
+    for (size_t i = 0; i < prepared; i++) {
+      Status status = Prepare(spec, spec.files[i], buffer);
+      if (!status.ok()) {
+        out->failedPath = spec.files[i];
+        return status;
+      }
+    }
+  }
+  std::unique_ptr<KernelQueue> queue = QueueFor(spec, &out->depthViaReason);
+  if (deep) out->depthVia = queue ? queue->Name() : "threads";
+  const size_t threads = queue ? 1 : streams;
 
   uint64_t perThread = spec.maxSamples / threads;
   if (perThread == 0) perThread = 1;
   std::unique_ptr<double[]> samples(new (std::nothrow) double[perThread * threads]);
   if (!samples) return Fail(UV_ENOMEM, "malloc");
 
-  if (spec.sequence != BenchSequence::kNewFile && spec.sequence != BenchSequence::kAtomicReplace) {
-    for (const std::string& file : spec.files) {
-      Status status = Prepare(spec, file, buffer);
-      if (!status.ok()) {
-        out->failedPath = file;
-        return status;
-      }
-    }
-  }
+  const uint64_t opBytes = static_cast<uint64_t>(spec.size) * spec.writesPerOp;
+  std::vector<std::unique_ptr<OffsetSource>> offsets;
+  for (size_t i = 0; i < prepared; i++) offsets.emplace_back(new OffsetSource(spec, opBytes));
 
   std::atomic<bool> stop{false};
   std::vector<ThreadState> states(threads);
@@ -383,8 +568,10 @@ Status RunBench(const BenchSpec& spec, BenchOutcome* out) {
   for (size_t i = 0; i < threads; i++) {
     ThreadState& state = states[i];
     state.spec = &spec;
-    state.file = &spec.files[i];
+    state.file = &spec.files[deep ? 0 : i];
     state.buffer = &buffer;
+    state.offsets = offsets[deep ? 0 : i].get();
+    state.stream = static_cast<uint32_t>(i);
     state.stop = &stop;
     state.deadline = start + length;
     state.samples = samples.get() + i * perThread;
@@ -392,20 +579,24 @@ Status RunBench(const BenchSpec& spec, BenchOutcome* out) {
     state.begin = start;
     state.end = start;
   }
-  std::vector<std::thread> helpers;
-  helpers.reserve(threads - 1);
-  for (size_t i = 1; i < threads; i++) {
-    helpers.emplace_back([&states, i] {
-      Loop loop(&states[i]);
-      loop.Run();
-    });
-  }
-  {
-    Loop loop(&states[0]);
+  if (queue) {
+    QueuedLoop loop(&states[0], queue.get());
     loop.Run();
+  } else {
+    std::vector<std::thread> helpers;
+    helpers.reserve(threads - 1);
+    for (size_t i = 1; i < threads; i++) {
+      helpers.emplace_back([&states, i] {
+        Loop loop(&states[i]);
+        loop.Run();
+      });
+    }
+    {
+      Loop loop(&states[0]);
+      loop.Run();
+    }
+    for (std::thread& helper : helpers) helper.join();
   }
-  for (std::thread& helper : helpers) helper.join();
-
   Clock::time_point begin = Clock::time_point::max();
   Clock::time_point end = start;
   for (const ThreadState& state : states) {
@@ -420,7 +611,7 @@ Status RunBench(const BenchSpec& spec, BenchOutcome* out) {
     if (state.busyNs > out->busyNs) out->busyNs = state.busyNs;
   }
   if (begin > end) begin = end;  // no operation ran (cannot happen with maxSamples >= 1)
-  out->wallNs = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - begin).count());
+  out->wallNs = Nanoseconds(end - begin);
   // Close the gaps between the threads' slices in place: no second copy of the samples.
   double* packed = samples.get();
   for (const ThreadState& state : states) {

@@ -33,6 +33,19 @@ enum class BenchPlacement : int {
                       // what etcd's WAL and fio's default layout give (unwritten extents)
 };
 
+// Where the operations of a region-based sequence write (OffsetSource in bench.cc).
+enum class BenchPattern : int {
+  kSequential = 0,  // one after another from startOffset, wrapping to the region's start
+  kRandom = 1,      // a seeded pseudo-random multiple of the operation's bytes in the region
+};
+
+// How more than one operation is kept in flight on one file (BenchSpec::depth > 1).
+enum class BenchDepthVia : int {
+  kThreads = 0,      // depth threads, each with its own descriptor on the file, one operation each
+  kKernelQueue = 1,  // one thread, depth write+flush requests in the kernel queue (io_uring's
+                     // IORING_OP_WRITE linked to IORING_OP_FSYNC); threads where there is none
+};
+
 // Hard limits, checked by bench_spec.cc before a spec reaches RunBench (and by bench/ before that).
 constexpr uint32_t kBenchMaxSize = 64u << 20;
 constexpr uint32_t kBenchMaxWritesPerOp = 4096;
@@ -40,6 +53,8 @@ constexpr uint32_t kBenchMaxThreads = 64;
 constexpr uint64_t kBenchMaxSamples = 1u << 24;  // 128 MiB of doubles at most
 constexpr int64_t kBenchMaxRegion = int64_t{1} << 40;
 constexpr uint32_t kBenchMaxSampleEvery = 1u << 16;
+constexpr uint32_t kBenchMaxDepth = 64;
+constexpr double kBenchMaxSeed = 4294967295.0;
 
 struct BenchSpec {
   std::vector<std::string> files;  // one per thread; the thread's target file
@@ -69,6 +84,23 @@ struct BenchSpec {
   // then the latencies of every Nth operation (a systematic subsample, each still one real
   // operation), ops counts every operation, and busyNs becomes the loop's elapsed time.
   uint32_t sampleEvery = 1;
+  // Where each operation writes in its region; random needs a region that does not grow
+  // (overwrite or preallocated, a sequence that keeps its file). Stream i (thread i, or the
+  // kernel queue's one) draws from its own generator seeded by seed and i.
+  BenchPattern pattern = BenchPattern::kSequential;
+  uint32_t seed = 1;
+  int64_t startOffset = 0;  // sequential: the first operation's offset, then on and wrapping
+  // The files are as an earlier run left them (prepared, perhaps partly written): no Prepare.
+  // hardsync check walks one preallocated 22 MiB file in rounds, as fio's one job does.
+  bool reuseFiles = false;
+  // A latency sample times the flush alone, not the writes before it: what fio reports as a
+  // job's "sync" latency and etcd as wal_fsync_duration_seconds. ops and busyNs still cover
+  // whole operations (writes + flush), as fio's IOPS and runtime do. Sequence kPlain only.
+  bool sampleFlushOnly = false;
+  // Operations in flight at once on files[0] (1: one after another). depth > 1 needs one file,
+  // sequence kPlain, one write per operation, no growing region and every operation timed.
+  uint32_t depth = 1;
+  BenchDepthVia depthVia = BenchDepthVia::kThreads;
 };
 
 struct BenchOutcome {
@@ -78,14 +110,20 @@ struct BenchOutcome {
   // sampleEvery 1: the longest thread's summed operation time. sampleEvery N > 1: the longest
   // thread's loop time, from its first operation's start to its last one's end (its
   // operations run back to back; the untimed placement work between them is included).
+  // Through the kernel queue: the loop's wall time (its operations overlap).
   double busyNs = 0;
   // From the first operation's start (in any thread) to the last one's end: the loop's wall
   // time. Setup is excluded: the prefill, and in kPlain the open that precedes the loop.
   double wallNs = 0;
   std::string failedPath;  // the file a failed call was about
+  // depth > 1: what kept the operations in flight ("io_uring", the kernel queue's name, or
+  // "threads"), and why not the kernel queue when it was asked for and could not be used.
+  std::string depthVia;
+  std::string depthViaReason;
 };
 
-// Runs the loop on threads spec.files.size() threads (the caller's thread is one of them).
+// Runs the loop on spec.files.size() threads (the caller's thread is one of them), or with
+// depth > 1 on files[0] through the kernel queue or depth threads.
 // Setup (prefill, preallocation) is not timed. On failure returns the first error; files
 // created are left for the caller to remove (it owns the directory).
 Status RunBench(const BenchSpec& spec, BenchOutcome* out);

@@ -45,6 +45,56 @@ bool Text(Napi::Object object, const char* name, std::string* out) {
   return true;
 }
 
+// An optional field: absent or undefined leaves *out as it is; anything else is checked like
+// a required one.
+bool OptionalNumber(Napi::Object object, const char* name, double min, double max, bool integer, double* out) {
+  Napi::Value value = object.Get(name);
+  if (object.Env().IsExceptionPending()) return false;
+  return value.IsUndefined() || Number(object, name, min, max, integer, out);
+}
+
+bool OptionalFlag(Napi::Object object, const char* name, bool* out) {
+  Napi::Value value = object.Get(name);
+  if (object.Env().IsExceptionPending()) return false;
+  return value.IsUndefined() || Flag(object, name, out);
+}
+
+// The optional fields of where operations write and how many are in flight (bench.h), and the
+// combinations the loop cannot run.
+bool ParseOffsetsAndDepth(Napi::Env env, Napi::Object object, BenchSpec* spec) {
+  double pattern = 0, seed = spec->seed, start = 0, depth = 1, via = 0;
+  if (!OptionalNumber(object, "pattern", 0, static_cast<double>(BenchPattern::kRandom), true, &pattern) ||
+      !OptionalNumber(object, "seed", 0, kBenchMaxSeed, true, &seed) ||
+      !OptionalNumber(object, "startOffset", 0, static_cast<double>(kBenchMaxRegion), true, &start) ||
+      !OptionalFlag(object, "reuseFiles", &spec->reuseFiles) ||
+      !OptionalFlag(object, "sampleFlushOnly", &spec->sampleFlushOnly) ||
+      !OptionalNumber(object, "depth", 1, kBenchMaxDepth, true, &depth) ||
+      !OptionalNumber(object, "depthVia", 0, static_cast<double>(BenchDepthVia::kKernelQueue), true, &via)) {
+    return false;
+  }
+  spec->pattern = static_cast<BenchPattern>(static_cast<int>(pattern));
+  spec->seed = static_cast<uint32_t>(seed);
+  spec->startOffset = static_cast<int64_t>(start);
+  spec->depth = static_cast<uint32_t>(depth);
+  spec->depthVia = static_cast<BenchDepthVia>(static_cast<int>(via));
+  const bool keepsFile = spec->sequence != BenchSequence::kNewFile && spec->sequence != BenchSequence::kAtomicReplace;
+  const int64_t opBytes = static_cast<int64_t>(spec->size) * spec->writesPerOp;
+  if (spec->pattern == BenchPattern::kRandom && (!keepsFile || spec->placement == BenchPlacement::kAppend)) {
+    return OutOfRange(env, "pattern");  // random offsets need a region that stays
+  }
+  if (spec->startOffset != 0 && (!keepsFile || spec->startOffset > spec->regionBytes - opBytes)) {
+    return OutOfRange(env, "startOffset");
+  }
+  if (spec->sampleFlushOnly && (spec->sequence != BenchSequence::kPlain || spec->flush == FlushKind::kNone || spec->depth > 1)) {
+    return OutOfRange(env, "sampleFlushOnly");
+  }
+  if (spec->depth > 1 && (spec->files.size() != 1 || spec->sequence != BenchSequence::kPlain || spec->writesPerOp != 1 ||
+                          spec->placement == BenchPlacement::kAppend || spec->sampleEvery != 1)) {
+    return OutOfRange(env, "depth");
+  }
+  return true;
+}
+
 }  // namespace
 
 bool ParseBenchSpec(Napi::Env env, Napi::Value value, BenchSpec* spec) {
@@ -91,15 +141,11 @@ bool ParseBenchSpec(Napi::Env env, Napi::Value value, BenchSpec* spec) {
   spec->prefillBytes = static_cast<int64_t>(prefill);
   spec->seconds = seconds;
   spec->maxSamples = static_cast<uint64_t>(samples);
-  // sampleEvery is the one optional field (absent or undefined: 1, every operation timed);
-  // when given it is checked like the others.
-  Napi::Value every = object.Get("sampleEvery");
-  if (env.IsExceptionPending()) return false;
-  if (!every.IsUndefined()) {
-    double sampleEvery;
-    if (!Number(object, "sampleEvery", 1, kBenchMaxSampleEvery, true, &sampleEvery)) return false;
-    spec->sampleEvery = static_cast<uint32_t>(sampleEvery);
-  }
+  // The optional fields (absent or undefined: their defaults in bench.h) are checked like the
+  // others when given: sampleEvery here, the offsets and the depth after the region.
+  double sampleEvery = 1;
+  if (!OptionalNumber(object, "sampleEvery", 1, kBenchMaxSampleEvery, true, &sampleEvery)) return false;
+  spec->sampleEvery = static_cast<uint32_t>(sampleEvery);
   if ((spec->alignment & (spec->alignment - 1)) != 0) return OutOfRange(env, "alignment");
   bool usesRegion = spec->sequence != BenchSequence::kNewFile && spec->sequence != BenchSequence::kAtomicReplace;
   if (usesRegion && spec->regionBytes < static_cast<int64_t>(spec->size) * spec->writesPerOp) {
@@ -108,7 +154,7 @@ bool ParseBenchSpec(Napi::Env env, Napi::Value value, BenchSpec* spec) {
   if (spec->sequence == BenchSequence::kMapped && spec->placement == BenchPlacement::kAppend) {
     return OutOfRange(env, "placement");
   }
-  return true;
+  return ParseOffsetsAndDepth(env, object, spec);
 }
 
 Napi::Value BenchResult(Napi::Env env, const BenchOutcome& outcome) {
@@ -120,6 +166,8 @@ Napi::Value BenchResult(Napi::Env env, const BenchOutcome& outcome) {
   result.Set("ops", Napi::Number::New(env, static_cast<double>(outcome.ops)));
   result.Set("busyNs", Napi::Number::New(env, outcome.busyNs));
   result.Set("wallNs", Napi::Number::New(env, outcome.wallNs));
+  if (!outcome.depthVia.empty()) result.Set("depthVia", Napi::String::New(env, outcome.depthVia));
+  if (!outcome.depthViaReason.empty()) result.Set("depthViaReason", Napi::String::New(env, outcome.depthViaReason));
   return result;
 }
 

@@ -16,7 +16,7 @@ namespace hs {
 // propagate, and returns false.
 bool ParseBenchSpec(Napi::Env env, Napi::Value value, BenchSpec* spec);
 
-// {samplesNs: Float64Array, ops, busyNs, wallNs} (see BenchOutcome).
+// {samplesNs: Float64Array, ops, busyNs, wallNs[, depthVia, depthViaReason]} (see BenchOutcome).
 Napi::Value BenchResult(Napi::Env env, const BenchOutcome& outcome);
 
 }  // namespace hs

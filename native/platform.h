@@ -319,6 +319,10 @@ class KernelQueue {
   virtual size_t InFlight() const = 0;
   // Blocks until every request in flight is reported through done.
   virtual void WaitAll(Done done, void* context) = 0;
+  // Blocks until at least one request in flight has finished, then reports what finished
+  // through done, as Drain does (the benchmark's loop keeping N requests in flight). Ok with
+  // nothing in flight; an error only when the queue itself can no longer wait.
+  virtual Status WaitSome(Done done, void* context) = 0;
   // The name shown by capabilities(), e.g. "io_uring".
   virtual const char* Name() const = 0;
 };

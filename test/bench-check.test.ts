@@ -4,10 +4,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readBenchFile, SCHEMA, writeBenchFile, type BenchFile } from '../dist/bench/measure/schema.js';
 import { PowercutFs, powercutUnavailable } from './helpers/powercut';
-import { runCli } from './fixtures/bench/run-cli';
+import { CLI, runCli } from './fixtures/bench/run-cli';
+import { spawnAsync } from './helpers/spawn';
+import { hasStrace, parseStrace } from './helpers/strace';
 import { tempDir } from './helpers/tmp';
 
 const fixtures = path.join(__dirname, 'fixtures', 'bench');
+// A live check walks all 22 MiB: 10,029 flushes, minutes on a disk that shared load slows to
+// tens of milliseconds a flush. The wait is the point of these tests.
+const LIVE_TIMEOUT = 600_000;
 
 describe('hardsync check', () => {
   it('exits 0 for a result whose p99 is under 10 ms', async () => {
@@ -41,10 +46,12 @@ describe('hardsync check', () => {
     const pass = await runCli(['check', dir, '--json', json, '--threshold-ms', '1000000', '--max-duration', '86400']);
     expect(pass.stderr).toBe('');
     expect(pass.code).toBe(0);
+    // the fio command that measures the same figures, for a cross-check
+    expect(pass.stdout.replace(/\s+/g, ' ')).toContain(`fio --rw=write --ioengine=sync --fdatasync=1 --directory=${dir} --size=22m --bs=2300 --name=etcd`);
     const doc = readBenchFile(json);
     expect(doc.kind).toBe('check');
-    // 22 MiB in 10 rounds of whole 2300-byte writes
-    expect(doc.results[0]).toMatchObject({ size: 2300, ops: 10 * Math.floor((22 * 1024 * 1024) / 10 / 2300), method: 'fdatasync', rounds: 10 });
+    // 22 MiB of whole 2300-byte writes, as fio makes them, in 10 rounds
+    expect(doc.results[0]).toMatchObject({ size: 2300, ops: Math.floor((22 * 1024 * 1024) / 2300), method: 'fdatasync', label: 'fdatasync (etcd check)', rounds: 10 });
     expect(doc.check).toMatchObject({ pass: true, verdict: 'PASS', rounds: 10 });
     expect(doc.check!.p99LowUs!).toBeLessThanOrEqual(doc.check!.p99Us);
     expect(doc.check!.p99HighUs!).toBeGreaterThanOrEqual(doc.check!.p99Us);
@@ -52,7 +59,24 @@ describe('hardsync check', () => {
     expect((await runCli(['check', '--input', json, '--threshold-ms', '0'])).code).toBe(1);
     expect(fs.readdirSync(dir)).toEqual(['check.json']);
     fs.rmSync(dir, { recursive: true });
-  });
+  }, LIVE_TIMEOUT);
+
+  it.skipIf(!hasStrace)("lays its file out as fio does: one fallocated 22 MiB file, written through once, one write + fdatasync per operation (strace)", async () => {
+    const dir = tempDir('hs-check-');
+    const log = path.join(dir, 'strace.log');
+    const run = await spawnAsync('strace', ['-f', '-y', '-qq', '-o', log, '-e', 'trace=openat,fallocate,pwrite64,fdatasync,ftruncate', process.execPath, CLI, 'check', dir,
+      '--threshold-ms', '1000000', '--max-duration', '86400']);
+    expect(run.status, run.stderr).toBe(0);
+    const calls = parseStrace(fs.readFileSync(log, 'utf8')).filter((c) => /etcd-check/.test(c.args));
+    expect(calls.filter((c) => c.name === 'fallocate').map((c) => c.args.replace(/^\d+</, '<'))).toEqual([expect.stringMatching(/etcd-check>, 0, 0, 23068672$/)]);
+    expect(calls.filter((c) => c.name === 'ftruncate')).toEqual([]);
+    const writes = calls.filter((c) => c.name === 'pwrite64').map((c) => Number(/, (\d+)$/.exec(c.args)?.[1]));
+    expect(writes).toEqual(Array.from({ length: Math.floor((22 * 1024 * 1024) / 2300) }, (_, i) => i * 2300));
+    expect(calls.filter((c) => c.name === 'fdatasync')).toHaveLength(writes.length);
+    // one creation (not timed), then one open per round
+    expect(calls.filter((c) => c.name === 'openat' && /O_CREAT/.test(c.args))).toHaveLength(1);
+    expect(calls.filter((c) => c.name === 'openat')).toHaveLength(11);
+  }, LIVE_TIMEOUT);
 
   it('judges by the interval: UNCERTAIN (exit 3) when it straddles the threshold, PASS or FAIL only when all of it is on one side', async () => {
     const dir = tempDir('hs-check-');

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PG_HEADERS, pgLabel, pgNa, pgOps } from '../dist/bench/measure/pg.js';
 import { readBenchFile } from '../dist/bench/measure/schema.js';
-import { runCli } from './fixtures/bench/run-cli';
+import { CLI, runCli } from './fixtures/bench/run-cli';
 import { spawnAsync } from './helpers/spawn';
+import { hasStrace, parseStrace } from './helpers/strace';
 import { tempDir } from './helpers/tmp';
 
 const PG_TEST_FSYNC = '/usr/lib/postgresql/15/bin/pg_test_fsync';
@@ -50,6 +51,21 @@ describe('hardsync pg output format', () => {
     expect(doc.results).toHaveLength(18);
     expect(fs.readdirSync(dir)).toEqual(['pg.json']);
     fs.rmSync(dir, { recursive: true });
+  });
+
+  it.skipIf(!hasStrace)('makes its file once, as pg_test_fsync does: one 16 MB write and fsync, then each test opens it as it is (strace)', async () => {
+    const dir = tempDir('hs-pg-');
+    const log = path.join(dir, 'strace.log');
+    const run = await spawnAsync('strace', ['-f', '-y', '-qq', '-o', log, '-e', 'trace=openat,write,fsync,ftruncate', process.execPath, CLI, 'pg', dir, '--duration', '0.02']);
+    expect(run.status, run.stderr).toBe(0);
+    const calls = parseStrace(fs.readFileSync(log, 'utf8')).filter((c) => c.args.includes('pg_test_fsync.out'));
+    const opens = calls.filter((c) => c.name === 'openat');
+    expect(opens.filter((c) => /O_CREAT|O_TRUNC/.test(c.args))).toHaveLength(1);
+    expect(opens.length).toBeGreaterThan(14);
+    const writes = calls.filter((c) => c.name === 'write');
+    expect(writes.map((c) => c.result)).toEqual([String(16 << 20)]);
+    expect(calls.findIndex((c) => c.name === 'fsync')).toBeGreaterThan(calls.indexOf(writes[0]));
+    expect(calls.filter((c) => c.name === 'ftruncate')).toEqual([]);
   });
 
   it.skipIf(!hasPg)('matches the real pg_test_fsync line for line (skipped without postgresql-15)', async () => {

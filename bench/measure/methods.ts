@@ -158,12 +158,40 @@ function writeCall(caps: Capabilities): string {
   return caps.calls.writeDurable.syscall.split(' ')[0];
 }
 
+/** Where a case's writes go and how many are in flight, as {@link syscallsOf} describes them. */
+export interface CallLayout {
+  pattern: 'seq' | 'rand';
+  seed: number;
+  /** The file written into (null: new files). */
+  fileBytes: number | null;
+  iodepth: number;
+  /** What kept iodepth operations in flight, as the loop reported it ("io_uring", "threads ..."). */
+  depthVia?: string;
+}
+
+function bytesText(bytes: number): string {
+  return bytes % 1048576 === 0 ? `${bytes / 1048576} MiB` : bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
+}
+
 /** The exact calls one operation of a case makes, for the report. */
-export function syscallsOf(method: MethodDef, mode: Mode, size: number, writesPerSync: number, caps: Capabilities): string[] {
+export function syscallsOf(method: MethodDef, mode: Mode, size: number, writesPerSync: number, caps: Capabilities, layout?: CallLayout): string[] {
+  const calls = operationCalls(method, mode, size, writesPerSync, caps, layout);
+  if (!layout || layout.iodepth <= 1) return calls;
+  if (layout.depthVia?.startsWith('io_uring')) {
+    // operationCalls: the open, the write, then the flush when the method has one.
+    const [open, write, flush] = calls;
+    return [open, `io_uring, ${layout.iodepth} in flight, each resubmitted as it completes: IORING_OP_WRITE = ${write}${flush ? `, linked to IORING_OP_FSYNC = ${flush}` : ''}`];
+  }
+  const how = layout.depthVia ? `${layout.depthVia} on the one file, each with its own descriptor` : 'on the one file';
+  return [`${layout.iodepth} in flight, ${how}, each doing:`, ...calls.map((c) => `  ${c}`)];
+}
+
+function operationCalls(method: MethodDef, mode: Mode, size: number, writesPerSync: number, caps: Capabilities, layout?: CallLayout): string[] {
   if (method.mapped) {
+    const where = layout?.pattern === 'rand' ? ` at a random ${size * writesPerSync}-B-aligned offset, seed ${layout.seed}` : '';
     return [
       `open(O_RDWR) + ${caps.calls.mapFile.syscall} of the region  [once]`,
-      `store ${size} B into the mapping${writesPerSync > 1 ? ` x${writesPerSync}` : ''}`,
+      `store ${size} B into the mapping${where}${writesPerSync > 1 ? ` x${writesPerSync}` : ''}`,
       `${caps.calls.msync.syscall} of the stored range`,
     ];
   }
@@ -181,7 +209,11 @@ export function syscallsOf(method: MethodDef, mode: Mode, size: number, writesPe
     calls.push(`open(${flags.join('|')})  [once]`);
   }
   const write = method.nodeFs ? 'fs.writeSync' : writeCall(caps);
-  calls.push(`${write}(${size} B at ${effectiveMode === 'append' ? 'end of file' : effectiveMode === 'new' ? 'offset 0..' : 'preallocated offset'})${writesPerSync > 1 ? ` x${writesPerSync}` : ''}`);
+  const where = effectiveMode === 'append' ? 'end of file'
+    : effectiveMode === 'new' ? 'offset 0..'
+      : layout?.pattern === 'rand' ? `a random ${size * writesPerSync}-B-aligned offset of a ${bytesText(layout.fileBytes ?? 0)} file, seed ${layout.seed}`
+        : `preallocated offset${layout?.fileBytes ? `, sequential through ${bytesText(layout.fileBytes)}` : ''}`;
+  calls.push(`${write}(${size} B at ${where})${writesPerSync > 1 ? ` x${writesPerSync}` : ''}`);
   if (method.syncFileRange) calls.push(`sync_file_range(${method.syncFileRange.map((f) => f.replace('SYNC_FILE_RANGE_', '')).join('|')})`);
   if (method.nodeFs) calls.push(`fs.${method.nodeFs}Sync = ${nodeFsCall(caps.platform, method.nodeFs)}`);
   const flushName: Record<number, CapabilityName | null> = {

@@ -55,10 +55,43 @@ export enum BenchPlacementCode {
   preallocated = 2,
 }
 
+/** native/bench.h BenchPattern: where each operation writes in its region. */
+export enum BenchPatternCode {
+  sequential = 0,
+  random = 1,
+}
+
+/** native/bench.h BenchDepthVia: how more than one operation is kept in flight. */
+export enum BenchDepthViaCode {
+  threads = 0,
+  kernelQueue = 1,
+}
+
+/** The most operations the native loop keeps in flight (native/bench.h kBenchMaxDepth). */
+export const MAX_DEPTH = 64;
+
 export type { NativeBenchSpec, NativeBenchResult };
 
-/** A spec for the native loop: NativeBenchSpec and the loop's one optional field. */
+/** A spec for the native loop: NativeBenchSpec and the loop's optional fields (native/bench.h). */
 export interface LoopSpec extends NativeBenchSpec {
+  /** Sequential (default) or random offsets in the region; random needs a region that stays (not append, not new files). */
+  pattern?: BenchPatternCode;
+  /** The random offsets' seed, 0 to 2^32 - 1 (default 1); thread i draws from its own stream of it. */
+  seed?: number;
+  /** Sequential: where the first operation writes (default 0), then on and wrapping. */
+  startOffset?: number;
+  /** The files are as an earlier call left them: not prepared again (default false). */
+  reuseFiles?: boolean;
+  /**
+   * A latency sample times the flush alone, not the writes before it (fio's "sync" latency,
+   * etcd's wal_fsync_duration_seconds); ops and busyNs still cover whole operations. Plain
+   * sequence with a flush only.
+   */
+  sampleFlushOnly?: boolean;
+  /** Operations in flight on files[0] (default 1); more needs one file, one write per operation, no append. */
+  depth?: number;
+  /** How depth > 1 is kept: the kernel queue (where the OS has one, else threads) or threads. */
+  depthVia?: BenchDepthViaCode;
   /**
    * Time one operation in this many (native/bench.h BenchSpec::sampleEvery; default 1: every
    * one). With N > 1 the N - 1 operations after a timed one run with no clock read, the
@@ -70,9 +103,17 @@ export interface LoopSpec extends NativeBenchSpec {
   sampleEvery?: number;
 }
 
+/** What the native loop resolves with: NativeBenchResult, and with depth > 1 how it ran. */
+export interface LoopResult extends NativeBenchResult {
+  /** depth > 1: what kept the operations in flight ("io_uring", or "threads"). */
+  depthVia?: string;
+  /** Why not the kernel queue, when it was asked for and the loop used threads. */
+  depthViaReason?: string;
+}
+
 /** Runs the native timed loop. */
-export function runNativeLoop(spec: LoopSpec): Promise<NativeBenchResult> {
-  return native.benchLoop(spec);
+export function runNativeLoop(spec: LoopSpec): Promise<LoopResult> {
+  return native.benchLoop(spec) as Promise<LoopResult>;
 }
 
 /** Flush code -> the kind's name (what writeDurable's `flush` option takes, or syncfs). */
@@ -92,6 +133,9 @@ const YIELD_EVERY_NS = 20_000_000n;
 export async function runJsLoop(spec: LoopSpec, nodeFs?: 'fdatasync' | 'fsync'): Promise<NativeBenchResult> {
   if (spec.files.length !== 1) throw new RangeError('the JavaScript loop runs one thread');
   if ((spec.sampleEvery ?? 1) !== 1) throw new RangeError('the JavaScript loop times every operation');
+  if ((spec.pattern ?? BenchPatternCode.sequential) !== BenchPatternCode.sequential || (spec.depth ?? 1) !== 1 || spec.sampleFlushOnly || spec.reuseFiles || (spec.startOffset ?? 0) !== 0) {
+    throw new RangeError('the JavaScript loop writes sequentially from offset 0, one operation at a time, into a file it prepares');
+  }
   const file = spec.files[0];
   const buffer = allocAligned(spec.size, spec.alignment);
   for (let i = 0; i < buffer.length; i++) buffer[i] = (i * 2654435761) >>> 24;

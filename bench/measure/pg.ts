@@ -4,17 +4,37 @@
  * uses it), timed by the native loop, so the two outputs can be put side by side.
  * @module
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Capabilities } from '../../lib/index';
 import { BenchFlushCode, BenchPlacementCode, BenchSequenceCode, runNativeLoop, type LoopSpec } from './native-loop';
 import type { BenchResult } from './schema';
-import { cdfPoints, round3, roundsInterval, summarize } from './stats';
-import { UNSTABLE_HALF_WIDTH_PCT, UNSTABLE_ROUNDS_RATIO } from './run';
+import { cdfPoints, round3, roundsInterval } from './stats';
+import { latencyFigures, UNSTABLE_HALF_WIDTH_PCT, UNSTABLE_ROUNDS_RATIO } from './run';
 import { wrapText } from './report';
 
 const BLCKSZ = 8192;
 /** pg_test_fsync's file: DEFAULT_XLOG_SEG_SIZE, written in full before the tests. */
 const PG_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Creates pg_test_fsync's file as its test_open() does, once for every test: random bytes in
+ * one 16 MB write(), fsync, close. Every test then opens this file with its own flags and
+ * writes at offset 0, so each test starts from the page cache and the blocks the tests before
+ * it left, as in pg (this command once rewrote the file, in 8 kB writes, before each test).
+ */
+export function createPgFile(file: string): void {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+  try {
+    const data = crypto.randomBytes(PG_FILE_BYTES);
+    let done = 0;
+    while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 /**
  * Section 5 (a page-cache write, under a microsecond) times one write in this many. pg reads
  * the clock only around its loop; reading it twice around every write cost this loop several
@@ -129,6 +149,8 @@ export function pgTests(caps: Capabilities): PgTest[] {
 export async function runPg(scratch: string, seconds: number, caps: Capabilities, print: (text: string) => void, file = path.join(scratch, 'pg_test_fsync.out')): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const tests = pgTests(caps);
+  // pg creates its file before printing anything.
+  createPgFile(file);
   print(pgPreamble(seconds, caps));
   let section = 0;
   let footnote = false;
@@ -170,9 +192,10 @@ export async function runPg(scratch: string, seconds: number, caps: Capabilities
       size: test.size,
       writesPerOp: test.writesPerOp,
       alignment: Math.max(4096, caps.dioAlignment?.memory ?? 0),
-      // pg writes every operation at offset 0 of its pre-written 16 MB file.
+      // pg writes every operation at offset 0 of its 16 MB file, made once by createPgFile.
       regionBytes: test.size * test.writesPerOp,
-      prefillBytes: PG_FILE_BYTES,
+      prefillBytes: 0,
+      reuseFiles: true,
       seconds,
       maxSamples: 1 << 21,
       ...test.spec,
@@ -184,10 +207,9 @@ export async function runPg(scratch: string, seconds: number, caps: Capabilities
     // operation's start to the last one's end; the open before it is not timed, as in pg).
     const opsPerSec = outcome.ops / (outcome.wallNs / 1e9);
     print(`${pgOps(opsPerSec, 1e6 / opsPerSec).trimEnd()}${stability.unstable ? PG_UNSTABLE_MARK : ''}\n`);
-    const l = summarize(samples);
     results.push({
       ...row, supported: true, ops: outcome.ops, opsPerSec: round3(opsPerSec), usPerOp: round3(1e6 / opsPerSec),
-      latencyUs: { min: round3(l.min), p50: round3(l.p50), p90: round3(l.p90), p99: round3(l.p99), p999: round3(l.p999), max: round3(l.max), mean: round3(l.mean), stddev: round3(l.stddev) },
+      latencyUs: latencyFigures(samples),
       mbPerSec: round3((outcome.ops * test.size * test.writesPerOp) / (outcome.wallNs / 1e9) / 1e6),
       cdf: cdfPoints(samples),
       stability: { unstable: stability.unstable, reasons: stability.reasons, conditions: null },

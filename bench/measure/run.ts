@@ -8,12 +8,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { constants, type Capabilities } from '../../lib/index';
-import type { NativeBenchResult, NativeBenchSpec } from '../../lib/native';
 import { durableOn, layoutOf, methodLabel, sizeReason, syscallsOf, unsupportedReason, type MethodDef, type Mode, METHODS } from './methods';
-import { BenchFlushCode, BenchPlacementCode, BenchSequenceCode, runJsLoop, runNativeLoop } from './native-loop';
+import { BenchDepthViaCode, BenchFlushCode, BenchPatternCode, BenchPlacementCode, BenchSequenceCode, runJsLoop, runNativeLoop, type LoopResult, type LoopSpec } from './native-loop';
 import { ConditionsAccumulator, likelyCauses, snapshot, type OwnWork } from './conditions';
 import { formatLatency, formatSize, formatUs } from './report';
-import type { BenchEnv, BenchResult, BenchWarning, CaseEstimates, Estimate, RunStability } from './schema';
+import type { BenchEnv, BenchResult, BenchWarning, CaseEstimates, Estimate, LatencyUs, RunStability } from './schema';
 import { cdfPoints, concatSamples, percentile, round3, roundsInterval, summarize } from './stats';
 
 /** One case of a suite. */
@@ -39,6 +38,24 @@ export interface Progress {
   extraRounds: number;
 }
 
+/**
+ * Where and how a suite's operations write (--pattern, --seed, --file-size, --iodepth): the
+ * same for every case; a case that cannot run so is n/a with the reason ({@link layoutReason}).
+ */
+export interface WriteLayout {
+  /** Sequential offsets (the default) or random ones, multiples of the operation's bytes. */
+  pattern: 'seq' | 'rand';
+  /** The random offsets' seed (reported; the same in every round). */
+  seed: number;
+  /** The file each case writes into: the overwrite region or the append limit (null: the defaults). */
+  fileBytes: number | null;
+  /** Operations in flight on one file (1: one after another). */
+  iodepth: number;
+}
+
+/** The layout of a run given no layout option: what every run measured before these options. */
+export const DEFAULT_LAYOUT: Readonly<WriteLayout> = Object.freeze({ pattern: 'seq', seed: 1, fileBytes: null, iodepth: 1 });
+
 /** How a suite runs. */
 export interface RunOptions {
   /** The scratch directory (created by the caller, removed by the caller). */
@@ -52,6 +69,8 @@ export interface RunOptions {
   js: boolean;
   /** Samples kept per case and round (memory bound: 8 bytes each). */
   maxSamplesPerRound: number;
+  /** Where and how the operations write (default {@link DEFAULT_LAYOUT}). */
+  layout?: WriteLayout;
   caps: Capabilities;
   /** The block device behind the scratch directory (/proc/diskstats name), or null. */
   device: string | null;
@@ -71,7 +90,7 @@ export interface RunOptions {
    * The timed loop of one round (default: the native loop, or the JavaScript one for --js and
    * node:fs baselines). Tests give a synthetic one to drive the rounds and the stability logic.
    */
-  loop?: (spec: NativeBenchSpec, c: BenchCase) => Promise<NativeBenchResult>;
+  loop?: (spec: LoopSpec, c: BenchCase) => Promise<LoopResult>;
 }
 
 /** What a suite measured: a result per case and the run's stability summary. */
@@ -95,9 +114,37 @@ const MIN_REGION = 4 << 20;
 /** An appending file is truncated back to 0 (not timed) when it reaches this size. */
 const APPEND_LIMIT = 64 << 20;
 
+/** The file a case writes into: the overwrite region or the append limit; null for new files. */
+export function fileBytesOf(c: BenchCase, layout: WriteLayout = DEFAULT_LAYOUT): number | null {
+  const mode = c.method.sequence ? 'new' : c.mode;
+  if (mode === 'new') return null;
+  const opBytes = c.size * c.writesPerSync;
+  if (layout.fileBytes !== null) return layout.fileBytes;
+  return mode === 'append' ? Math.max(APPEND_LIMIT, opBytes) : Math.max(MIN_REGION, 2 * opBytes);
+}
+
+/**
+ * Why a case cannot run with `layout` (null: it can). Random offsets need a file that stays
+ * (overwrite); more than one operation in flight needs one write per flush into such a file;
+ * both need the native loop.
+ */
+export function layoutReason(c: BenchCase, layout: WriteLayout, js: boolean): string | null {
+  const mode = c.method.sequence ? 'new' : c.mode;
+  if (layout.pattern === 'rand' || layout.iodepth > 1) {
+    const what = [layout.pattern === 'rand' ? '--pattern rand' : '', layout.iodepth > 1 ? `--iodepth ${layout.iodepth}` : ''].filter(Boolean).join(' and ');
+    if (mode !== 'overwrite') return `${what}: ${mode === 'append' ? 'an appending file grows at its end' : 'each operation writes a new file'}; only overwrite cases run so`;
+    if (js || c.method.nodeFs) return `${what}: the JavaScript loop writes one operation at a time, sequentially`;
+  }
+  if (layout.iodepth > 1 && c.writesPerSync > 1) return `--iodepth ${layout.iodepth}: each operation in flight is one write and its flush`;
+  const fileBytes = fileBytesOf(c, layout);
+  if (fileBytes !== null && fileBytes < c.size * c.writesPerSync) return `--file-size ${fileBytes} B is smaller than one operation (${c.size * c.writesPerSync} B)`;
+  return null;
+}
+
 /** Builds the native spec of a case in `dir` for one round. */
-export function specOf(c: BenchCase, dir: string, options: Pick<RunOptions, 'seconds' | 'rounds' | 'threads' | 'maxSamplesPerRound' | 'caps'>): NativeBenchSpec {
+export function specOf(c: BenchCase, dir: string, options: Pick<RunOptions, 'seconds' | 'rounds' | 'threads' | 'maxSamplesPerRound' | 'caps' | 'layout'>): LoopSpec {
   const layout = layoutOf(c.method, c.mode);
+  const write = options.layout ?? DEFAULT_LAYOUT;
   const threads = c.method.nodeFs ? 1 : options.threads;
   const opBytes = c.size * c.writesPerSync;
   let sfr = 0;
@@ -117,15 +164,31 @@ export function specOf(c: BenchCase, dir: string, options: Pick<RunOptions, 'sec
     size: c.size,
     writesPerOp: c.writesPerSync,
     alignment: Math.max(4096, dio?.memory ?? 0),
-    regionBytes: c.mode === 'append' ? Math.max(APPEND_LIMIT, opBytes) : Math.max(MIN_REGION, 2 * opBytes),
+    regionBytes: fileBytesOf(c, write) ?? Math.max(MIN_REGION, 2 * opBytes),
     prefillBytes: 0,
     seconds: options.seconds / options.rounds,
     maxSamples: options.maxSamplesPerRound * threads,
+    // Only what differs from the loop's defaults, so a default run's spec is what it always was.
+    ...(write.pattern === 'rand' ? { pattern: BenchPatternCode.random, seed: write.seed } : {}),
+    ...(write.iodepth > 1 ? { depth: write.iodepth, depthVia: options.caps.engine.name === 'io_uring' ? BenchDepthViaCode.kernelQueue : BenchDepthViaCode.threads } : {}),
+  };
+}
+
+/**
+ * The latency figures of a row from its ascending nanosecond samples, in microseconds to the
+ * nanosecond: the statistics' summary and p95 (fio prints it among its percentiles).
+ */
+export function latencyFigures(sortedNs: ArrayLike<number>): LatencyUs {
+  const l = summarize(sortedNs);
+  return {
+    min: round3(l.min), p50: round3(l.p50), p90: round3(l.p90), p95: round3(percentile(sortedNs, 95) / 1000), p99: round3(l.p99),
+    p999: round3(l.p999), max: round3(l.max), mean: round3(l.mean), stddev: round3(l.stddev),
   };
 }
 
 /** The fields that name a result row: what ran, how, and with which syscalls. */
-function caseIdentity(c: BenchCase, caps: Capabilities, threads: number, js: boolean) {
+function caseIdentity(c: BenchCase, caps: Capabilities, threads: number, js: boolean, layout: WriteLayout = DEFAULT_LAYOUT, depthVia?: string) {
+  const fileBytes = fileBytesOf(c, layout);
   return {
     method: c.method.id,
     label: methodLabel(c.method, caps),
@@ -136,14 +199,19 @@ function caseIdentity(c: BenchCase, caps: Capabilities, threads: number, js: boo
     runner: js || c.method.nodeFs ? ('js' as const) : ('native' as const),
     durable: durableOn(c.method, caps),
     durablePortable: c.method.durable,
-    syscalls: syscallsOf(c.method, c.mode, c.size, c.writesPerSync, caps),
+    syscalls: syscallsOf(c.method, c.mode, c.size, c.writesPerSync, caps, { ...layout, fileBytes, depthVia }),
+    pattern: fileBytes === null ? ('seq' as const) : layout.pattern,
+    fileBytes,
+    ...(layout.iodepth > 1 ? { iodepth: layout.iodepth, ...(depthVia ? { depthVia } : {}) } : {}),
   };
 }
 
 /** A result row for a case that cannot run here. */
-function naResult(c: BenchCase, caps: Capabilities, reason: string, threads: number, js: boolean): BenchResult {
+function naResult(c: BenchCase, caps: Capabilities, reason: string, threads: number, js: boolean, layout: WriteLayout = DEFAULT_LAYOUT): BenchResult {
+  // A case the layout does not apply to is described as it would run without it.
+  const applied = layoutReason(c, layout, js) === null ? layout : { ...DEFAULT_LAYOUT, fileBytes: layout.fileBytes };
   return {
-    ...caseIdentity(c, caps, threads, js),
+    ...caseIdentity(c, caps, threads, js, applied),
     supported: false,
     reason,
     ops: null,
@@ -168,6 +236,8 @@ interface CaseState {
   unstable: boolean | null;
   conditions: ConditionsAccumulator;
   reason: string | null;
+  /** With --iodepth: what kept the operations in flight (the native loop's answer). */
+  depthVia?: string;
 }
 
 /** The figures of a round, as the intervals use them. */
@@ -231,7 +301,7 @@ export function caseName(c: { label: string; mode: string; size: number; writesP
  * writeback). A page-cache write's data does not: the round's files are removed before
  * writeback would send it.
  */
-function ownWork(c: BenchCase, spec: NativeBenchSpec, ops: number): OwnWork {
+function ownWork(c: BenchCase, spec: LoopSpec, ops: number): OwnWork {
   const opBytes = c.size * c.writesPerSync;
   const prefilled = spec.sequence === BenchSequenceCode.plain || spec.sequence === BenchSequenceCode.mapped;
   const prefill = spec.placement === BenchPlacementCode.overwrite && prefilled ? Math.max(spec.regionBytes, spec.prefillBytes) * spec.files.length : 0;
@@ -254,7 +324,7 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
     rounds: [],
     unstable: null,
     conditions: new ConditionsAccumulator(options.device),
-    reason: unsupportedReason(c.method, caps) ?? sizeReason(c.method, c.size, caps),
+    reason: unsupportedReason(c.method, caps) ?? sizeReason(c.method, c.size, caps) ?? layoutReason(c, options.layout ?? DEFAULT_LAYOUT, options.js),
   }));
   const started = Date.now();
   const whole = new ConditionsAccumulator(options.device);
@@ -285,6 +355,7 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
       state.conditions.add(before, after, own);
       whole.add(before, after, own);
       if (outcome.samplesNs.length > 0) state.rounds.push({ ops: outcome.ops, busyNs: outcome.busyNs, samples: outcome.samplesNs.sort() });
+      if (outcome.depthVia) state.depthVia = outcome.depthVia + (outcome.depthViaReason ? ` (${outcome.depthViaReason})` : '');
       state.unstable = null;
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
@@ -346,7 +417,7 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
   };
 }
 
-function defaultLoop(js: boolean): (spec: NativeBenchSpec, c: BenchCase) => Promise<NativeBenchResult> {
+function defaultLoop(js: boolean): (spec: LoopSpec, c: BenchCase) => Promise<LoopResult> {
   return (spec, c) => (c.method.nodeFs || js ? runJsLoop({ ...spec, files: spec.files.slice(0, 1) }, c.method.nodeFs) : runNativeLoop(spec));
 }
 
@@ -362,25 +433,22 @@ function pooledFigures(rounds: readonly Round[]): { opsPerSec: number; p50: numb
 function resultOf(c: BenchCase, state: CaseState, options: RunOptions): BenchResult {
   const { caps } = options;
   const threads = c.method.nodeFs || options.js ? 1 : options.threads;
-  if (state.reason !== null || state.rounds.length === 0) return naResult(c, caps, state.reason ?? 'no operation completed', threads, options.js);
+  if (state.reason !== null || state.rounds.length === 0) return naResult(c, caps, state.reason ?? 'no operation completed', threads, options.js, options.layout);
   const pooled = pooledFigures(state.rounds);
   // Like pg_test_fsync: ops/s from the time the operations took; with threads, the
   // busiest thread's time (they ran concurrently).
-  const latency = summarize(pooled.samples);
   const bytes = pooled.ops * c.size * c.writesPerSync;
+  const latency = latencyFigures(pooled.samples);
   const measured = { min: latency.min, max: latency.max, fewestSamples: Math.min(...state.rounds.map((r) => r.samples.length)) };
   const estimates = state.rounds.length >= 2 ? estimatesOf(pooled, state.rounds.map(roundFigures), measured) : undefined;
   const reasons = estimates ? instability(estimates) : ['one round only: no interval'];
   return {
-    ...caseIdentity(c, caps, threads, Boolean(options.js)),
+    ...caseIdentity(c, caps, threads, Boolean(options.js), options.layout, state.depthVia),
     supported: true,
     ops: pooled.ops,
     opsPerSec: round3(pooled.opsPerSec),
     usPerOp: round3(1e6 / pooled.opsPerSec),
-    latencyUs: {
-      min: round3(latency.min), p50: round3(latency.p50), p90: round3(latency.p90), p99: round3(latency.p99),
-      p999: round3(latency.p999), max: round3(latency.max), mean: round3(latency.mean), stddev: round3(latency.stddev),
-    },
+    latencyUs: latency,
     mbPerSec: round3(bytes / (pooled.busyNs / 1e9) / 1e6),
     cdf: cdfPoints(pooled.samples),
     rounds: state.rounds.length,

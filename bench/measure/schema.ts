@@ -57,8 +57,11 @@ export interface BenchEnv {
   emulation?: { by: string; version: string; note: string };
 }
 
-/** Latency figures in microseconds: the statistics' own summary type. */
-export type LatencyUs = LatencySummary;
+/**
+ * Latency figures in microseconds: the statistics' own summary, and p95 (written since the
+ * layout options; absent in older files).
+ */
+export type LatencyUs = LatencySummary & { p95?: number };
 
 /**
  * A figure with its uncertainty: the point figure (from every round's operations pooled), its
@@ -171,6 +174,18 @@ export interface BenchResult {
   estimates?: CaseEstimates;
   /** Version 2, supported rows. */
   stability?: CaseStability;
+  /** bench rows: sequential or random offsets in the file (new-file rows: always 'seq'). */
+  pattern?: 'seq' | 'rand';
+  /** bench rows: the file the case writes into (overwrite region, append limit); null for new files. */
+  fileBytes?: number | null;
+  /** bench rows run with --iodepth > 1: operations in flight on one file. */
+  iodepth?: number;
+  /**
+   * With iodepth: what kept them in flight: "io_uring" (linked write + flush requests in the
+   * kernel queue) or "threads" (iodepth threads on the one file), and why not the kernel
+   * queue where it was asked for and could not be used.
+   */
+  depthVia?: string;
 }
 
 /** A warning about a figure (e.g. a durable flush faster than the device can be). */
@@ -199,6 +214,14 @@ export interface RunSettings {
   sizes: number[] | null;
   modes: string[] | null;
   writesPerSync: number[] | null;
+  /** --pattern (absent in files written before it: 'seq'). */
+  pattern?: 'seq' | 'rand';
+  /** --seed of the random offsets. */
+  seed?: number;
+  /** --file-size in bytes (null: each mode's default). */
+  fileBytes?: number | null;
+  /** --iodepth (absent before it: 1). */
+  iodepth?: number;
 }
 
 /** The run's stability summary (version 2). */

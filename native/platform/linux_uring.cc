@@ -204,6 +204,16 @@ class Uring final : public KernelQueue {
     return reported;
   }
 
+  Status WaitSome(Done done, void* context) override {
+    while (in_flight_ > 0) {
+      if (Drain(done, context) > 0) return Ok();
+      if (Enter(ring_, 0, 1, IORING_ENTER_GETEVENTS) < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
+        return Fail(-errno, "io_uring_enter");
+      }
+    }
+    return Ok();
+  }
+
   void WaitAll(Done done, void* context) override {
     while (in_flight_ > 0) {
       int rc = Enter(ring_, 0, 1, IORING_ENTER_GETEVENTS);
