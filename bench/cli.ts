@@ -23,7 +23,7 @@ import { baselineFor, formatSize, parseSize, renderBenchReport, reportHeader, re
 import { summaryLines, summaryOf } from './measure/summary';
 import { tableLayout, tableRow } from './measure/table';
 import { MAX_DEPTH } from './measure/native-loop';
-import { DEFAULT_LAYOUT, DEFAULT_MAX_SAMPLES_PER_ROUND, fileBytesOf, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, UNSTABLE_HALF_WIDTH_PCT, type BenchCase, type SuiteChoice, type WriteLayout } from './measure/run';
+import { DEFAULT_LAYOUT, DEFAULT_MAX_SAMPLES_PER_ROUND, fileBytesOf, layoutReason, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, UNSTABLE_HALF_WIDTH_PCT, type BenchCase, type SuiteChoice, type WriteLayout } from './measure/run';
 import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type BenchResult, type CheckVerdict } from './measure/schema';
 import { powercheck, powercheckCommandName } from './powercheck/cli';
 import { crashtest } from './crashtest/cli';
@@ -82,10 +82,14 @@ export function layoutChoice(parsed: ParsedArgs, cases: readonly BenchCase[], th
   if (pattern === 'rand' || iodepth > 1) {
     const what = pattern === 'rand' ? '--pattern rand' : `--iodepth ${iodepth}`;
     if (js) throw new UsageError(`${what} needs the native loop: drop --js`);
-    if (!cases.some((c) => !c.method.sequence && c.mode === 'overwrite')) throw new UsageError(`${what} applies to overwrite cases, and none is planned: add overwrite to --modes`);
   }
   if (iodepth > 1 && threads > 1) throw new UsageError(`--iodepth keeps N operations in flight on one file, --threads runs N files: give one of them`);
-  return { pattern, seed, fileBytes, iodepth };
+  const layout = { pattern, seed, fileBytes, iodepth } as const;
+  if ((pattern === 'rand' || iodepth > 1) && !cases.some((c) => layoutReason(c, layout, js) === null)) {
+    const what = [pattern === 'rand' ? '--pattern rand' : '', iodepth > 1 ? `--iodepth ${iodepth}` : ''].filter(Boolean).join(' and ');
+    throw new UsageError(`${what} applies to overwrite cases that write, and none is planned: add overwrite to --modes, or a method that writes to --methods`);
+  }
+  return layout;
 }
 
 const COMMANDS: Record<'bench' | 'compare' | 'pg' | 'check', CommandSpec> = {
@@ -283,7 +287,7 @@ async function bench(argv: string[]): Promise<number> {
   const layout = tableLayout(cases.map((c) => ({ method: c.method.id, label: methodLabel(c.method, caps), mode: c.method.sequence ? 'new' : c.mode, size: c.size, writesPerSync: c.writesPerSync })), width, wide);
   const streamed: BenchResult[] = [];
   if (stream) {
-    const settings = { rounds, secondsPerCase: seconds } as BenchFile['settings'];
+    const settings = { rounds, secondsPerCase: seconds, pattern: writeLayout.pattern, seed: writeLayout.seed, fileBytes: writeLayout.fileBytes, iodepth: writeLayout.iodepth } as BenchFile['settings'];
     process.stdout.write(`${[...reportHeader({ env, settings }, width), '', ...tableStart(layout, UNSTABLE_HALF_WIDTH_PCT, width)].join('\n')}\n`);
   }
   const outcome = await runSuite(cases, {

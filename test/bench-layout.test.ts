@@ -180,7 +180,8 @@ describe('hardsync bench --pattern, --seed, --file-size, --iodepth', () => {
       { pattern: 'zigzag' }, { pattern: 'seq', seed: '3' }, { pattern: 'rand', seed: '-1' }, { pattern: 'rand', seed: '4294967296' },
       { 'file-size': '0' }, { 'file-size': 'lots' }, { 'file-size': '2048g' }, { 'file-size': '4k', sizes: '8k' },
       { iodepth: '0' }, { iodepth: '65' }, { iodepth: '1.5' }, { iodepth: '2', threads: '2' }, { iodepth: '2', js: true },
-      { pattern: 'rand', js: true }, { pattern: 'rand', modes: 'append' }, { iodepth: '4', modes: 'new,append' },
+      { pattern: 'rand', js: true }, { pattern: 'rand', modes: 'append', methods: 'write,fdatasync' }, { iodepth: '4', modes: 'new,append' },
+      { iodepth: '2', methods: 'mmap-msync' },
     ];
     const choose = (values: Record<string, string | boolean>) => {
       const parsed = { values, positionals: [] };

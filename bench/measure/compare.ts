@@ -148,6 +148,10 @@ function settingsOf(doc: BenchFile): Record<string, string> {
     out.threads = String(s.threads);
     out.runner = s.js ? '--js' : 'native';
     out['until stable'] = s.untilStable ? '--until-stable' : 'no';
+    // The write layout (absent in files from before it existed: the defaults).
+    out.pattern = s.pattern === 'rand' ? `rand, seed ${s.seed ?? '?'}` : 'seq';
+    out['file size'] = s.fileBytes ? String(s.fileBytes) : 'default';
+    out.iodepth = String(s.iodepth ?? 1);
   } else {
     // A hardsync-bench/1 file has its command line only.
     const command = doc.env.command ?? '';

@@ -126,7 +126,14 @@ export function reportHeader(doc: Pick<BenchFile, 'env' | 'settings'>, width = 8
   const device = env.device.name ? `; device ${env.device.name}, write cache ${env.device.writeCache ?? '?'}` : '';
   const s = doc.settings;
   const plan = s ? `; ${s.rounds} rounds of ${formatSeconds(s.secondsPerCase / s.rounds)} per case` : '';
-  return paragraph(`hardsync bench: ${env.directory} on ${fs.type ?? 'an unknown filesystem'}${fs.source ? ` (${fs.source})` : ''}${device}${plan}`, width, '', '  ').split('\n');
+  // The write layout, when an option changed it from sequential, one at a time, default file.
+  const layout = [
+    s?.pattern === 'rand' ? `random offsets (seed ${s.seed ?? '?'})` : '',
+    s?.fileBytes ? `in a ${formatSize(s.fileBytes)} file` : '',
+    s?.iodepth && s.iodepth > 1 ? `${s.iodepth} in flight` : '',
+  ].filter(Boolean);
+  const layoutText = layout.length > 0 ? `; writes at ${layout.join(', ')}` : '';
+  return paragraph(`hardsync bench: ${env.directory} on ${fs.type ?? 'an unknown filesystem'}${fs.source ? ` (${fs.source})` : ''}${device}${plan}${layoutText}`, width, '', '  ').split('\n');
 }
 
 /** The legend and the header of the table. */

@@ -136,6 +136,7 @@ export function layoutReason(c: BenchCase, layout: WriteLayout, js: boolean): st
     if (js || c.method.nodeFs) return `${what}: the JavaScript loop writes one operation at a time, sequentially`;
   }
   if (layout.iodepth > 1 && c.writesPerSync > 1) return `--iodepth ${layout.iodepth}: each operation in flight is one write and its flush`;
+  if (layout.iodepth > 1 && c.method.mapped) return `--iodepth ${layout.iodepth}: a store through a mapping is no request to keep in flight; only writes run so`;
   const fileBytes = fileBytesOf(c, layout);
   if (fileBytes !== null && fileBytes < c.size * c.writesPerSync) return `--file-size ${fileBytes} B is smaller than one operation (${c.size * c.writesPerSync} B)`;
   return null;
@@ -498,7 +499,7 @@ export function planSuite(choice: SuiteChoice): BenchCase[] {
   }
   for (const method of METHODS) pushCase(cases, seen, { method, mode: 'overwrite', size: 8192, writesPerSync: 1 });
   for (const size of [512, 4096, 65536, 1 << 20]) {
-    for (const id of ['write', 'fdatasync', 'fsync', 'dsync', 'direct-dsync']) pushCase(cases, seen, { method: byId(id), mode: 'overwrite', size, writesPerSync: 1 });
+    for (const id of ['write', 'fdatasync', 'fsync', 'dsync', 'direct-dsync', 'mmap-msync']) pushCase(cases, seen, { method: byId(id), mode: 'overwrite', size, writesPerSync: 1 });
   }
   for (const mode of ['append', 'new'] as Mode[]) {
     for (const id of ['write', 'fdatasync', 'fsync']) pushCase(cases, seen, { method: byId(id), mode, size: 8192, writesPerSync: 1 });

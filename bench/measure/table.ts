@@ -119,6 +119,7 @@ export function tableLayout(cases: readonly PlannedCase[], width: number, wide =
       column('rounds ops/s', 13, true, (r) => roundsRange(r.estimates?.opsPerSec, formatRate)),
       column('p50 [95%]', LATENCY_CELL, false, latencyCell('p50')),
       column('p90', 7, true, (r) => (has(r) ? formatLatency(r.latencyUs.p90) : '')),
+      column('p95', 7, true, (r) => (has(r) && r.latencyUs.p95 !== undefined ? formatLatency(r.latencyUs.p95) : '')),
       column('p99 [95%]', LATENCY_CELL, false, latencyCell('p99')),
       column('rounds p99 us', 13, true, (r) => roundsRange(r.estimates?.p99, formatUs)),
       column('p99.9', 7, true, (r) => (has(r) ? formatLatency(r.latencyUs.p999) : '')),
