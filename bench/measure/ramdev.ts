@@ -83,8 +83,8 @@ export function parseDevices(raw: string | undefined, fallback: readonly string[
   });
 }
 
-/** Bytes of each RAM device: room for a few 64 MiB log segments and their spares. */
-const DEVICE_BYTES = 1024 * 1024 * 1024;
+/** Bytes of each RAM device: room for large log segments. zram stores a page of zeros as a flag and a loop image on tmpfs is sparse, so only what is written takes memory. */
+const DEVICE_BYTES = 4 * 1024 * 1024 * 1024;
 const PREFIX = 'hardsync-ramdev-';
 
 /** What has to be undone for one device, in order. */
