@@ -291,4 +291,9 @@ KernelQueue* CreateKernelQueue(std::string* why_not);
 // Name of this platform family, for diagnostics ("linux", "darwin", "win32", "freebsd").
 const char* PlatformName();
 
+// Whether this is an ARMv8 CPU with the CRC32 instructions, as the OS reports it (a user
+// program cannot read the CPU's feature registers itself); false on every other CPU.
+// native/crc32c.cc asks, to pick its form.
+bool CpuHasArmCrc32();
+
 }  // namespace hs

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysctl.h>
 #include <unistd.h>
 
 #include "posix.h"
@@ -95,5 +96,15 @@ static constexpr NamedConstant kConstants[] = {
 HS_PLATFORM_TABLES(kCapabilities, kConstants)
 
 const char* PlatformName() { return "darwin"; }
+
+bool CpuHasArmCrc32() {
+#if defined(__aarch64__) || defined(__arm64__)
+  int present = 0;
+  size_t size = sizeof present;
+  return sysctlbyname("hw.optional.armv8_crc32", &present, &size, nullptr, 0) == 0 && present != 0;
+#else
+  return false;
+#endif
+}
 
 }  // namespace hs

@@ -10,6 +10,7 @@
 #include <linux/magic.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -21,6 +22,10 @@
 #include <mutex>
 #include <utility>
 #include <vector>
+
+#if defined(__aarch64__)
+#include <asm/hwcap.h>  // HWCAP_CRC32
+#endif
 
 #include "linux.h"
 #include "posix.h"
@@ -243,6 +248,14 @@ bool CompletesWithoutDevice(const AsyncRequest& request) {
   unsigned type = st.mode & S_IFMT;
   if (type != S_IFREG && !(type == S_IFDIR && request.kind == AsyncRequest::Kind::kFlush)) return false;
   return MemoryMount(st.mnt_id);
+}
+
+bool CpuHasArmCrc32() {
+#if defined(__aarch64__)
+  return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0;
+#else
+  return false;
+#endif
 }
 
 }  // namespace hs
