@@ -228,7 +228,7 @@ bool MemoryMount(uint64_t mount) {
 
 }  // namespace
 
-bool CompletesWithoutDevice(const AsyncRequest& request) {
+bool CompletesWithoutDevice(AsyncRequest& request) {
   switch (request.kind) {
     case AsyncRequest::Kind::kFlush:
       break;
@@ -243,9 +243,10 @@ bool CompletesWithoutDevice(const AsyncRequest& request) {
   if (::syscall(SYS_statx, request.fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | kStatxMntIdUnique, &st) != 0) {
     return false;  // a bad fd: the usual route reports it
   }
+  unsigned type = st.mode & S_IFMT;
+  request.file_type = type;
   // A filesystem on a block device has a real major number; tmpfs and ramfs have none.
   if (st.dev_major != 0 || !(st.mask & kStatxMntIdUnique)) return false;
-  unsigned type = st.mode & S_IFMT;
   if (type != S_IFREG && !(type == S_IFDIR && request.kind == AsyncRequest::Kind::kFlush)) return false;
   return MemoryMount(st.mnt_id);
 }
