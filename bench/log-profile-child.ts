@@ -15,6 +15,15 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 // stats.ts loads nothing of the library: the trace must be in place before the library loads.
 import { percentile } from './measure/stats';
 
+/** The JavaScript thread's time on a CPU so far, ns (Linux: /proc/self/task/PID/schedstat), or NaN. */
+function mainThreadCpuNs(): number {
+  try {
+    return Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 const RECORD_BYTES = 256;
 const FRAME = 24 + RECORD_BYTES;
 const WARMUP_APPENDS = 20;
@@ -116,6 +125,14 @@ export interface ChildResult {
   loopUtilization: number;
   gcMs: number;
   gcCount: number;
+  /**
+   * CPU time per cycle, us: of the JavaScript thread (its run time in /proc, Linux; NaN
+   * elsewhere), and of the whole process (every thread: the flush threads, io_uring's workers,
+   * the garbage collector's helpers). Unlike the times above, these hardly move when other
+   * processes load the machine: they are what the log itself costs.
+   */
+  mainCpuUsPerCycle: number;
+  processCpuUsPerCycle: number;
   /** The child's pid (perf's symbol map for it is /tmp/perf-PID.map). */
   pid: number;
 }
@@ -168,7 +185,9 @@ async function child(args: ChildArgs): Promise<ChildResult> {
     });
     observer.observe({ entryTypes: ['gc'] });
     const cap = Math.floor(args.segmentBytes / 2 / FRAME) - args.appenders * WARMUP_APPENDS;
-    const latencies: number[] = [];
+    // Preallocated: a growing array of every latency would be the benchmark's own garbage.
+    const latencies = new Float64Array(cap + args.appenders);
+    let count = 0;
     let stop = false;
     let start = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -176,6 +195,7 @@ async function child(args: ChildArgs): Promise<ChildResult> {
     const window = new Window(args);
     // Every appender warms up, then the window opens once, before any timed append.
     let warm = 0;
+    let cpuAtStart = { main: 0, process: process.cpuUsage() };
     let opened!: () => void;
     const open = new Promise<void>((resolve) => (opened = resolve));
     await Promise.all(
@@ -183,6 +203,7 @@ async function child(args: ChildArgs): Promise<ChildResult> {
         for (let i = 0; i < WARMUP_APPENDS; i++) await log.append(record);
         if (++warm === args.appenders) {
           await window.start();
+          cpuAtStart = { main: mainThreadCpuNs(), process: process.cpuUsage() };
           opened();
         }
         await open;
@@ -195,13 +216,15 @@ async function child(args: ChildArgs): Promise<ChildResult> {
         while (!stop) {
           const t = performance.now();
           await log.append(record);
-          latencies.push((performance.now() - t) * 1000);
-          if (latencies.length >= cap) stop = true;
+          latencies[count++] = (performance.now() - t) * 1000;
+          if (count >= cap) stop = true;
         }
       }),
     );
     const elapsed = (performance.now() - start) / 1000;
     tracing = false;
+    const mainCpuNs = mainThreadCpuNs() - cpuAtStart.main;
+    const processCpu = process.cpuUsage(cpuAtStart.process);
     await window.end();
     const utilization = performance.eventLoopUtilization(elu).utilization;
     clearTimeout(timer);
@@ -209,11 +232,12 @@ async function child(args: ChildArgs): Promise<ChildResult> {
     await log.close();
     if (call.length === 0) throw new Error('no batch went through the traced writeDurable: the log no longer writes through lib/primitives');
     const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-    const [f, g, c, cy, b, a] = [flush, js, call, cycle, batch, latencies].map(sorted);
+    const [f, g, c, cy, b] = [flush, js, call, cycle, batch].map(sorted);
+    const a = latencies.subarray(0, count).sort();
     return {
-      records: latencies.length,
+      records: count,
       seconds: elapsed,
-      recordsPerSec: latencies.length / elapsed,
+      recordsPerSec: count / elapsed,
       cycles: call.length,
       batchRecordsP50: percentile(b, 50),
       flushP50: percentile(f, 50),
@@ -227,6 +251,8 @@ async function child(args: ChildArgs): Promise<ChildResult> {
       loopUtilization: utilization,
       gcMs,
       gcCount,
+      mainCpuUsPerCycle: mainCpuNs / 1000 / call.length,
+      processCpuUsPerCycle: (processCpu.user + processCpu.system) / call.length,
       pid: process.pid,
     };
   } finally {

@@ -153,6 +153,7 @@ function renderTrace(r: ChildResult): string[] {
   return [
     `    ${f(r.recordsPerSec, 0)} records/s over ${f(r.seconds, 2)} s; ${r.cycles} cycles of ${f(r.batchRecordsP50, 0)} records (p50); append p50 ${f(r.appendP50)} us`,
     `    cycle p50 ${f(r.cycleP50)} us (mean ${f(r.cycleMean)}) = write+flush back in JS (F) p50 ${f(r.flushP50)} us [p90 ${f(r.flushP90)}] + JavaScript to the next write (G) p50 ${f(r.jsP50)} us [p90 ${f(r.jsP90)}]`,
+    `    CPU per cycle: the JavaScript thread ${f(r.mainCpuUsPerCycle)} us, the whole process ${f(r.processCpuUsPerCycle)} us`,
     `    the writeDurable call itself (sync part) p50 ${f(r.callP50, 2)} us; event loop utilization ${f(r.loopUtilization * 100)}%; GC ${f(r.gcMs)} ms in ${r.gcCount} pauses (${f((r.gcMs / 1000 / r.seconds) * 100)}% of the run)`,
   ];
 }
