@@ -6,7 +6,8 @@
  * caller prepares them), so no flush changes a size or an extent.
  * OPS is a count per thread ("300"), or a duration each thread loops for ("0.5s"), so that a
  * device a thousand times faster than another is measured for as long.
- * Prints one JSON line: elapsed seconds, flushes per second, latency quantiles (microseconds).
+ * Prints one JSON line: elapsed seconds, flushes per second, latency quantiles (microseconds),
+ * and the CPU time (user + system, every thread) per flush: what the cycle costs the CPU.
  *   usage: inflight_fdatasync same|separate K OPS|SECONDSs SIZE FILE...   (one FILE for same, K for separate) */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,7 +115,10 @@ int main(int argc, char** argv) {
   if (!samples || n == 0) return 1;
   for (long t = 0, at = 0; t < k; at += workers[t].count, t++) memcpy(samples + at, workers[t].samples, sizeof(double) * (size_t)workers[t].count);
   qsort(samples, (size_t)n, sizeof(double), compare);
-  printf("{\"mode\":\"%s\",\"k\":%ld,\"size\":%ld,\"flushes\":%ld,\"seconds\":%.4f,\"flushesPerSec\":%.1f,\"p50\":%.2f,\"p99\":%.2f}\n", argv[1], k, size, n, elapsed,
-         (double)n / elapsed, samples[n / 2], samples[(long)(n * 0.99)]);
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  double cpu_us = (double)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+  printf("{\"mode\":\"%s\",\"k\":%ld,\"size\":%ld,\"flushes\":%ld,\"seconds\":%.4f,\"flushesPerSec\":%.1f,\"p50\":%.2f,\"p99\":%.2f,\"cpuUsPerFlush\":%.3f}\n", argv[1], k,
+         size, n, elapsed, (double)n / elapsed, samples[n / 2], samples[(long)(n * 0.99)], cpu_us / (double)n);
   return 0;
 }
