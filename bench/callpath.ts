@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { engine, fdatasync, writeDurable } from '../lib/index';
 import { buildCReference, C_LOOPS, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
-import { DEVICE_OPTION, openDevices, parseDevices, removeDevices, type BenchDevice } from './measure/ramdev';
+import { DEVICE_OPTION, isRamDevice, openDevices, parseDevices, removeDevices, type BenchDevice } from './measure/ramdev';
 import { UsageError } from './measure/schema';
 import { slowFilesystem } from './measure/slow-fs';
 import { type CommandSpec, numberValue } from './measure/args';
@@ -251,7 +251,6 @@ async function main(): Promise<void> {
   };
   // Per device: on a disk, writeDurable within 1.1x the C io_uring loop; on a RAM device, whose
   // flush costs microseconds, within 5 us of the blocking C loop.
-  const ramDevice = (run: DeviceRun) => run.device.name.includes('-');
   const perDevice = runs.map((run) => {
     const figures = {
       writeDurable: spread(run.wd),
@@ -260,7 +259,7 @@ async function main(): Promise<void> {
       vsCUring: spread(run.vsCUring),
       vsCThread: spread(run.vsCThread),
     } as Record<string, Spread>;
-    const goal = ramDevice(run) ? { name: 'writeDurable minus C loop <= 5 us', met: figures.minusC.median <= 5 } : { name: 'writeDurable / C io_uring loop <= 1.1', met: figures.vsCUring.median <= 1.1 };
+    const goal = isRamDevice(run.device.name) ? { name: 'writeDurable minus C loop <= 5 us', met: figures.minusC.median <= 5 } : { name: 'writeDurable / C io_uring loop <= 1.1', met: figures.vsCUring.median <= 1.1 };
     return { device: run.device.name, describe: run.device.describe, figures, goal };
   });
   const met = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');

@@ -83,6 +83,11 @@ export function parseDevices(raw: string | undefined, fallback: readonly string[
   });
 }
 
+/** Whether a --device name stands for a RAM block device (ram-*, zram-*, loop-*). */
+export function isRamDevice(name: string): boolean {
+  return BACKINGS.some((backing) => name.startsWith(`${backing}-`));
+}
+
 /** Bytes of each RAM device: room for large log segments. zram stores a page of zeros as a flag and a loop image on tmpfs is sparse, so only what is written takes memory. */
 const DEVICE_BYTES = 4 * 1024 * 1024 * 1024;
 const PREFIX = 'hardsync-ramdev-';
