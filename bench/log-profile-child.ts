@@ -133,6 +133,8 @@ export interface ChildResult {
    */
   mainCpuUsPerCycle: number;
   processCpuUsPerCycle: number;
+  /** The JavaScript thread's CPU time per record, us. */
+  mainCpuUsPerRecord: number;
   /** The child's pid (perf's symbol map for it is /tmp/perf-PID.map). */
   pid: number;
 }
@@ -253,6 +255,7 @@ async function child(args: ChildArgs): Promise<ChildResult> {
       gcCount,
       mainCpuUsPerCycle: mainCpuNs / 1000 / call.length,
       processCpuUsPerCycle: (processCpu.user + processCpu.system) / call.length,
+      mainCpuUsPerRecord: mainCpuNs / 1000 / count,
       pid: process.pid,
     };
   } finally {
