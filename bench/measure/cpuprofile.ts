@@ -62,20 +62,31 @@ export interface ProfileSummary {
  * What each part of the log's cycle is called in the profile, tried in order on the
  * function's name and then its file; the first match wins. Anything else is "other JS".
  */
+const WRITE_CALL = 'write call (validation, the addon call)';
+
 export const CATEGORIES: readonly { name: string; test: (frame: CallFrame) => boolean }[] = [
   { name: 'idle (waiting in epoll)', test: (f) => f.functionName === '(idle)' },
   { name: 'garbage collection', test: (f) => f.functionName === '(garbage collector)' },
   { name: 'native, unattributed (addon, libuv, node C++)', test: (f) => f.functionName === '(program)' || f.functionName === '(root)' },
-  { name: 'CRC-32C', test: (f) => /crc32c/i.test(f.functionName) },
+  { name: 'CRC-32C', test: (f) => /crc32c/i.test(f.functionName) && f.url !== '' },
   { name: 'framing (frame headers, payload copy)', test: (f) => /^(startFrame|finishFrame|encodeRecord|chunkBytes|copy|writeUInt32LE|writeU_Int32LE|_copyActual|copyWithin|subarray|allocUnsafe|fill)$/.test(f.functionName) },
-  { name: 'write call (validation, the addon call)', test: (f) => /^(writeDurable|writeArguments|promise|validate\w*|toFlushKind|flushCode|rethrowWithCallerStack)$/.test(f.functionName) || (f.url === '' && !f.functionName.startsWith('(') && f.functionName !== 'now') },
+  { name: WRITE_CALL, test: (f) => /^(writeDurable|writeArguments|promise|validate\w*|toFlushKind|flushCode|rethrowWithCallerStack)$/.test(f.functionName) },
   { name: 'append (the call, its promise)', test: (f) => /^(#?append|#reserve|Pending|#schedule|#batchFull|validateArgumentCount)$/.test(f.functionName) },
   { name: 'batch: drain, settle, acknowledge', test: (f) => /^(#drain|#startBatch|#batchWritten|#slotFreed|#notifyIdle|nextTick|resolve|then)$/.test(f.functionName) },
   { name: 'node internals (ticks, microtasks, timers)', test: (f) => /^node:internal/.test(f.url) || /processTicksAndRejections|runMicrotasks|listOnTimeout/.test(f.functionName) },
   { name: 'the benchmark itself', test: (f) => /\/bench\//.test(f.url) },
 ];
 
-function categoryOf(frame: CallFrame): string {
+/**
+ * The part a frame's time belongs to. A native function (no file) is the part of its caller,
+ * because V8 may give a Node-API function the name of another export (the addon's writeDurable
+ * appeared as "crc32c" and as "capabilities"); called from lib/primitives it is the write call.
+ */
+function categoryOf(frame: CallFrame, caller?: CallFrame): string {
+  if (frame.url === '' && !frame.functionName.startsWith('(') && caller !== undefined) {
+    if (/primitives\.js$/.test(caller.url)) return WRITE_CALL;
+    return categoryOf(caller);
+  }
   for (const c of CATEGORIES) if (c.test(frame)) return c.name;
   return 'other JS';
 }
@@ -108,14 +119,15 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
   const categories: Record<string, number> = {};
   let idle = 0;
   const n = profile.samples.length;
-  const labelOf = (id: number): string => {
+  const callerOf = (id: number): CallFrame | undefined => {
     const up = parent.get(id);
-    return label((byId.get(id) as ProfileNode).callFrame, up === undefined ? undefined : (byId.get(up) as ProfileNode).callFrame);
+    return up === undefined ? undefined : (byId.get(up) as ProfileNode).callFrame;
   };
+  const labelOf = (id: number): string => label((byId.get(id) as ProfileNode).callFrame, callerOf(id));
   for (const id of profile.samples) {
     const top = byId.get(id) as ProfileNode;
     const topLabel = labelOf(id);
-    const category = categoryOf(top.callFrame);
+    const category = categoryOf(top.callFrame, callerOf(id));
     categoryOfLabel.set(topLabel, category);
     self.set(topLabel, (self.get(topLabel) ?? 0) + 1);
     categories[category] = (categories[category] ?? 0) + 1;
@@ -127,7 +139,7 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
       const name = labelOf(at);
       if (seen.has(name)) continue;
       seen.add(name);
-      categoryOfLabel.set(name, categoryOf(frame));
+      categoryOfLabel.set(name, categoryOf(frame, callerOf(at)));
       total.set(name, (total.get(name) ?? 0) + 1);
     }
   }
