@@ -18,7 +18,7 @@ import { type CommandSpec, stringValue } from './measure/args';
 import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
 import { DEVICE_OPTION, openDevices, parseDevices, removeDevices } from './measure/ramdev';
 import { UsageError } from './measure/schema';
-import { runScript, scriptArgs, scriptOptions } from './measure/script';
+import { runScript, scriptArgs, scriptOptions, usageChecked } from './measure/script';
 import { median, percentile, sequentialLatencies } from './measure/stats';
 
 const SPEC: CommandSpec = {
@@ -51,17 +51,11 @@ async function inFlight(call: () => Promise<unknown>): Promise<number> {
 async function main(): Promise<void> {
   const { dir, rounds, parsed } = scriptArgs(SPEC, process.argv.slice(2), 9);
   const otherDir = stringValue(parsed, 'other');
-  let devices: ReturnType<typeof parseDevices>;
-  try {
+  const { other, devices } = usageChecked(SPEC, () => {
     if (otherDir === undefined) throw new UsageError('--other DIR is required');
     if (rounds < 2) throw new UsageError('--rounds must be at least 2');
-    devices = parseDevices(parsed.values.device as string | undefined, []);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n(${SPEC.program} --help for usage)\n`);
-    process.exit(2);
-  }
-  const other = path.resolve(otherDir);
+    return { other: path.resolve(otherDir), devices: parseDevices(parsed.values.device as string | undefined, []) };
+  });
   const them = require(path.join(other, 'dist', 'lib', 'index.js')) as typeof self;
   if (them === self) throw new Error('--other names this very build');
   const file = path.join('/dev/shm', `hardsync-ab-${process.pid}`);

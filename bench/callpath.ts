@@ -30,10 +30,9 @@ import path from 'node:path';
 import { engine, fdatasync, writeDurable } from '../lib/index';
 import { buildCReference, C_LOOPS, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
 import { DEVICE_OPTION, isRamDevice, openDevices, parseDevices, removeDevices, type BenchDevice } from './measure/ramdev';
-import { UsageError } from './measure/schema';
 import { slowFilesystem } from './measure/slow-fs';
 import { type CommandSpec, numberValue } from './measure/args';
-import { scriptArgs, scriptOptions } from './measure/script';
+import { scriptArgs, scriptOptions, usageChecked } from './measure/script';
 import { median, percentile, sequentialLatencies } from './measure/stats';
 
 const SPEC: CommandSpec = {
@@ -63,20 +62,14 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const { dir, rounds, json, parsed } = scriptArgs(SPEC, argv, 7);
-  try {
-    return {
-      dir,
-      rounds: Math.max(rounds, 2),
-      json,
-      seconds: numberValue(parsed, 'seconds', 2, 0.5, 3600, false),
-      starve: parsed.values['no-starve'] !== true,
-      devices: parseDevices(parsed.values.device as string | undefined),
-    };
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n(${SPEC.program} --help for usage)\n`);
-    process.exit(2);
-  }
+  return usageChecked(SPEC, () => ({
+    dir,
+    rounds: Math.max(rounds, 2),
+    json,
+    seconds: numberValue(parsed, 'seconds', 2, 0.5, 3600, false),
+    starve: parsed.values['no-starve'] !== true,
+    devices: parseDevices(parsed.values.device as string | undefined),
+  }));
 }
 
 /** One device's overwrite file and its per-round figures (p50 us, and the ratios of each round). */

@@ -22,8 +22,7 @@ import path from 'node:path';
 import { type CommandSpec, numberValue } from './measure/args';
 import { buildCReference, C_LOOPS, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
 import { DEVICE_OPTION, openDevices, parseDevices, removeDevices } from './measure/ramdev';
-import { UsageError } from './measure/schema';
-import { scriptArgs, scriptOptions } from './measure/script';
+import { scriptArgs, scriptOptions, usageChecked } from './measure/script';
 import { slowFilesystem } from './measure/slow-fs';
 import { median, percentile } from './measure/stats';
 
@@ -53,21 +52,15 @@ const SPEC: CommandSpec = {
 
 function parseArgs(argv: string[]): Options {
   const { dir, rounds, json, parsed } = scriptArgs(SPEC, argv, 5);
-  try {
-    return {
-      dir,
-      rounds,
-      json,
-      seconds: numberValue(parsed, 'seconds', 3, 0.5, 3600, false),
-      delayMs: numberValue(parsed, 'delay-ms', 20, 1, 60_000, true),
-      starve: parsed.values['no-starve'] !== true,
-      devices: parseDevices(parsed.values.device as string | undefined),
-    };
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n(${SPEC.program} --help for usage)\n`);
-    process.exit(2);
-  }
+  return usageChecked(SPEC, () => ({
+    dir,
+    rounds,
+    json,
+    seconds: numberValue(parsed, 'seconds', 3, 0.5, 3600, false),
+    delayMs: numberValue(parsed, 'delay-ms', 20, 1, 60_000, true),
+    starve: parsed.values['no-starve'] !== true,
+    devices: parseDevices(parsed.values.device as string | undefined),
+  }));
 }
 
 const CHILD = path.join(__dirname, 'engines-child.js');

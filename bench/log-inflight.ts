@@ -34,7 +34,7 @@ import { DurableLog } from '../lib/index';
 import { type CommandSpec, listValue, numberValue } from './measure/args';
 import { DEVICE_OPTION, openDevices, parseDevices, removeDevices, type BenchDevice } from './measure/ramdev';
 import { UsageError } from './measure/schema';
-import { runScript, scriptArgs, scriptOptions } from './measure/script';
+import { runScript, scriptArgs, scriptOptions, usageChecked } from './measure/script';
 import { median, percentile } from './measure/stats';
 
 const RECORD = Buffer.alloc(256, 0x5a);
@@ -77,7 +77,7 @@ function integers(parsed: Parameters<typeof listValue>[0], name: string, fallbac
 
 function parseArgs(argv: string[]): Args {
   const { dir, rounds, json, parsed } = scriptArgs(SPEC, argv, 5);
-  try {
+  return usageChecked(SPEC, () => {
     const ks = integers(parsed, 'k', [1, 2, 4, 8], 1, 64);
     if (!ks.includes(1)) throw new UsageError('--k: 1 must be among the values (the ratios are to it)');
     return {
@@ -89,11 +89,7 @@ function parseArgs(argv: string[]): Args {
       ks,
       seconds: numberValue(parsed, 'seconds', 1, 0.05, 600, false),
     };
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n(${SPEC.program} --help for usage)\n`);
-    process.exit(2);
-  }
+  });
 }
 
 interface Sample {

@@ -38,7 +38,7 @@ import { type CommandSpec, listValue, numberValue, stringValue } from './measure
 import { renderProfile, summarizeProfile, type CpuProfile, type ProfileSummary } from './measure/cpuprofile';
 import { DEVICE_OPTION, openDevices, parseDevices, removeDevices } from './measure/ramdev';
 import { UsageError } from './measure/schema';
-import { runScript, scriptArgs, scriptOptions } from './measure/script';
+import { runScript, scriptArgs, scriptOptions, usageChecked } from './measure/script';
 
 const TOOLS = ['trace', 'cpu-prof', 'strace', 'perf-stat', 'perf-record'] as const;
 type Tool = (typeof TOOLS)[number];
@@ -160,30 +160,24 @@ function renderTrace(r: ChildResult): string[] {
 
 async function main(): Promise<void> {
   const { dir, json, parsed } = scriptArgs(SPEC, process.argv.slice(2), 1);
-  let appenders: number[];
-  let seconds: number;
-  let segmentBytes: number;
-  let tools: Tool[];
-  let devices;
-  try {
-    appenders = (listValue(parsed, 'appenders') ?? ['16', '64', '256']).map(Number);
-    if (appenders.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) throw new UsageError('--appenders: integers from 1 to 4096');
-    seconds = numberValue(parsed, 'seconds', 2, 0.1, 600, false);
-    segmentBytes = numberValue(parsed, 'segment-mib', 512, 1, 2048, true) * 1024 * 1024;
+  const { appenders, seconds, segmentBytes, tools, devices } = usageChecked(SPEC, () => {
+    const counts = (listValue(parsed, 'appenders') ?? ['16', '64', '256']).map(Number);
+    if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) throw new UsageError('--appenders: integers from 1 to 4096');
     const available = availableTools();
     const asked = listValue(parsed, 'tools') ?? available;
     for (const t of asked) if (!(TOOLS as readonly string[]).includes(t)) throw new UsageError(`--tools: unknown tool "${t}" (one of ${TOOLS.join(', ')})`);
-    tools = (asked as Tool[]).filter((t) => {
-      if (available.includes(t)) return true;
-      process.stderr.write(`tool ${t} skipped: not available here\n`);
-      return false;
-    });
-    devices = parseDevices(parsed.values.device as string | undefined);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n(${SPEC.program} --help for usage)\n`);
-    process.exit(2);
-  }
+    return {
+      appenders: counts,
+      seconds: numberValue(parsed, 'seconds', 2, 0.1, 600, false),
+      segmentBytes: numberValue(parsed, 'segment-mib', 512, 1, 2048, true) * 1024 * 1024,
+      tools: (asked as Tool[]).filter((t) => {
+        if (available.includes(t)) return true;
+        process.stderr.write(`tool ${t} skipped: not available here\n`);
+        return false;
+      }),
+      devices: parseDevices(parsed.values.device as string | undefined),
+    };
+  });
   const keep = stringValue(parsed, 'out');
   const outRoot = keep ?? fs.mkdtempSync(nodePath.join(os.tmpdir(), 'hardsync-log-profile-'));
   const { devices: made, skipped } = openDevices(devices, dir);
