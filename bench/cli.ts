@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `hardsync` command: bench, compare, pg, check, powercheck. Options are parsed by Node's
+ * The `hardsync` command: bench, compare, pg, check, powercheck, crashtest. Options are parsed by Node's
  * util.parseArgs from one declaration per command (bench/measure/args.ts), which also gives
  * each command's --help. A wrong option fails with exit code 2 and a clear message, before
  * any I/O. Exit codes: 0 ok, 1 check failed (or a run failed), 2 usage error or refused path,
@@ -11,18 +11,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { capabilitiesSync } from '../lib/index';
 import { checkOutputPath, closest, listValue, numberValue, parseOrHelp, stringValue, type CommandSpec, type ParsedArgs } from './measure/args';
-import { CHECK_MAX_DURATION, CHECK_ROUNDS, ETCD_THRESHOLD_MS, renderCheck, runCheck, verdict } from './measure/check';
+import { CHECK_MAX_DURATION, CHECK_ROUNDS, ETCD_THRESHOLD_MS, judgeCheck, passCaveat, renderCheck, runCheck } from './measure/check';
 import { compareFiles, DEFAULT_NOISE, renderCompare } from './measure/compare';
-import { packageVersion, probeEnv } from './measure/env';
+import { isMemoryFilesystem, packageVersion, probeEnv } from './measure/env';
 import { renderHtml } from './measure/html';
 import { installCleanup, makeScratch, removeScratch } from './measure/lifecycle';
-import { METHOD_IDS, MODES, type Mode } from './measure/methods';
-import { runPg } from './measure/pg';
+import { METHOD_IDS, methodLabel, MODES, type Mode } from './measure/methods';
+import { chooseWalSyncMethod, runPg, walSyncLines } from './measure/pg';
 import { clearProgress, progressBar } from './measure/progress';
-import { formatSize, parseSize, renderBenchReport, wrapText } from './measure/report';
-import { DEFAULT_MAX_SAMPLES_PER_ROUND, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, type SuiteChoice } from './measure/run';
-import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type CheckVerdict } from './measure/schema';
+import { baselineFor, formatSize, parseSize, renderBenchReport, reportHeader, reportTail, tableStart, wrapText } from './measure/report';
+import { summaryLines, summaryOf } from './measure/summary';
+import { tableLayout, tableRow } from './measure/table';
+import { DEFAULT_MAX_SAMPLES_PER_ROUND, MAX_ROUNDS, planSuite, plausibilityWarnings, runSuite, UNSTABLE_HALF_WIDTH_PCT, type SuiteChoice } from './measure/run';
+import { readBenchFile, SCHEMA, UsageError, writeBenchFile, type BenchFile, type BenchResult, type CheckVerdict } from './measure/schema';
 import { powercheck, powercheckCommandName } from './powercheck/cli';
+import { crashtest } from './crashtest/cli';
 
 /** Default rounds per case, and seconds per case over all of them. */
 export const DEFAULT_ROUNDS = 8;
@@ -33,9 +36,14 @@ export const QUICK_SECONDS_PER_CASE = 0.3;
 /** Default --max-duration of bench --until-stable, seconds. */
 export const BENCH_MAX_DURATION = 180;
 
-/** The width text output is wrapped to: the terminal's, or 80 on a pipe. */
-function outputWidth(): number {
-  return process.stdout.isTTY && process.stdout.columns ? Math.max(40, process.stdout.columns) : 80;
+/**
+ * The width text output fits in: COLUMNS when set (as ls and most tools honour it), else the
+ * terminal's, else 80 (a pipe, a file, a CI log).
+ */
+export function outputWidth(env: NodeJS.ProcessEnv = process.env, stdout: { isTTY?: boolean; columns?: number } = process.stdout): number {
+  const fromEnv = Number(env.COLUMNS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return Math.max(40, fromEnv);
+  return stdout.isTTY && stdout.columns ? Math.max(40, stdout.columns) : 80;
 }
 
 const COMMANDS: Record<'bench' | 'compare' | 'pg' | 'check', CommandSpec> = {
@@ -60,8 +68,13 @@ figures are not stable are marked, with the likely causes measured during the ru
       js: { type: 'boolean', help: "run the loop in JavaScript through hardsync's API" },
       json: { type: 'string', value: 'FILE', help: `write the results (schema ${SCHEMA}, bench/SCHEMA.md)` },
       html: { type: 'string', value: 'FILE', help: 'write a self-contained HTML report' },
+      wide: { type: 'boolean', help: 'every column (p90, p99.9, max, MB/s, rounds, intervals of ops/s);\nlines as wide as they need' },
     },
-    footer: 'exit codes: 0 ok, 1 the run failed, 2 usage error or refused path',
+    footer: `The report starts with the answer: what a durable write costs here against a page-cache
+write, per size, and the cheapest durable method. On a terminal a progress bar runs while it
+measures; on a pipe each row is printed as its case ends.
+
+exit codes: 0 ok, 1 the run failed, 2 usage error or refused path`,
   },
   compare: {
     name: 'compare',
@@ -75,13 +88,16 @@ threshold). Warns when the files' settings differ. Reads hardsync-bench/1 and /2
       json: { type: 'string', value: 'FILE', help: 'write the comparison as JSON (- for stdout)' },
       html: { type: 'string', value: 'FILE', help: 'write it as a self-contained HTML report' },
     },
-    footer: 'exit codes: 0 ok, 2 usage error or unreadable file',
+    footer: 'exit codes: 0 ok, 2 usage error (fewer than two files) or unreadable file',
   },
   pg: {
     name: 'pg',
     args: '[dir]',
-    summary: "PostgreSQL's pg_test_fsync: the same five sections, the same output format.",
+    summary: `PostgreSQL's pg_test_fsync: the same five sections in its order and wording, the same
+output format, and pg_test_fsync's options. Lines whose rate did not hold over the test are
+marked "unstable". Ends with the wal_sync_method it would choose here, and why.`,
     options: {
+      filename: { type: 'string', short: 'f', value: 'FILE', help: 'the test file (default: pg_test_fsync.out in a temporary\ndirectory in dir); created, written, removed; never an existing file' },
       'secs-per-test': { type: 'string', short: 's', value: 'N', help: 'seconds per test (default 5, like pg_test_fsync)' },
       duration: { type: 'string', value: 'S', help: 'the same, in fractional seconds' },
       json: { type: 'string', value: 'FILE', help: `write the results (schema ${SCHEMA})` },
@@ -94,14 +110,17 @@ threshold). Warns when the files' settings differ. Reads hardsync-bench/1 and /2
     summary: `etcd's disk check: 2300-byte writes + fdatasync to preallocated files, 22 MiB in
 ${CHECK_ROUNDS} rounds; the p99 with its 95% interval against the threshold (etcd: 10 ms).
 PASS when the whole interval is under it, FAIL when none of it is, UNCERTAIN when it
-straddles it; while uncertain it keeps sampling, up to --max-duration.`,
+straddles it; while uncertain it keeps sampling, up to --max-duration. NOT-DURABLE when
+the directory is on a filesystem in memory (tmpfs, ramfs) or the flush is not durable on
+this OS: nothing measured there speaks for a disk. A PASS with flushes too fast for a
+device says so (a volatile cache may acknowledge them: hardsync powercheck tells).`,
     options: {
       'threshold-ms': { type: 'string', value: 'MS', help: `the threshold (default ${ETCD_THRESHOLD_MS})` },
       'max-duration': { type: 'string', value: 'S', help: `time budget, extra rounds included (default ${CHECK_MAX_DURATION})` },
       input: { type: 'string', value: 'FILE', help: 'judge a saved check result instead of measuring' },
       json: { type: 'string', value: 'FILE', help: `write the result (schema ${SCHEMA})` },
     },
-    footer: 'exit codes: 0 PASS, 1 FAIL (or the run failed), 2 usage error or refused path, 3 UNCERTAIN',
+    footer: 'exit codes: 0 PASS, 1 FAIL (or the run failed), 2 usage error or refused path, 3 UNCERTAIN, 4 NOT-DURABLE (memory filesystem, or a flush not durable on this OS)',
   },
 };
 
@@ -109,21 +128,32 @@ straddles it; while uncertain it keeps sampling, up to --max-duration.`,
 export const USAGE = `usage: hardsync <command> [options]
 
 commands:
-  bench [dir]                measure flushes against page-cache writes, each figure with its
-                             95% interval (the main job: no arguments needed)
-  compare BASE.json B.json   compare result files: ratios, intervals, faster/slower/no difference
-  pg [dir]                   PostgreSQL's pg_test_fsync, same sections and format
-  check [dir]                etcd's disk check: fdatasync p99 under 10 ms? PASS / FAIL / UNCERTAIN
-  powercheck listen|run|verify   a power-loss check with a witness on a second machine
+  bench [dir]          what a durable write costs here against a page-cache
+                       write, each figure with its 95% interval (no arguments
+                       needed)
+  compare A.json B.json ...
+                       compare result files: ratios, intervals, faster /
+                       slower / no significant difference
+  pg [dir | -f FILE]   PostgreSQL's pg_test_fsync: its sections, options and
+                       format; then the wal_sync_method to choose
+  check [dir]          etcd's disk check: fdatasync p99 under 10 ms? PASS,
+                       FAIL, UNCERTAIN, or NOT-DURABLE on a memory filesystem
+  powercheck listen|run|verify
+                       a power-loss check with a witness on a second machine
+  crashtest [options] -- CMD...
+                       run your program on a power-cut simulator: does what
+                       it acknowledged survive the cuts?
 
 hardsync <command> --help    that command's options
-hardsync --version           the version
+hardsync --version, -v       the version
 
-exit codes: 0 ok, 1 check failed or the run failed, 2 usage error or refused path,
-3 check uncertain; powercheck verify: 0 honest, 1 lied, 2 could not check
+exit codes: 0 ok, 1 check failed or the run failed, 2 usage error or refused
+path, 3 check uncertain, 4 check on a filesystem that cannot be durable
+(memory); powercheck verify: 0 honest, 1 lied, 2 could not check;
+crashtest: 0 every run passed, 1 a run failed, 2 cannot test
 `;
 
-const COMMAND_NAMES = ['bench', 'compare', 'pg', 'check', 'powercheck'];
+const COMMAND_NAMES = ['bench', 'compare', 'pg', 'check', 'powercheck', 'crashtest'];
 
 /** The suite choice from bench's options. */
 export function suiteChoice(parsed: ParsedArgs): SuiteChoice {
@@ -198,9 +228,25 @@ async function bench(argv: string[]): Promise<number> {
   const caps = capabilitiesSync(scratch);
   const env = probeEnv(scratch, ['hardsync', 'bench', ...argv].join(' '));
   env.directory = path.resolve(dir);
+  const wide = parsed.values.wide === true;
+  const width = outputWidth();
+  // On a terminal a progress bar, then the whole report, the answer first. Anywhere else (a
+  // pipe, a CI log, a file) the table is printed as it is measured, so a killed run keeps
+  // what it had: the header first, a row as each case ends, then the answer and the rest.
+  const stream = !process.stdout.isTTY;
+  const layout = tableLayout(cases.map((c) => ({ method: c.method.id, label: methodLabel(c.method, caps), mode: c.method.sequence ? 'new' : c.mode, size: c.size, writesPerSync: c.writesPerSync })), width, wide);
+  const streamed: BenchResult[] = [];
+  if (stream) {
+    const settings = { rounds, secondsPerCase: seconds } as BenchFile['settings'];
+    process.stdout.write(`${[...reportHeader({ env, settings }, width), '', ...tableStart(layout, UNSTABLE_HALF_WIDTH_PCT, width)].join('\n')}\n`);
+  }
   const outcome = await runSuite(cases, {
     scratch, seconds, rounds, threads, js, caps, device: env.device.name, maxSamplesPerRound: DEFAULT_MAX_SAMPLES_PER_ROUND,
     untilStableDeadline: untilStable ? started + maxDuration * 1000 : null, onProgress: progressBar(),
+    onCaseDone: stream ? (_i, r) => {
+      streamed.push(r);
+      process.stdout.write(`${tableRow(layout, r, baselineFor(streamed, r))}\n`);
+    } : undefined,
   });
   clearProgress();
   removeScratch();
@@ -213,9 +259,16 @@ async function bench(argv: string[]): Promise<number> {
     },
     results: outcome.results,
     stability: outcome.stability,
-    warnings: plausibilityWarnings(outcome.results, env),
+    // On a memory filesystem there is no device to be implausibly fast: the summary says memory.
+    warnings: isMemoryFilesystem(env.filesystem.type) ? [] : plausibilityWarnings(outcome.results, env),
   };
-  process.stdout.write(renderBenchReport(doc, outputWidth()));
+  doc.summary = summaryOf(doc);
+  if (stream) {
+    // The header and the rows are out already: the answer, then the rest.
+    process.stdout.write(`${['', ...summaryLines(doc.summary, doc, width), ...reportTail(doc, width, layout.byId)].join('\n')}\n`);
+  } else {
+    process.stdout.write(renderBenchReport(doc, { width, wide }));
+  }
   if (json !== undefined) writeBenchFile(json, doc);
   if (html !== undefined) fs.writeFileSync(html, renderHtml([{ name: 'bench', doc }]));
   return 0;
@@ -224,7 +277,10 @@ async function bench(argv: string[]): Promise<number> {
 async function pg(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(COMMANDS.pg, argv);
   if (!parsed) return 0;
-  const dir = oneDirectory(parsed, 'pg');
+  const filename = stringValue(parsed, 'filename');
+  if (filename !== undefined && parsed.positionals.length > 0) throw new UsageError('pg takes a directory or -f FILE, not both');
+  if (filename !== undefined && fs.existsSync(filename)) throw new UsageError(`-f ${filename}: the file exists; pg writes 16 MB into its test file and removes it, so give a name that does not exist`);
+  const dir = filename !== undefined ? path.dirname(path.resolve(filename)) : oneDirectory(parsed, 'pg');
   const seconds = parsed.values.duration !== undefined
     ? numberValue(parsed, 'duration', 5, 0.001, 3600, false)
     : numberValue(parsed, 'secs-per-test', 5, 1, 3600, true);
@@ -235,15 +291,25 @@ async function pg(argv: string[]): Promise<number> {
   const caps = capabilitiesSync(scratch);
   const env = probeEnv(scratch, ['hardsync', 'pg', ...argv].join(' '));
   env.directory = path.resolve(dir);
-  const results = await runPg(scratch, seconds, caps, (text) => process.stdout.write(text));
+  let results: BenchResult[];
+  try {
+    results = await runPg(scratch, seconds, caps, (text) => process.stdout.write(text), filename !== undefined ? path.resolve(filename) : undefined);
+  } finally {
+    // Like pg_test_fsync: the test file goes when the run ends.
+    if (filename !== undefined) fs.rmSync(filename, { force: true });
+  }
   removeScratch();
   env.seconds = round1((Date.now() - started) / 1000);
-  const doc: BenchFile = { schema: SCHEMA, kind: 'pg', env, results, warnings: plausibilityWarnings(results, env) };
+  const memory = isMemoryFilesystem(env.filesystem.type);
+  const choice = chooseWalSyncMethod(results, caps, memory);
+  process.stdout.write(walSyncLines(choice, results.filter((r) => r.stability?.unstable).length, outputWidth()));
+  const doc: BenchFile = { schema: SCHEMA, kind: 'pg', env, results, warnings: memory ? [] : plausibilityWarnings(results, env), pg: { walSyncMethod: choice.method, why: choice.why } };
   if (json !== undefined) writeBenchFile(json, doc);
   return 0;
 }
 
-const CHECK_EXIT: Record<CheckVerdict, number> = { PASS: 0, FAIL: 1, UNCERTAIN: 3 };
+/** The exit code of each check verdict (documented in --help and README). */
+export const CHECK_EXIT: Record<CheckVerdict, number> = { PASS: 0, FAIL: 1, UNCERTAIN: 3, 'NOT-DURABLE': 4 };
 
 async function check(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(COMMANDS.check, argv);
@@ -277,12 +343,15 @@ async function check(argv: string[]): Promise<number> {
     if (bar) process.stderr.write('\r\x1b[2K');
     removeScratch();
     env.seconds = round1((Date.now() - started) / 1000);
-    doc = { schema: SCHEMA, kind: 'check', env, results: [result], warnings: plausibilityWarnings([result], env) };
+    doc = { schema: SCHEMA, kind: 'check', env, results: [result], warnings: isMemoryFilesystem(env.filesystem.type) ? [] : plausibilityWarnings([result], env) };
   }
-  const judged = verdict(doc.results[0], thresholdMs);
+  const judged = judgeCheck(doc, thresholdMs);
+  const caveat = judged.verdict === 'PASS' ? passCaveat(doc) : null;
   doc.check = {
     thresholdUs: thresholdMs * 1000, p99Us: judged.p99Us, pass: judged.verdict === 'PASS', bytes: (doc.results[0].ops ?? 0) * doc.results[0].size,
     blockSize: doc.results[0].size, verdict: judged.verdict,
+    ...(judged.notDurable !== null ? { notDurable: judged.notDurable } : {}),
+    ...(caveat !== null ? { caveat } : {}),
     ...(judged.lowUs !== null && judged.highUs !== null ? { p99LowUs: judged.lowUs, p99HighUs: judged.highUs } : {}),
     ...(doc.results[0].rounds ? { rounds: doc.results[0].rounds } : {}),
   };
@@ -294,7 +363,9 @@ async function check(argv: string[]): Promise<number> {
 function compare(argv: string[]): number {
   const parsed = parseOrHelp(COMMANDS.compare, argv);
   if (!parsed) return 0;
-  if (parsed.positionals.length === 0) throw new UsageError('compare needs at least one result file (the first is the baseline)');
+  if (parsed.positionals.length < 2) {
+    throw new UsageError(`compare needs at least two result files (the first is the baseline), got ${parsed.positionals.length === 0 ? 'none' : `only ${parsed.positionals[0]}`}`);
+  }
   const noise = numberValue(parsed, 'noise', DEFAULT_NOISE * 100, 0, 1000, false) / 100;
   const json = stringValue(parsed, 'json');
   const html = stringValue(parsed, 'html');
@@ -328,10 +399,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'pg': return await pg(rest);
       case 'check': return await check(rest);
       case 'powercheck': return await powercheck(rest);
-      case undefined: case 'help': case '--help': case '-h':
+      case 'crashtest': return await crashtest(rest);
+      case undefined:
+        // No command is a usage error: the usage goes where errors go, and the exit code says so.
+        process.stderr.write(USAGE);
+        return 2;
+      case 'help': case '--help': case '-h':
         process.stdout.write(USAGE);
         return 0;
-      case '--version': case '-V': case 'version':
+      case '--version': case '-v': case '-V': case 'version':
         process.stdout.write(`hardsync ${packageVersion()}\n`);
         return 0;
       default: {
@@ -355,6 +431,13 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   installCleanup();
+  // A reader that goes away (`hardsync bench | head`) ends the run quietly, as SIGPIPE ends
+  // other tools (Node ignores the signal, so the write fails with EPIPE instead).
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    removeScratch();
+    process.exit(141);
+  });
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -3,7 +3,7 @@
  * HARDSYNC_ENGINE forced, rounds interleaved across engines, medians reported.
  *
  * 1. Starvation: 16 loops of fdatasync on a filesystem whose every flush takes --delay-ms (the
- *    power-cut simulator, test/tools/powercut, with its `delay` command: the slowness is in the
+ *    power-cut simulator, powercut/, with its `delay` command: the slowness is in the
  *    filesystem, so io_uring meets it too), while fs.promises.readFile of a 4 KiB file on
  *    --dir runs back to back; the read latency p99 per engine, and with node:fs
  *    FileHandle.datasync() doing the flushing.

@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import nodePath from 'node:path';
+import { mapFileSync, unmapFile } from './mapped';
 import { native } from './native';
 import { dioAlignment, dioAlignmentSync, open, openSync, fullFsync, fullFsyncSync } from './primitives';
 import type { Capabilities, Capability, CapabilityName, Constants, EngineInfo, PathLike } from './types';
@@ -44,12 +45,39 @@ function probeName(directory: string): string {
   return nodePath.join(directory, `.hardsync-probe-${crypto.randomBytes(6).toString('hex')}`);
 }
 
-/** Marks `name` unsupported on this filesystem when the probe's error says so. */
-function refuse(calls: Record<CapabilityName, Capability>, name: CapabilityName, error: unknown): void {
-  const code = (error as { code?: string }).code;
-  // EINVAL: O_DIRECT refused (tmpfs before Linux 6.6, some FUSE); ENOTSUP/EOPNOTSUPP: F_FULLFSYNC refused.
-  if (code === 'EINVAL' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
-    calls[name] = { ...calls[name], supported: false, reason: `${(error as Error).message} (probed)` };
+/**
+ * The codes with which a filesystem refuses a call: EINVAL (O_DIRECT: tmpfs before Linux 6.6,
+ * some FUSE), ENOTSUP/EOPNOTSUPP (F_FULLFSYNC), ENODEV (a shared mapping: a FUSE filesystem
+ * in direct-I/O mode), ERR_HARDSYNC_UNSUPPORTED (MAP_SYNC on a file that is not DAX).
+ */
+const REFUSALS = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENODEV', 'ERR_HARDSYNC_UNSUPPORTED']);
+
+/** Marks `names` unsupported on this filesystem when the probe's error says so. */
+function refuse(calls: Record<CapabilityName, Capability>, name: CapabilityName | CapabilityName[], error: unknown): void {
+  if (!REFUSALS.has((error as { code?: string }).code ?? '')) return;
+  for (const each of Array.isArray(name) ? name : [name]) {
+    calls[each] = { ...calls[each], supported: false, reason: `${(error as Error).message} (probed)` };
+  }
+}
+
+/**
+ * Maps the probe file (given one byte), plainly and then with MAP_SYNC where the OS has it:
+ * a filesystem can refuse shared mappings, and MAP_SYNC needs a DAX file (statx says).
+ */
+function probeMappings(calls: Record<CapabilityName, Capability>, fd: number): void {
+  if (!calls.mapFile.supported) return;
+  fs.writeSync(fd, 'x', 0);
+  try {
+    unmapFile(mapFileSync(fd));
+  } catch (error) {
+    refuse(calls, ['mapFile', 'msync', 'mapSync'], error);
+    return;
+  }
+  if (!calls.mapSync.supported) return;
+  try {
+    unmapFile(mapFileSync(fd, { sync: true }));
+  } catch (error) {
+    refuse(calls, 'mapSync', error);
   }
 }
 
@@ -58,8 +86,10 @@ function refuse(calls: Record<CapabilityName, Capability>, name: CapabilityName,
  *
  * Without a path: what the OS offers. With a path (a directory, or a file whose directory is
  * used): also what that filesystem accepts, found by creating, probing and removing a small
- * temporary file there: direct I/O (refused by some filesystems) and `fullFsync` (F_FULLFSYNC
- * is refused by some macOS filesystems); plus that path's direct-I/O alignment.
+ * temporary file there: direct I/O (refused by some filesystems), `fullFsync` (F_FULLFSYNC
+ * is refused by some macOS filesystems), shared mappings (`mapFile`, `msync`: refused by a
+ * FUSE filesystem in direct-I/O mode) and MAP_SYNC (`mapSync`: DAX files only); plus that
+ * path's direct-I/O alignment.
  * @param path Optional directory or file to probe.
  */
 export async function capabilities(path?: PathLike): Promise<Capabilities> {
@@ -76,11 +106,14 @@ export async function capabilities(path?: PathLike): Promise<Capabilities> {
     }
   }
   try {
-    const fd = await open(probe, { write: true, create: true, mode: 0o600 });
+    const fd = await open(probe, { read: true, write: true, create: true, mode: 0o600 });
     try {
       await fullFsync(fd);
     } catch (error) {
       refuse(calls, 'fullFsync', error);
+    }
+    try {
+      probeMappings(calls, fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -105,11 +138,14 @@ export function capabilitiesSync(path?: PathLike): Capabilities {
     }
   }
   try {
-    const fd = openSync(probe, { write: true, create: true, mode: 0o600 });
+    const fd = openSync(probe, { read: true, write: true, create: true, mode: 0o600 });
     try {
       fullFsyncSync(fd);
     } catch (error) {
       refuse(calls, 'fullFsync', error);
+    }
+    try {
+      probeMappings(calls, fd);
     } finally {
       fs.closeSync(fd);
     }

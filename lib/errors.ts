@@ -230,6 +230,27 @@ export function extraArgument(call: string, declared: number, index: number, act
 }
 
 /**
+ * Refuses what no hardsync call takes, so that nothing passed is silently ignored: a function
+ * after the first argument (a callback, where node:fs's callback API would take one; a function
+ * as the first argument is refused by that argument's own check, in node:fs's words) and any
+ * argument past the `declared` ones that is not undefined. Both are ERR_INVALID_ARG_TYPE
+ * saying that hardsync has Promise and Sync forms only.
+ * @param args The call's `arguments`.
+ * @param declared How many parameters the call declares (optional ones included).
+ * @param call The exported name, for the message.
+ * @param paired Whether `call` has a Promise and a Sync form (for the hint in the message), or
+ *   the hint itself for a call without that pair (a method: `'await log.append(data)'`).
+ */
+export function validateArgumentCount(args: IArguments, declared: number, call: string, paired: boolean | string = true): void {
+  // (A call that declares no parameter has no first argument's own check to refuse a function.)
+  for (let i = declared === 0 ? 0 : 1; i < args.length; i++) {
+    const value: unknown = args[i];
+    if (typeof value === 'function') throw callbackRefused(call, value, paired);
+    if (i >= declared && value !== undefined) throw extraArgument(call, declared, i, value, paired);
+  }
+}
+
+/**
  * The rejection handler of hardsync's Promise forms (`promise.then(undefined,
  * rethrowWithCallerStack)`): a system error made when a native call completes has no
  * JavaScript frames (its stack is its message line alone). Capturing the stack here, in a

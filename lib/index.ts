@@ -10,6 +10,7 @@
  */
 export * from './primitives';
 export * from './aligned';
+export * from './mapped';
 export * from './capabilities';
 export type { HardsyncError } from './errors';
 export * from './types';

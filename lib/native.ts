@@ -83,6 +83,11 @@ export interface NativeBinding {
   replaceFileSync(from: string, to: string): void;
   dioAlignment(pathOrFd: string | number): Promise<{ memory: number; offset: number; source: string }>;
   dioAlignmentSync(pathOrFd: string | number): { memory: number; offset: number; source: string };
+  mapFile(fd: number, offset: number, length: number, sync: boolean): Promise<Buffer>;
+  mapFileSync(fd: number, offset: number, length: number, sync: boolean): Buffer;
+  msync(view: ArrayBufferView, offset: number, length: number): Promise<void>;
+  msyncSync(view: ArrayBufferView, offset: number, length: number): void;
+  unmapFile(view: ArrayBufferView): void;
   alignmentOffset(view: ArrayBufferView, alignment: number): number;
   capabilities(): NativeCapability[];
   /** CRC-32C of `length` bytes of `data` from byte `offset`, continuing `crc` (native/crc32c.cc). */

@@ -5,8 +5,8 @@
  * any I/O: the Sync form throws, the Promise form rejects.
  * @module
  */
-import { rethrowWithCallerStack } from './errors';
 import { native, type OpenFlagName } from './native';
+import { promise } from './promise-form';
 import type { BinaryData, DioAlignment, LockOptions, OpenOptions, PathLike, WriteDurableOptions } from './types';
 import {
   flushCode,
@@ -20,20 +20,6 @@ import {
   validateArgumentCount,
   validateUint,
 } from './validate';
-
-/**
- * A Promise form: refuses callbacks and extra arguments, runs `start` (validation, then the
- * native call; a synchronous throw becomes a rejection), and gives a failure from the native
- * completion the stack of the code awaiting it (see {@link rethrowWithCallerStack}).
- */
-function promise<T>(args: IArguments, declared: number, call: string, start: () => Promise<T>): Promise<T> {
-  try {
-    validateArgumentCount(args, declared, call);
-    return start().then(undefined, rethrowWithCallerStack);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Flushes of one file

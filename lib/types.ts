@@ -84,6 +84,28 @@ export interface LockOptions {
   wait?: boolean | undefined;
 }
 
+/** Options of {@link mapFile}. */
+export interface MapFileOptions {
+  /** File offset of the first byte (default 0). Any byte: no alignment needed. */
+  offset?: number | undefined;
+  /** Bytes to map (default: up to the end of the file). The range must lie inside the file. */
+  length?: number | undefined;
+  /**
+   * MAP_SYNC: on a DAX filesystem (persistent memory accessed directly, Linux), keep the
+   * file's metadata synchronous with page faults. Fails with ERR_HARDSYNC_UNSUPPORTED where
+   * the file or the OS cannot have it; see `capabilities(path).calls.mapSync`.
+   */
+  sync?: boolean | undefined;
+}
+
+/** Options of {@link msync}: the range, within the view (default: the whole view). */
+export interface MsyncOptions {
+  /** First byte, from the start of the view (default 0). */
+  offset?: number | undefined;
+  /** Bytes from there (default: to the end of the view). */
+  length?: number | undefined;
+}
+
 /** Direct-I/O alignment rules of a file or filesystem. */
 export interface DioAlignment {
   /** The buffer's memory address must be a multiple of this (0: direct I/O not supported). */
@@ -111,7 +133,10 @@ export type CapabilityName =
   | 'writeDurable'
   | 'replaceFile'
   | 'dioAlignment'
-  | 'lockFile';
+  | 'lockFile'
+  | 'mapFile'
+  | 'msync'
+  | 'mapSync';
 
 /** One entry of {@link capabilities}. */
 export interface Capability {

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { types } from 'node:util';
-import { callbackRefused, extraArgument, fdOutOfRange, invalidArgType, invalidArgValue, invalidFdType, outOfRange } from './errors';
+import { fdOutOfRange, invalidArgType, invalidArgValue, invalidFdType, outOfRange } from './errors';
 import { native } from './native';
 import type { FlushMode } from './types';
 
@@ -18,28 +18,11 @@ export const FLUSH_CODES: Readonly<Record<FlushMode, number>> = Object.freeze(
   Object.fromEntries(Object.entries(native.flushKinds).filter(([name]) => name !== 'syncfs')) as Record<FlushMode, number>,
 );
 
-const INT32_MAX = 2147483647;
+// Here for the modules that validate through this one; it lives in errors.ts so that the
+// crashtest entry point, which loads no addon, shares it.
+export { validateArgumentCount } from './errors';
 
-/**
- * Refuses what no hardsync call takes, so that nothing passed is silently ignored: a function
- * after the first argument (a callback, where node:fs's callback API would take one; a function
- * as the first argument is refused by that argument's own check, in node:fs's words) and any
- * argument past the `declared` ones that is not undefined. Both are ERR_INVALID_ARG_TYPE
- * saying that hardsync has Promise and Sync forms only.
- * @param args The call's `arguments`.
- * @param declared How many parameters the call declares (optional ones included).
- * @param call The exported name, for the message.
- * @param paired Whether `call` has a Promise and a Sync form (for the hint in the message), or
- *   the hint itself for a call without that pair (a method: `'await log.append(data)'`).
- */
-export function validateArgumentCount(args: IArguments, declared: number, call: string, paired: boolean | string = true): void {
-  // (A call that declares no parameter has no first argument's own check to refuse a function.)
-  for (let i = declared === 0 ? 0 : 1; i < args.length; i++) {
-    const value: unknown = args[i];
-    if (typeof value === 'function') throw callbackRefused(call, value, paired);
-    if (i >= declared && value !== undefined) throw extraArgument(call, declared, i, value, paired);
-  }
-}
+const INT32_MAX = 2147483647;
 
 /**
  * A file descriptor: an integer in [0, 2^31-1], refused in the words (and the order of checks)

@@ -98,6 +98,52 @@ Status Prepare(const BenchSpec& spec, const std::string& file, const WriteBuffer
   return CloseAfter(fd, status);
 }
 
+// The mmap-msync method (BenchSequence::kMapped), apart from the write paths: one shared
+// mapping of the prepared region per thread; an operation stores its bytes through it and
+// msyncs them, with the calls msync() makes (SyncMapping), as writes + RunFlush are
+// writeDurable's.
+class MappedStores {
+ public:
+  MappedStores() = default;
+  MappedStores(const MappedStores&) = delete;
+  MappedStores& operator=(const MappedStores&) = delete;
+  ~MappedStores() { Close(); }
+
+  // Opens (read-write: a shared mapping needs both) and maps the first `bytes` of path.
+  Status Open(const char* path, int64_t bytes) {
+    OpenRequest request;
+    request.read = true;
+    request.write = true;
+    Status status = hs::Open(path, request, &fd_);
+    if (!status.ok()) return status;
+    MapRequest map;
+    map.fd = fd_;
+    map.length = bytes;
+    return MapFile(map, &mapping_);
+  }
+
+  Status StoreAndSync(const WriteBuffer& buffer, int64_t position, uint32_t stores) {
+    const size_t size = buffer.size();
+    for (uint32_t i = 0; i < stores; i++) {
+      std::memcpy(mapping_.data + static_cast<size_t>(position) + i * size, buffer.data(), size);
+    }
+    return SyncMapping(mapping_, static_cast<size_t>(position), size * stores);
+  }
+
+  // Unmaps and closes; the close's failure, if any (the mapping's own release cannot fail).
+  Status Close() {
+    Unmap(&mapping_);
+    if (fd_ < 0) return Ok();
+    Status closed = hs::Close(fd_);
+    fd_ = -1;
+    return closed;
+  }
+
+ private:
+  int fd_ = -1;
+  Mapping mapping_;
+};
+
 struct ThreadState {
   const BenchSpec* spec = nullptr;
   const std::string* file = nullptr;
@@ -163,6 +209,11 @@ class Loop {
     if (every > 1 && state_.samplesTaken != 0) {
       state_.busyNs = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(state_.end - state_.begin).count());
     }
+    Status unmapped = mapped_.Close();
+    if (status.ok() && !unmapped.ok()) {
+      status = unmapped;
+      path_ = file_.c_str();
+    }
     if (fd_ >= 0) {
       Status closed = Close(fd_);
       fd_ = -1;
@@ -181,6 +232,7 @@ class Loop {
  private:
   Status Setup() {
     path_ = file_.c_str();
+    if (spec_.sequence == BenchSequence::kMapped) return mapped_.Open(path_, spec_.regionBytes);
     if (spec_.sequence != BenchSequence::kPlain) return Ok();
     // Append starts from an empty file; overwrite keeps the region Prepare wrote.
     return OpenForBench(spec_, path_, false, spec_.placement == BenchPlacement::kAppend, &fd_);
@@ -276,6 +328,9 @@ class Loop {
         if (!status.ok()) return status;
         path_ = spec_.directory.c_str();
         return FsyncDir(path_);
+
+      case BenchSequence::kMapped:
+        return mapped_.StoreAndSync(*state_.buffer, position_, spec_.writesPerOp);
     }
     return Fail(kUnsupported, "unknown benchmark sequence");  // unreachable: bench_spec.cc validates
   }
@@ -295,6 +350,7 @@ class Loop {
   const char* path_ = nullptr;
   int fd_ = -1;
   int64_t position_ = 0;
+  MappedStores mapped_;
 };
 
 }  // namespace

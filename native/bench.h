@@ -22,6 +22,8 @@ enum class BenchSequence : int {
   kWriteCloseFlush = 3,  // open, writes, close, open, flush, close (pg_test_fsync section 4b)
   kNewFile = 4,          // create, writes, flush, close, [fsync dir]; the unlink is not timed
   kAtomicReplace = 5,    // create temp, writes, flush, close, rename over target, fsync dir
+  kMapped = 6,           // one shared mapping of the region for the run: stores, msync of them
+                         // (the mmap-msync method; not with kAppend: a mapping cannot grow a file)
 };
 
 enum class BenchPlacement : int {

@@ -65,7 +65,7 @@ bool ParseBenchSpec(Napi::Env env, Napi::Value value, BenchSpec* spec) {
   }
   double sequence, flush, placement, sfr, size, writes, alignment, region, prefill, seconds, samples;
   if (!Text(object, "directory", &spec->directory) ||
-      !Number(object, "sequence", 0, static_cast<double>(BenchSequence::kAtomicReplace), true, &sequence) ||
+      !Number(object, "sequence", 0, static_cast<double>(BenchSequence::kMapped), true, &sequence) ||
       !Number(object, "flush", 0, kFlushKindCount - 1, true, &flush) ||
       !Number(object, "placement", 0, static_cast<double>(BenchPlacement::kPreallocated), true, &placement) ||
       !Flag(object, "dsync", &spec->dsync) || !Flag(object, "sync", &spec->sync) ||
@@ -104,6 +104,9 @@ bool ParseBenchSpec(Napi::Env env, Napi::Value value, BenchSpec* spec) {
   bool usesRegion = spec->sequence != BenchSequence::kNewFile && spec->sequence != BenchSequence::kAtomicReplace;
   if (usesRegion && spec->regionBytes < static_cast<int64_t>(spec->size) * spec->writesPerOp) {
     return OutOfRange(env, "regionBytes");
+  }
+  if (spec->sequence == BenchSequence::kMapped && spec->placement == BenchPlacement::kAppend) {
+    return OutOfRange(env, "placement");
   }
   return true;
 }

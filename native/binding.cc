@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "crc32c.h"
 #include "dispatch.h"
 #include "errors.h"
+#include "mapped.h"
 #include "platform.h"
 
 namespace hs {
@@ -61,40 +63,57 @@ bool ArgPath(const Napi::CallbackInfo& info, size_t i, const char* name, std::st
   return true;
 }
 
-// The bytes of a TypedArray or DataView (a Buffer is a Uint8Array). A detached buffer
-// reads as zero length, which is what it is.
-bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, size_t* length) {
-  napi_env env = info.Env();
-  napi_value value = info[i];
+size_t ElementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int16_array: case napi_uint16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return 8;
+    default: return 1;
+  }
+}
+
+// What a TypedArray or DataView (a Buffer is a Uint8Array) looks at: its first byte, its
+// length in bytes, its ArrayBuffer and where in it the view starts. Not a view: kNotAView;
+// one napi cannot describe: kUnreadable.
+struct ViewInfo {
+  void* data = nullptr;
+  size_t length = 0;
+  napi_value arraybuffer = nullptr;
+  size_t offset = 0;
+};
+enum class ViewRead { kOk, kNotAView, kUnreadable };
+
+ViewRead ReadView(napi_env env, napi_value value, ViewInfo* out) {
   bool is_typed_array = false;
   bool is_data_view = false;
   napi_is_typedarray(env, value, &is_typed_array);
   if (!is_typed_array) napi_is_dataview(env, value, &is_data_view);
-  void* raw = nullptr;
-  size_t byte_length = 0;
   if (is_typed_array) {
     napi_typedarray_type type;
-    size_t element_count;
-    if (napi_get_typedarray_info(env, value, &type, &element_count, &raw, nullptr, nullptr) != napi_ok) {
-      return ThrowInvalidArgType(env, "data", "a Buffer, TypedArray or DataView");
+    size_t element_count = 0;
+    if (napi_get_typedarray_info(env, value, &type, &element_count, &out->data, &out->arraybuffer, &out->offset) != napi_ok) {
+      return ViewRead::kUnreadable;
     }
-    size_t element_size = 1;
-    switch (type) {
-      case napi_int16_array: case napi_uint16_array: element_size = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: element_size = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: element_size = 8; break;
-      default: element_size = 1; break;
-    }
-    byte_length = element_count * element_size;
-  } else if (is_data_view) {
-    if (napi_get_dataview_info(env, value, &byte_length, &raw, nullptr, nullptr) != napi_ok) {
-      return ThrowInvalidArgType(env, "data", "a Buffer, TypedArray or DataView");
-    }
-  } else {
-    return ThrowInvalidArgType(env, "data", "an instance of Buffer, TypedArray, or DataView");
+    out->length = element_count * ElementSize(type);
+    return ViewRead::kOk;
   }
-  *data = static_cast<const uint8_t*>(raw);
-  *length = raw == nullptr ? 0 : byte_length;
+  if (!is_data_view) return ViewRead::kNotAView;
+  return napi_get_dataview_info(env, value, &out->length, &out->data, &out->arraybuffer, &out->offset) == napi_ok
+             ? ViewRead::kOk
+             : ViewRead::kUnreadable;
+}
+
+// The bytes of a TypedArray or DataView. A detached buffer reads as zero length, which is
+// what it is.
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, size_t* length) {
+  ViewInfo view;
+  switch (ReadView(info.Env(), info[i], &view)) {
+    case ViewRead::kOk: break;
+    case ViewRead::kNotAView: return ThrowInvalidArgType(info.Env(), "data", "an instance of Buffer, TypedArray, or DataView");
+    case ViewRead::kUnreadable: return ThrowInvalidArgType(info.Env(), "data", "a Buffer, TypedArray or DataView");
+  }
+  *data = static_cast<const uint8_t*>(view.data);
+  *length = view.data == nullptr ? 0 : view.length;
   return true;
 }
 
@@ -140,6 +159,7 @@ class OwnedBytes {
 // no path, nothing to add to the error, resolves to undefined.
 struct OpBase {
   static constexpr bool kFlush = false;
+  static constexpr bool kOwnFailure = false;
   AsyncRequest* Request() { return nullptr; }
   const char* Path() const { return nullptr; }
   const char* Dest() const { return nullptr; }
@@ -337,6 +357,167 @@ struct DioAlignmentOp : OpBase {
   }
 };
 
+// ---- Mapped files (holders and lifetime: mapped.h) ------------------------------------------
+
+// The mapping a view (Buffer, TypedArray, DataView) looks into, and where in it the view lies.
+struct MappedView {
+  std::shared_ptr<MappedRegion> region;
+  uintptr_t id = 0;
+  napi_value arraybuffer = nullptr;
+  size_t offset = 0;  // of the view's first byte, from the mapping's first byte
+  size_t length = 0;  // of the view
+};
+
+// A view of a mapping made by mapFile and not yet unmapped; anything else (a copy of one, a
+// view of a detached or shared buffer) is a TypeError.
+bool ArgMappedView(const Napi::CallbackInfo& info, size_t i, MappedView* out) {
+  napi_env env = info.Env();
+  ViewInfo view;
+  if (ReadView(env, info[i], &view) != ViewRead::kOk) {
+    return ThrowInvalidArgType(env, "view", "an instance of Buffer, TypedArray, or DataView");
+  }
+  void* data = nullptr;
+  size_t buffer_length = 0;
+  // A SharedArrayBuffer is not an ArrayBuffer here (napi says so), a detached one has no data.
+  if (napi_get_arraybuffer_info(env, view.arraybuffer, &data, &buffer_length) != napi_ok || data == nullptr ||
+      view.offset > buffer_length || view.length > buffer_length - view.offset ||
+      (out->region = MappedRegistry::Get().Find(data, buffer_length, &out->id)) == nullptr) {
+    return ThrowInvalidArgType(env, "view", "a view of a mapping made by mapFile, not unmapped");
+  }
+  out->arraybuffer = view.arraybuffer;
+  out->offset = view.offset;
+  out->length = view.length;
+  return true;
+}
+
+// Node's way of writing a received number in ERR_OUT_OF_RANGE: 1_234_567_890_123 above 2^32.
+std::string RangeNumber(int64_t value) {
+  std::string digits = std::to_string(value);
+  if (value >= -(int64_t{1} << 32) && value <= (int64_t{1} << 32)) return digits;
+  size_t start = value < 0 ? 1 : 0;
+  for (size_t end = digits.size(); end >= start + 4; end -= 3) digits.insert(end - 3, "_");
+  return digits;
+}
+
+// The external Buffer's finalizer: JavaScript can no longer reach the mapping (garbage-
+// collected, or detached by unmapFile, which let go of it already). The hint is its id.
+void FinalizeMapped(napi_env, void* data, void* hint) {
+  MappedRegistry::Get().Remove(data, reinterpret_cast<uintptr_t>(hint));
+}
+
+// mapFile(fd, offset, length, sync): the Buffer over a new shared mapping. Runs on libuv's
+// threadpool (fstat + mmap: not a flush). length -1: up to the end of the file.
+struct MapFileOp : OpBase {
+  static constexpr bool kOwnFailure = true;
+  MapRequest request;
+  std::shared_ptr<MappedRegion> region;
+  int64_t fileSize = 0;
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    if (!ArgFd(info, 0, &request.fd) || !ArgInt64(info, 1, "offset", &request.offset) ||
+        !ArgInt64(info, 2, "length", &request.length)) {
+      return false;
+    }
+    if (request.offset < 0) return ThrowOutOfRange(info.Env(), "offset", "a file offset (>= 0)");
+    if (request.length == 0 || request.length < -1) {
+      return ThrowOutOfRange(info.Env(), "length", "a mapping (>= 1, or -1 for the rest of the file)");
+    }
+    request.sync = info[3].ToBoolean();
+    return true;
+  }
+  Status Run() {
+    Mapping mapping;
+    Status status = MapFile(request, &mapping);
+    fileSize = mapping.fileSize;
+    if (!status.ok()) return status;
+    region.reset(new (std::nothrow) MappedRegion(mapping));
+    if (!region) {
+      Unmap(&mapping);
+      return Fail(UV_ENOMEM, "malloc");
+    }
+    return Ok();
+  }
+  Napi::Value Result(Napi::Env env) {
+    const Mapping& mapping = region->mapping();
+    MappedRegistry& registry = MappedRegistry::Get();
+    uintptr_t id = registry.Add(region);
+    napi_value buffer = nullptr;
+    napi_status made = napi_create_external_buffer(env, mapping.length, mapping.data, FinalizeMapped,
+                                                   reinterpret_cast<void*>(id), &buffer);
+    if (made == napi_ok) return Napi::Value(env, buffer);
+    // No Buffer: forget the mapping (node may have run the finalizer already); this op's own
+    // reference unmaps it when the op goes.
+    registry.Remove(mapping.data, id);
+    if (env.IsExceptionPending()) return env.Undefined();  // node's own error (a Buffer too large)
+    Napi::Error error = Napi::Error::New(
+        env, made == napi_no_external_buffers_allowed
+                 ? "mapFile is not supported in this runtime: it allows no external buffers"
+                 : "hardsync: cannot make the mapping's Buffer");
+    error.Set("code", made == napi_no_external_buffers_allowed ? "ERR_HARDSYNC_UNSUPPORTED" : "ERR_HARDSYNC_NO_BUFFER");
+    error.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // A range past the end of the file: a RangeError in node's words, saying how far it may go.
+  Napi::Error Failure(Napi::Env env, const Status& status) const {
+    if (status.err != kPastEndOfFile) return MakeError(env, status);
+    const char* why = "a mapping must lie inside the file: grow the file first to map more";
+    std::string message =
+        request.offset >= fileSize
+            ? "The value of \"offset\" is out of range. It must be < " + std::to_string(fileSize) +
+                  " (the file's size; " + why + "). Received " + RangeNumber(request.offset)
+            : "The value of \"length\" is out of range. It must be <= " + std::to_string(fileSize - request.offset) +
+                  " (the file's size past \"offset\"; " + why + "). Received " + RangeNumber(request.length);
+    Napi::RangeError error = Napi::RangeError::New(env, message);
+    error.Set("code", "ERR_OUT_OF_RANGE");
+    return error;
+  }
+};
+
+// msync(view, offset, length): [offset, offset + length) of the view, durable. A flush with no
+// kernel-queue form (io_uring has no msync): it runs on a flush thread, holding the mapping,
+// so that an unmapFile meanwhile cannot unmap the memory under it.
+struct MsyncOp : OpBase {
+  static constexpr bool kFlush = true;
+  std::shared_ptr<MappedRegion> region;
+  size_t offset = 0;  // from the mapping's first byte
+  size_t length = 0;
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    MappedView view;
+    int64_t from = 0;
+    int64_t bytes = 0;
+    if (!ArgMappedView(info, 0, &view) || !ArgInt64(info, 1, "offset", &from) || !ArgInt64(info, 2, "length", &bytes)) {
+      return false;
+    }
+    if (from < 0 || static_cast<uint64_t>(from) > view.length) return ThrowOutOfRange(info.Env(), "offset", "the view");
+    if (bytes < 0 || static_cast<uint64_t>(bytes) > view.length - static_cast<size_t>(from)) {
+      return ThrowOutOfRange(info.Env(), "length", "the view past offset");
+    }
+    region = std::move(view.region);
+    offset = view.offset + static_cast<size_t>(from);
+    length = static_cast<size_t>(bytes);
+    return true;
+  }
+  Status Run() { return SyncMapping(region->mapping(), offset, length); }
+};
+
+// unmapFile(view): detaches the mapping's ArrayBuffer, so that every view of it reads as
+// empty and throws on access instead of touching unmapped memory, and unmaps it now (or, if
+// an msync is in flight on it, once that has returned).
+Napi::Value UnmapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MappedView view;
+  if (!ArgMappedView(info, 0, &view)) return env.Undefined();
+  if (napi_detach_arraybuffer(env, view.arraybuffer) != napi_ok) {
+    Napi::Error error = Napi::Error::New(env, "hardsync: the mapping's ArrayBuffer cannot be detached: it stays mapped");
+    error.Set("code", "ERR_INVALID_STATE");
+    error.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const void* data = view.region->mapping().data;
+  view.region.reset();
+  MappedRegistry::Get().Remove(data, view.id);  // the last reference, unless an msync holds one
+  return env.Undefined();
+}
+
 // The benchmark's timed loop (native/bench.cc) on the threadpool. The spec is one object
 // built by bench/measure/native-loop.ts, checked field by field in bench_spec.cc. Resolves with
 // the latencies as a Float64Array (ns): one per operation, or one per sampleEvery operations
@@ -460,6 +641,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportPair<LockOp>(env, exports, "lockFile", engine);
   ExportPair<UnlockOp>(env, exports, "unlockFile", engine);
   ExportPair<DioAlignmentOp>(env, exports, "dioAlignment", engine);
+  ExportPair<MapFileOp>(env, exports, "mapFile", engine);
+  ExportPair<MsyncOp>(env, exports, "msync", engine);
+  exports.Set("unmapFile", Napi::Function::New(env, UnmapFile, "unmapFile"));
   exports.Set("benchLoop", Napi::Function::New(env, Dispatch<BenchLoopOp, true>, "benchLoop", engine));
   exports.Set("engineInfo", Napi::Function::New(
       env, [](const Napi::CallbackInfo& info) -> Napi::Value { return static_cast<Engine*>(info.Data())->Info(info.Env()); },

@@ -7,6 +7,8 @@
 //   Napi::Value Result(Napi::Env env) const;   the resolved value, on the main thread
 //   const char* Path() const;  const char* Dest() const;   for the error, or nullptr
 //   void Annotate(Napi::Error& error) const;   optional extra error properties
+//   static constexpr bool kOwnFailure;         whether it makes its own error for a failed Run:
+//   Napi::Error Failure(Napi::Env, const Status&) const;   (else MakeError, then Annotate)
 //   static constexpr bool kFlush;              a flush (routed by the engine) or not
 //   AsyncRequest* Request();                   the kernel-queue form, or nullptr
 // Everything Run touches must be owned by the Op (copied strings and bytes), never borrowed
@@ -22,13 +24,24 @@
 
 namespace hs {
 
+// The error for op's failed Run.
+template <typename Op>
+Napi::Error OpFailure(Napi::Env env, const Op& op, const Status& status) {
+  if constexpr (Op::kOwnFailure) {
+    return op.Failure(env, status);
+  } else {
+    Napi::Error error = MakeError(env, status, op.Path(), op.Dest());
+    op.Annotate(error);
+    return error;
+  }
+}
+
+// Result may throw (a value it cannot make: the sync form throws that, the async one rejects).
 template <typename Op>
 Napi::Value RunNow(Napi::Env env, Op& op) {
   Status status = op.Run();
   if (!status.ok()) {
-    Napi::Error error = MakeError(env, status, op.Path(), op.Dest());
-    op.Annotate(error);
-    error.ThrowAsJavaScriptException();
+    OpFailure(env, op, status).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   return op.Result(env);
@@ -44,11 +57,15 @@ class OpJob final : public Job {
   void Settle(napi_env raw_env) override {
     Napi::Env env(raw_env);
     if (status.ok()) {
-      napi_resolve_deferred(env, deferred, op_.Result(env));
+      Napi::Value result = op_.Result(env);
+      napi_value thrown;
+      if (env.IsExceptionPending() && napi_get_and_clear_last_exception(env, &thrown) == napi_ok) {
+        napi_reject_deferred(env, deferred, thrown);
+      } else {
+        napi_resolve_deferred(env, deferred, result);
+      }
     } else {
-      Napi::Error error = MakeError(env, status, op_.Path(), op_.Dest());
-      op_.Annotate(error);
-      napi_reject_deferred(env, deferred, error.Value());
+      napi_reject_deferred(env, deferred, OpFailure(env, op_, status).Value());
     }
   }
 

@@ -69,6 +69,14 @@ Napi::Error MakeError(Napi::Env env, const Status& status, const char* path, con
     if (path != nullptr) error.Set("path", path);
     return error;
   }
+  if (status.err == kPastEndOfFile) {  // mapFile makes its own, more precise one (binding.cc)
+    Napi::RangeError error = Napi::RangeError::New(
+        env, std::string("The range of ") + syscall + " is out of range: it reaches past the end of the file" +
+                 (path != nullptr ? std::string(" '") + path + "'" : std::string()));
+    error.Set("code", "ERR_OUT_OF_RANGE");
+    if (path != nullptr) error.Set("path", path);
+    return error;
+  }
   // Same text and property order as node's UVException (src/api/exceptions.cc).
   std::string code;
   std::string description;

@@ -13,7 +13,8 @@ namespace hs {
 
 // A Node-style system error: message "EIO: i/o error, fdatasync" (with " 'path'" and
 // " -> 'dest'" where given), and the properties errno (negative), code, syscall, path, dest.
-// For kUnsupported: code ERR_HARDSYNC_UNSUPPORTED and a message naming the call and the OS.
+// For kUnsupported: code ERR_HARDSYNC_UNSUPPORTED and a message naming the call and the OS;
+// for kPastEndOfFile: a RangeError ERR_OUT_OF_RANGE.
 Napi::Error MakeError(Napi::Env env, const Status& status, const char* path = nullptr,
                       const char* dest = nullptr);
 

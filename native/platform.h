@@ -13,6 +13,10 @@ namespace hs {
 // error code so it can never be mistaken for a real errno.
 constexpr int kUnsupported = -0x7fff0001;
 
+// Sentinel error of MapFile: the range asked for reaches past the end of the file, where a
+// store or a load would raise SIGBUS. Not an errno: mmap(2) itself accepts such a range.
+constexpr int kPastEndOfFile = -0x7fff0002;
+
 // A failed call reports a negative libuv error code (on POSIX that is -errno) and the name
 // of the syscall that actually failed ("fcntl", "sync_file_range", "open", ...). On success
 // err is 0. For kUnsupported, syscall names what is missing.
@@ -93,7 +97,10 @@ inline void UnpackOpenBits(int32_t bits, OpenRequest* request) {
   X(kWriteDurable, "writeDurable")     \
   X(kReplaceFile, "replaceFile")       \
   X(kDioAlignment, "dioAlignment")     \
-  X(kLockFile, "lockFile")
+  X(kLockFile, "lockFile")             \
+  X(kMapFile, "mapFile")               \
+  X(kMsync, "msync")                   \
+  X(kMapSync, "mapSync")
 
 enum class CapabilityId : int { HS_CAPABILITIES(HS_ENUMERATOR) };
 constexpr const char* kCapabilityNames[] = {HS_CAPABILITIES(HS_NAME)};
@@ -215,6 +222,47 @@ Status GetDioAlignment(int fd, const char* path, DioAlignment* out);
 
 // The direct-I/O alignment to use when nothing better is known (page size or sector).
 uint32_t DefaultDioAlignment();
+
+// ---- Mapped files -------------------------------------------------------------------------
+// A shared, read-write mapping of a file region. There is no read-only form: JavaScript
+// cannot make a Buffer read-only, and a store into memory mapped without write permission
+// kills the process (SIGSEGV), where a private copy would swallow it silently.
+
+struct MapRequest {
+  int fd = -1;           // open for reading and writing
+  int64_t offset = 0;    // file offset of the first byte; any value (rounded down internally)
+  int64_t length = -1;   // bytes; < 0: up to the end of the file
+  bool sync = false;     // MAP_SYNC (Linux, DAX files only); kUnsupported elsewhere
+};
+
+// One mapping. base/mapped are what the OS mapped (from the offset rounded down to
+// MapGranularity()); data/length are what was asked for, inside it.
+struct Mapping {
+  uint8_t* base = nullptr;
+  size_t mapped = 0;
+  uint8_t* data = nullptr;
+  size_t length = 0;
+  int64_t fileSize = 0;    // the file's size when it was mapped (also set on kPastEndOfFile)
+  intptr_t file = -1;      // where SyncMapping needs the file too (macOS, FreeBSD, Windows): a
+                           // descriptor or handle of its own, closed by Unmap; -1 elsewhere
+};
+
+// Maps request's region. Refuses (kPastEndOfFile) a range past the file's current end and an
+// empty one, so that no byte of the mapping lies beyond the file when it is made; a file
+// shrunk later (by any process) still faults there, as with every mmap.
+Status MapFile(const MapRequest& request, Mapping* out);
+
+// Returns once [offset, offset + length) of the mapping (relative to data) is durable on this
+// OS: msync(MS_SYNC), then the file's own flush where msync alone does not reach stable
+// storage (platform file says which). Never retried after a failure, like every flush.
+Status SyncMapping(const Mapping& mapping, size_t offset, size_t length);
+
+// Releases the mapping (and its file descriptor or handle). Nothing may touch it afterwards.
+void Unmap(Mapping* mapping);
+
+// What a mapping's file offset is rounded down to: the page size on POSIX, the allocation
+// granularity (64 KiB) on Windows.
+size_t MapGranularity();
 
 // The table behind capabilities(): kCapabilityCount rows, row i for CapabilityId i.
 const Capability* Capabilities();

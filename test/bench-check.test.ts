@@ -78,13 +78,20 @@ describe('hardsync check', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
-  it('says PASS on tmpfs, where a flush is nearly free', async () => {
+  it('never says PASS on tmpfs: memory, NOT-DURABLE, exit 4, in the text and the JSON', async () => {
     if (!fs.existsSync('/dev/shm')) return;
     const dir = tempDir('hs-check-', '/dev/shm');
     const run = await runCli(['check', dir, '--json', path.join(dir, 'c.json')]);
-    expect(run.stdout).toMatch(/: PASS$/m);
-    expect(run.code).toBe(0);
-    expect(readBenchFile(path.join(dir, 'c.json')).check?.verdict).toBe('PASS');
+    expect(run.stdout).not.toMatch(/PASS/);
+    expect(run.stdout).toMatch(/NOT-DURABLE: .* is on tmpfs, a filesystem in memory:\s+nothing written\s+there survives power loss/);
+    expect(run.code).toBe(4);
+    const check = readBenchFile(path.join(dir, 'c.json')).check;
+    expect(check?.verdict).toBe('NOT-DURABLE');
+    expect(check?.pass).toBe(false);
+    expect(check?.notDurable).toMatch(/memory/);
+    // a saved result is judged the same way
+    const again = await runCli(['check', '--input', path.join(dir, 'c.json')]);
+    expect(again.code).toBe(4);
     fs.rmSync(dir, { recursive: true });
   });
 });

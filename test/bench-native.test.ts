@@ -68,6 +68,17 @@ describe('native benchmark loop', () => {
     expect(fs.existsSync(`${fresh}.new`)).toBe(false);
   });
 
+  it('mapped (mmap-msync) runs over the prefilled region, which keeps its size and content; not with append', async () => {
+    const file = path.join(dir, 'mapped');
+    const result = await native.benchLoop({ ...spec(), files: [file], sequence: 6, flush: 0, regionBytes: 8192 * 3, maxSamples: 5, seconds: 60 });
+    expect(result.ops).toBe(5);
+    const stored = fs.readFileSync(file);
+    expect(stored.length).toBe(8192 * 3);
+    // The prefill and the stores are the same 4 KiB pattern: every block holds it.
+    for (let at = 4096; at < stored.length; at += 4096) expect(stored.subarray(at, at + 4096).equals(stored.subarray(0, 4096))).toBe(true);
+    expect(() => native.benchLoop({ ...spec(), files: [file], sequence: 6, placement: 1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
+
   it('rejects with a node:fs-style error naming the file', async () => {
     await expect(native.benchLoop({ ...spec(), files: [path.join(dir, 'no', 'such', 'dir')] })).rejects.toMatchObject({
       code: 'ENOENT', syscall: 'open', path: path.join(dir, 'no', 'such', 'dir'),
@@ -77,7 +88,7 @@ describe('native benchmark loop', () => {
   it('refuses any malformed spec with a TypeError or RangeError, never a crash', () => {
     const bad: [string, unknown][] = [
       ['files', []], ['files', 'x'], ['files', [1]], ['files', ['']], ['files', new Array(65).fill('x')], ['directory', 7],
-      ['sequence', 6], ['sequence', -1], ['flush', 9], ['placement', 3], ['dsync', 1], ['size', 0], ['size', 2 ** 27],
+      ['sequence', 7], ['sequence', -1], ['flush', 9], ['placement', 3], ['dsync', 1], ['size', 0], ['size', 2 ** 27],
       ['size', 1.5], ['writesPerOp', 0], ['writesPerOp', 5000], ['alignment', 3], ['alignment', 0], ['regionBytes', 100],
       ['regionBytes', -1], ['prefillBytes', -1], ['prefillBytes', 'x'], ['seconds', Number.NaN], ['seconds', -1], ['maxSamples', 0], ['maxSamples', 2 ** 25], ['syncFileRangeFlags', -1],
       ['sampleEvery', 0], ['sampleEvery', 2 ** 16 + 1], ['sampleEvery', 1.5], ['sampleEvery', '2'], ['sampleEvery', null], ['sampleEvery', Number.NaN],

@@ -17,6 +17,25 @@ function segmentsOf(dir: string): string[] {
   return fs.readdirSync(dir).filter((name) => name.endsWith('.wal')).sort();
 }
 
+function retiredOf(dir: string): string[] {
+  return fs.readdirSync(dir).filter((name) => name.endsWith('.wal.retired')).sort();
+}
+
+function thrown(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('did not throw');
+}
+
+async function collect(records: AsyncIterable<{ lsn: number }>): Promise<number[]> {
+  const lsns: number[] = [];
+  for await (const { lsn } of records) lsns.push(lsn);
+  return lsns;
+}
+
 function positions(log: DurableLog): { first: number; last: number; next: number } {
   return { first: log.firstLsn, last: log.lastLsn, next: log.nextLsn };
 }
@@ -30,7 +49,7 @@ async function smallSegments(count: number): Promise<{ dir: string; log: Durable
 }
 
 describe('DurableLog readers and truncateBefore', () => {
-  it('an iterator reads every record it set out to, in order and without a gap, while truncateBefore removes the segments it has not opened yet', async () => {
+  it('an iterator reads every record it set out to, in order and without a gap, while truncateBefore takes out the segments it has not opened yet: they are set aside, not left under their names', async () => {
     const { dir, log } = await smallSegments(60);
     const before = segmentsOf(dir);
     expect(before.length).toBeGreaterThan(6);
@@ -38,61 +57,93 @@ describe('DurableLog readers and truncateBefore', () => {
     const iterator = log.records();
     for (let i = 0; i < 3; i++) seen.push((await iterator.next()).value!.lsn);
     // remove every segment but the active one, while the iterator is in the first
-    await log.truncateBefore(log.nextLsn);
-    expect(log.firstLsn).toBe(Number(before[before.length - 1].slice(0, 16)));
-    // the files it still has to read are kept; nothing else of the log changed
-    expect(segmentsOf(dir)).toEqual(before);
+    const done = await log.truncateBefore(log.nextLsn);
+    const active = before[before.length - 1];
+    expect(log.firstLsn).toBe(Number(active.slice(0, 16)));
+    const sizes = before.slice(0, -1).map((name) => fs.statSync(path.join(dir, `${name}.retired`)).size);
+    const bytes = sizes.reduce((a, b) => a + b, 0);
+    expect(done).toEqual({ firstLsn: log.firstLsn, segments: before.length - 1, bytes, held: before.length - 1, heldBytes: bytes });
+    // the files it still has to read are out of the names open reads, and their space is counted
+    expect(segmentsOf(dir)).toEqual([active]);
+    expect(retiredOf(dir)).toEqual(before.slice(0, -1).map((name) => `${name}.retired`));
+    expect(log.stats()).toMatchObject({ segments: 1, retiredSegments: before.length - 1, retiredBytes: bytes, readers: 1, waiting: 0 });
     for (let r = await iterator.next(); !r.done; r = await iterator.next()) seen.push(r.value.lsn);
     expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
-    // released: a later truncateBefore waits for the removal, which has unlinked them all
-    await log.truncateBefore(log.firstLsn);
-    expect(segmentsOf(dir)).toEqual([before[before.length - 1]]);
+    // released: a later truncateBefore waits for the unlinks, which have removed them all
+    expect(await log.truncateBefore(log.firstLsn)).toEqual({ firstLsn: log.firstLsn, segments: 0, bytes: 0, held: 0, heldBytes: 0 });
+    expect(retiredOf(dir)).toEqual([]);
+    expect(log.stats()).toMatchObject({ segments: 1, retiredSegments: 0, retiredBytes: 0, readers: 0 });
     await log.close();
     const again = await DurableLog.open(dir, { segmentSize: 1024 });
     expect(positions(again)).toEqual({ first: log.firstLsn, last: 60, next: 61 });
     await again.close();
   });
 
-  it('segments are released as the iterator passes them, oldest first, and by a break out of for await', async () => {
+  it('segments no reader holds are unlinked; held ones are unlinked as the iterator passes them, oldest first, and by a break out of for await', async () => {
     const { dir, log } = await smallSegments(40);
     const before = segmentsOf(dir);
-    const reader = log.records();
-    await reader.next(); // LSN 1: the iterator now holds every segment
-    await log.truncateBefore(25);
-    expect(segmentsOf(dir)).toEqual(before);
-    // read into the third segment: the first two are passed, so they go; the third stays
+    const reader = log.records(9); // from the second segment: the first is held by nobody
+    await reader.next();
+    const done = await log.truncateBefore(25);
+    expect(done).toMatchObject({ firstLsn: 25, segments: 3, held: 2 });
+    expect(done.bytes).toBe(3 * 1024);
+    expect(done.heldBytes).toBe(2 * 1024);
+    expect(retiredOf(dir)).toEqual(before.slice(1, 3).map((name) => `${name}.retired`));
+    expect(segmentsOf(dir)).toEqual(before.slice(3));
+    // read into the third segment: the second is passed, so it goes; the third stays
     for (let r = await reader.next(); r.value!.lsn < 18; r = await reader.next());
     await log.truncateBefore(log.firstLsn);
-    expect(segmentsOf(dir)).toEqual(before.slice(2));
+    expect(retiredOf(dir)).toEqual([`${before[2]}.retired`]);
+    expect(log.stats()).toMatchObject({ retiredSegments: 1, retiredBytes: 1024 });
     // a second iterator from the first readable LSN, left by a break
     for await (const record of log.records(log.firstLsn)) if (record.lsn >= log.firstLsn) break;
     await reader.return(undefined);
     await log.truncateBefore(log.firstLsn);
+    expect(retiredOf(dir)).toEqual([]);
     expect(segmentsOf(dir)).toEqual(before.filter((name) => Number(name.slice(0, 16)) >= log.firstLsn));
-    expect(log.firstLsn).toBeGreaterThan(17);
-    expect(log.firstLsn).toBeLessThanOrEqual(25);
+    expect(log.stats()).toMatchObject({ retiredSegments: 0, retiredBytes: 0, readers: 0 });
     await log.close();
   });
 
-  it('records(from) below firstLsn is ERR_HARDSYNC_LOG_TRUNCATED naming the LSN to resume from; a bad from is ERR_OUT_OF_RANGE', async () => {
+  it('records(from) checks from at the call: below firstLsn ERR_HARDSYNC_LOG_TRUNCATED naming the LSN to resume from; not an integer >= 1, or above nextLsn, ERR_OUT_OF_RANGE; nextLsn itself is empty', async () => {
     const { log } = await smallSegments(30);
     await log.truncateBefore(20);
     const first = log.firstLsn;
     expect(first).toBeGreaterThan(1);
-    const error = await log
-      .records(first - 1)
-      .next()
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const error = thrown(() => log.records(first - 1));
     expect(error).toBeInstanceOf(RangeError);
     expect(error).toMatchObject({ code: 'ERR_HARDSYNC_LOG_TRUNCATED', firstLsn: first, requestedLsn: first - 1 });
     expect((error as Error).message).toContain(`${first}`);
     const resumed: number[] = [];
     for await (const { lsn } of log.records((error as { firstLsn: number }).firstLsn)) resumed.push(lsn);
     expect(resumed).toEqual(Array.from({ length: 30 - first + 1 }, (_, i) => first + i));
-    for (const bad of [0, -1, 1.5, Number.NaN]) await expect(log.records(bad).next()).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    for (const bad of [0, -1, 1.5, Number.NaN, Infinity, 2 ** 53]) expect(thrown(() => log.records(bad))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    for (const bad of ['5', 5n, null, {}]) expect(thrown(() => log.records(bad as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    // past the end: a stored offset from another log (a restore, a bug) is an error, not silence
+    expect(thrown(() => log.records(log.nextLsn + 1))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    expect((thrown(() => log.records(log.nextLsn + 100)) as Error).message).toContain(`<= ${log.nextLsn}`);
+    // nextLsn: nothing yet, and between lastLsn and nextLsn (appends not yet durable) nothing either
+    expect(await collect(log.records(log.nextLsn))).toEqual([]);
+    const pending = log.append('not yet durable');
+    expect(log.nextLsn).toBe(32);
+    expect(await collect(log.records(31))).toEqual([]);
+    expect(thrown(() => log.records(33))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await pending;
+    expect(await collect(log.records(31))).toEqual([31]);
+    // bad options, at the call too
+    expect(thrown(() => log.records(31, { follow: 'yes' as never }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(thrown(() => log.records(31, { signal: {} as never }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(thrown(() => log.records(31, 5 as never))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(thrown(() => log.records(31, { signal: AbortSignal.abort('gone') }))).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: 'gone' });
+    await log.close();
+    expect(thrown(() => log.records())).toMatchObject({ code: 'ERR_HARDSYNC_LOG_CLOSED' });
+  });
+
+  it('an iteration made before a truncateBefore and begun after it: ERR_HARDSYNC_LOG_TRUNCATED at its first step', async () => {
+    const { log } = await smallSegments(30);
+    const made = log.records(2);
+    await log.truncateBefore(20);
+    await expect(made.next()).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_TRUNCATED', firstLsn: log.firstLsn, requestedLsn: 2 });
     await log.close();
   });
 
@@ -101,11 +152,30 @@ describe('DurableLog readers and truncateBefore', () => {
     const before = segmentsOf(dir);
     const reader = log.records();
     await reader.next();
-    await log.truncateBefore(log.nextLsn);
-    expect(segmentsOf(dir)).toEqual(before);
+    expect(await log.truncateBefore(log.nextLsn)).toMatchObject({ segments: before.length - 1, held: before.length - 1 });
+    expect(retiredOf(dir).length).toBe(before.length - 1);
     await log.close();
     expect(segmentsOf(dir)).toEqual([before[before.length - 1]]);
+    expect(retiredOf(dir)).toEqual([]);
     await expect(reader.next()).rejects.toMatchObject({ code: 'ERR_HARDSYNC_LOG_CLOSED' });
+  });
+
+  it('open removes the set-aside segments a crash left, and starts at the truncation point', async () => {
+    const { dir, log } = await smallSegments(30);
+    const before = segmentsOf(dir);
+    const reader = log.records();
+    await reader.next();
+    const done = await log.truncateBefore(log.nextLsn);
+    // a crash now: the process leaves without releasing anything (a copy of the directory is what it leaves)
+    const crashed = path.join(path.dirname(dir), 'crashed');
+    fs.cpSync(dir, crashed, { recursive: true });
+    await log.close();
+    expect(retiredOf(crashed).length).toBe(before.length - 1);
+    const again = await DurableLog.open(crashed, { segmentSize: 1024 });
+    expect(again.firstLsn).toBe(done.firstLsn);
+    expect(retiredOf(crashed)).toEqual([]);
+    expect(again.stats()).toMatchObject({ segments: 1, retiredSegments: 0 });
+    await again.close();
   });
 
   it('truncateBefore refuses an LSN above nextLsn, below 1 or not a safe integer, before removing anything', async () => {
@@ -126,48 +196,75 @@ describe('DurableLog readers and truncateBefore', () => {
     expect(log.firstLsn).toBe(1);
     // the log still works, and nextLsn itself is accepted
     expect((await log.append('more')).lsn).toBe(31);
-    await log.truncateBefore(log.nextLsn);
+    expect(await log.truncateBefore(log.nextLsn)).toMatchObject({ segments: before.length - 1, held: 0, heldBytes: 0 });
     expect(segmentsOf(dir)).toEqual([before[before.length - 1]]);
+    expect(retiredOf(dir)).toEqual([]);
     await log.close();
   });
 });
 
-describe.skipIf(!hasStrace)('DurableLog deferred segment removal errors (strace)', () => {
-  // 30 records, 8 to a 1 KiB segment: 4 segments; truncateBefore(nextLsn) removes 3 of them
-  // while a reader holds all 4, so each of the reader's releases starts one removal attempt.
-  const run = (inject: string) => {
+describe.skipIf(!hasStrace)('DurableLog segment removal: order and errors (strace)', () => {
+  // 30 records, 8 to a 1 KiB segment: 4 segments; truncateBefore(nextLsn) takes 3 out.
+  const run = (scenario: 'heldRemoval' | 'unheldRemoval', inject: string[] = []) => {
     const dir = freshDir();
-    const child = runFixture('log-child.js', ['deferredRemoval', dir], { trace: 'unlink', inject: [inject] });
+    const child = runFixture('log-child.js', [scenario, dir], { trace: 'rename,renameat,renameat2,unlink,unlinkat,fsync', inject });
     const r = child.result;
     expect(r.ok).toBe(true);
     expect(r.before.length).toBe(4);
-    expect(r.first).toEqual({ ok: true });
-    expect(r.read).toBe(30);
-    const unlinks = child.calls
-      .filter((c) => c.name === 'unlink' && c.args.includes('.wal"'))
-      .map((c) => `${path.basename(/"([^"]+)"/.exec(c.args)![1])} ${c.result.includes('INJECTED') ? 'failed' : 'ok'}`);
-    return { ...r, unlinks };
+    const name = (args: string) => path.basename(/"([^"]+)"/.exec(args)![1]);
+    // What happened to the segment files, and the directory fsyncs between, in order.
+    const steps = child.calls
+      .filter((c) => (/^(rename|unlink)/.test(c.name) ? /^\d{16}\.wal/.test(name(c.args)) : c.name === 'fsync' && fdOf(c.args)?.path === dir))
+      .map((c) => {
+        if (c.name === 'fsync') return 'fsync dir';
+        const what = c.name.startsWith('rename') ? `rename ${name(c.args)}` : `unlink ${name(c.args)}`;
+        return `${what}${c.result.includes('INJECTED') ? ' failed' : ''}`;
+      });
+    // the directory fsyncs of the rolls (each installs a segment: the spare's renames are left out) come first
+    return { ...r, steps: steps.slice(steps.findIndex((step) => !step.startsWith('fsync'))) };
   };
 
-  it('an unlink that fails when the reader lets go is retried, oldest first, and the files go', () => {
-    const r = run('unlink:error=EACCES:when=1');
-    expect(r.unlinks).toEqual([`${r.before[0]} failed`, `${r.before[0]} ok`, `${r.before[1]} ok`, `${r.before[2]} ok`]);
-    expect(r.retry).toEqual({ ok: true });
-    expect(r.afterRetry).toEqual(r.before.slice(-1));
+  it('held segments are renamed aside, each followed by a directory fsync, before truncateBefore resolves; unlinked once the reader lets go; reopen starts at the truncation point', () => {
+    const r = run('heldRemoval');
+    const [a, b, c, active] = r.before as string[];
+    expect(r.first).toMatchObject({ ok: true, value: { segments: 3, held: 3 } });
+    expect(r.afterTruncate).toEqual([`${a}.retired`, `${b}.retired`, `${c}.retired`, active]);
+    expect(r.read).toBe(30);
+    expect(r.steps.slice(0, 6)).toEqual([`rename ${a}`, 'fsync dir', `rename ${b}`, 'fsync dir', `rename ${c}`, 'fsync dir']);
+    expect(r.steps.slice(6)).toEqual([`unlink ${a}.retired`, `unlink ${b}.retired`, `unlink ${c}.retired`]);
+    expect(r.afterRetry).toEqual([active]);
+    expect(r.reopen).toEqual({ ok: true, value: Number(active.slice(0, 16)) });
   });
 
-  it('when every attempt the releases start fails, the files stay and the next truncateBefore retries them', () => {
-    const r = run('unlink:error=EACCES:when=1..3');
-    expect(r.afterReader).toEqual(r.before);
-    expect(r.unlinks).toEqual([...Array(3).fill(`${r.before[0]} failed`), `${r.before[0]} ok`, `${r.before[1]} ok`, `${r.before[2]} ok`]);
-    expect(r.retry).toEqual({ ok: true });
-    expect(r.afterRetry).toEqual(r.before.slice(-1));
+  it('an unlink that fails when the reader lets go is tried again (at the next release or truncateBefore), and the files go', () => {
+    const r = run('heldRemoval', ['unlink:error=EACCES:when=1']);
+    const [a, , , active] = r.before as string[];
+    expect(r.steps.filter((step: string) => step.startsWith('unlink'))[0]).toBe(`unlink ${a}.retired failed`);
+    expect(r.retry).toMatchObject({ ok: true });
+    expect(r.afterRetry).toEqual([active]);
+    expect(r.statsAfterRetry).toMatchObject({ retiredSegments: 0, retiredBytes: 0 });
   });
 
-  it('when the retry fails too, that truncateBefore rejects with the error and the files stay', () => {
-    const r = run('unlink:error=EACCES:when=1+');
-    expect(r.retry).toMatchObject({ ok: false, error: { code: 'EACCES', syscall: 'unlink' } });
-    expect(r.afterRetry).toEqual(r.before);
+  it('when every unlink of the set-aside files fails, they stay, counted by stats(); truncateBefore still resolves (they are out of the log); close reports the error', () => {
+    const r = run('heldRemoval', ['unlink:error=EACCES:when=1+']);
+    const [a, b, c, active] = r.before as string[];
+    expect(r.retry).toMatchObject({ ok: true, value: { segments: 0 } });
+    expect(r.afterRetry).toEqual([`${a}.retired`, `${b}.retired`, `${c}.retired`, active]);
+    expect(r.statsAfterRetry).toMatchObject({ retiredSegments: 3, retiredBytes: 3 * 1024 });
+    expect(r.close).toMatchObject({ ok: false, error: { code: 'EACCES', syscall: 'unlink' } });
+    expect(r.afterClose).toEqual(r.afterRetry);
+  });
+
+  it('an unlink of a segment nobody holds that fails: truncateBefore rejects, that segment and the newer ones stay under their names (firstLsn moved), the next truncateBefore takes them out', () => {
+    const r = run('unheldRemoval', ['unlink:error=EACCES:when=2']);
+    const [a, b, c, active] = r.before as string[];
+    expect(r.first).toMatchObject({ ok: false, error: { code: 'EACCES', syscall: 'unlink' } });
+    expect(r.firstLsn).toBe(Number(active.slice(0, 16)));
+    expect(r.afterFirst).toEqual([b, c, active]);
+    expect(r.statsAfterFirst).toMatchObject({ segments: 1, retiredSegments: 2, retiredBytes: 2 * 1024 });
+    expect(r.retry).toMatchObject({ ok: true, value: { firstLsn: r.firstLsn, segments: 2, bytes: 2 * 1024, held: 0 } });
+    expect(r.afterRetry).toEqual([active]);
+    expect(r.steps).toEqual([`unlink ${a}`, 'fsync dir', `unlink ${b} failed`, `unlink ${b}`, 'fsync dir', `unlink ${c}`, 'fsync dir']);
   });
 });
 

@@ -5,8 +5,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DurableLog, crc32c, crc32cUpdate } from '../dist/lib/index.js';
 import { encodeRecord } from '../dist/lib/patterns/frame.js';
+import { logIo } from './helpers/log-io.cjs';
 import { fdOf, hasStrace, runFixture, startFixture } from './helpers/strace';
 import { tempDir } from './helpers/tmp';
+
+/** The log's internal I/O seam, for the tests that need batches written out of order. */
+const seam = logIo(path.join(__dirname, '..', 'dist', 'lib', 'index.js'));
 
 /** A log directory not yet made, in a fresh temporary directory (removed after the file's tests). */
 const freshDir = (): string => path.join(tempDir('hardsync-log-'), 'wal');
@@ -213,10 +217,17 @@ describe('DurableLog basics', () => {
     await log.close(); // idempotent
   });
 
-  it('maxInFlight: batches written out of order (test-only jitter) still settle in LSN order, and a roll waits for all of them', async () => {
-    const jitter = Symbol.for('hardsync.DurableLog.testOnly.writeJitterMs');
+  it('maxInFlight: batches written out of order (an injected writer that delays each) still settle in LSN order, and a roll waits for all of them', async () => {
     const dir = freshDir();
-    const log = await DurableLog.open(dir, { maxInFlight: 8, segmentSize: 16 * 1024, [jitter]: 3 } as object);
+    const jitter = seam.jitter(3);
+    // [segment fd, offset] of each batch in the order their writes returned
+    const finished: [number, number][] = [];
+    const io = { ...jitter, writeBatch: async (fd: number, data: Buffer, position: number, options: object) => {
+      const written = await jitter.writeBatch(fd, data, position, options);
+      finished.push([fd, position]);
+      return written;
+    } };
+    const log = await seam.openLogWithIo(dir, { maxInFlight: 8, segmentSize: 16 * 1024 }, io);
     const order: number[] = [];
     await Promise.all(
       Array.from({ length: 32 }, async (_, who) => {
@@ -224,6 +235,8 @@ describe('DurableLog basics', () => {
       }),
     );
     expect(order).toEqual(Array.from({ length: 384 }, (_, i) => i + 1));
+    // the writes did return out of order: a batch finished before an earlier one of its segment
+    expect(finished.some(([fd, offset], i) => i > 0 && finished[i - 1][0] === fd && finished[i - 1][1] > offset)).toBe(true);
     expect(segmentsOf(dir).length).toBeGreaterThan(1);
     await log.close();
     const again = await DurableLog.open(dir, { maxInFlight: 8 });
@@ -234,9 +247,8 @@ describe('DurableLog basics', () => {
   });
 
   it('maxInFlight: close() while batches are still being written waits for every one of them', async () => {
-    const jitter = Symbol.for('hardsync.DurableLog.testOnly.writeJitterMs');
     const dir = freshDir();
-    const log = await DurableLog.open(dir, { maxInFlight: 8, [jitter]: 3 } as object);
+    const log = await seam.openLogWithIo(dir, { maxInFlight: 8 }, seam.jitter(3));
     const appends = Array.from({ length: 100 }, (_, i) => log.append(`c${i}`));
     await log.close();
     expect((await Promise.all(appends)).map(({ lsn }) => lsn)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
@@ -261,6 +273,34 @@ describe('DurableLog basics', () => {
     const rest = [log.append('b'), log.append('c')];
     expect((await Promise.all([first, ...rest])).map((r) => r.lsn)).toEqual([1, 2, 3]);
     await log.close();
+  });
+
+  it('open reads the documented options and nothing else: no key of the options object (symbols included) reaches a test seam', async () => {
+    const read = new Set<string | symbol>();
+    const given = {
+      maxInFlight: 2,
+      // the keys that used to reach test-only behaviour
+      [Symbol.for('hardsync.DurableLog.testOnly.ackOutOfOrder')]: true,
+      [Symbol.for('hardsync.DurableLog.testOnly.writeJitterMs')]: 1000,
+    };
+    const options = new Proxy(given, {
+      get(target, key, receiver) {
+        read.add(key);
+        return Reflect.get(target, key, receiver);
+      },
+      has(target, key) {
+        read.add(key);
+        return Reflect.has(target, key);
+      },
+      ownKeys(target) {
+        read.add('(ownKeys)');
+        return Reflect.ownKeys(target);
+      },
+    });
+    const log = await DurableLog.open(freshDir(), options);
+    expect((await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(`r${i}`)))).map((r) => r.lsn)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    await log.close();
+    expect([...read].map(String).sort()).toEqual(['flush', 'maxBatchBytes', 'maxBatchRecords', 'maxDelayMicros', 'maxInFlight', 'segmentFill', 'segmentSize', 'verify']);
   });
 });
 

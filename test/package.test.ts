@@ -25,11 +25,15 @@ function packList(dir: string): string[] {
 }
 
 describe('npm pack', () => {
-  it('ships dist/, native/, binding.gyp, prebuilds/, README, LICENSE and package.json only', () => {
+  it('ships dist/, native/, powercut/, binding.gyp, prebuilds/, README, LICENSE and package.json only', () => {
     const files = packList(root);
-    const allowed = /^(dist\/|native\/|prebuilds\/|binding\.gyp$|README\.md$|LICENSE$|package\.json$)/;
+    const allowed = /^(dist\/|native\/|powercut\/|prebuilds\/|binding\.gyp$|README\.md$|LICENSE$|package\.json$)/;
     expect(files.filter((file) => !allowed.test(file))).toEqual([]);
-    for (const required of ['package.json', 'binding.gyp', 'README.md', 'LICENSE', 'dist/lib/index.js', 'dist/lib/index.mjs', 'dist/lib/index.d.ts', 'native/binding.cc', 'native/platform.h']) {
+    for (const required of [
+      'package.json', 'binding.gyp', 'README.md', 'LICENSE', 'dist/lib/index.js', 'dist/lib/index.mjs', 'dist/lib/index.d.ts', 'native/binding.cc', 'native/platform.h',
+      // hardsync crashtest: its entry point, and the simulator's source it builds on first use.
+      'dist/lib/crashtest.js', 'dist/lib/crashtest.mjs', 'dist/lib/crashtest.d.ts', 'dist/bench/crashtest/cli.js', 'powercut/powercut-fs.c', 'powercut/build.sh', 'powercut/README.md',
+    ]) {
       expect(files).toContain(required);
     }
     // Every platform file node-gyp would compile from source is there.
@@ -210,6 +214,47 @@ describe.skipIf(!linuxX64)('npm pack from a fresh clone, and an install of it wi
       console.log((await capabilities()).platform);
     `], { cwd: app, encoding: 'utf8', env: { ...process.env, PATH } });
     expect(esm.trim()).toBe('linux');
+
+    // hardsync/crashtest from both module systems (a no-op outside crashtest), and crashtest's
+    // first use without a compiler: it says what to install (exit 2) and builds nothing.
+    const entry = execFileSync('node', ['--input-type=module', '-e', `
+      import { acknowledgeSync } from 'hardsync/crashtest';
+      import { createRequire } from 'node:module';
+      acknowledgeSync('k', 'v');
+      console.log(typeof createRequire(import.meta.url)('hardsync/crashtest').acknowledge);
+    `], { cwd: app, encoding: 'utf8', env: { ...process.env, PATH } });
+    expect(entry.trim()).toBe('function');
+    const home = path.join(work, 'home');
+    fs.mkdirSync(home, { recursive: true });
+    const noCompiler = await run('npx', ['hardsync', 'crashtest', '--expect', 'files', '--runs', '1', '--', 'node', '-e', '1'], { cwd: app, env: { ...process.env, PATH, HOME: home }, timeout: 60_000 });
+    expect(noCompiler.status, noCompiler.stderr).toBe(2);
+    expect(noCompiler.stderr).toMatch(/is built on first use, and cannot be: no C compiler \(cc\)\. Debian\/Ubuntu: apt-get install gcc pkg-config libfuse3-dev fuse3/);
+    expect(fs.existsSync(path.join(installed, 'build')), 'something was compiled into build/').toBe(false);
+  }, 300_000);
+
+  it('hardsync crashtest builds its simulator from the shipped source on first use, in the installed package, and runs', async () => {
+    if (process.getuid?.() !== 0 || !fs.existsSync('/dev/fuse')) {
+      console.warn('[package] crashtest run skipped: needs root and /dev/fuse');
+      return;
+    }
+    const app = path.join(work, 'app');
+    const installed = path.join(app, 'node_modules', 'hardsync');
+    expect(fs.existsSync(installed), 'the install above').toBe(true);
+    const workload = path.join(app, 'save.mjs');
+    fs.writeFileSync(workload, `
+      import { writeFileAtomic } from 'hardsync';
+      import { acknowledge } from 'hardsync/crashtest';
+      for (let i = 0; i < 3; i++) {
+        await writeFileAtomic(process.env.HARDSYNC_CRASHTEST_DIR + '/v', String(i));
+        await acknowledge('v', String(i));
+      }
+    `);
+    const home = path.join(work, 'home');
+    fs.mkdirSync(home, { recursive: true });
+    const ran = await run('npx', ['hardsync', 'crashtest', '--expect', 'files', '--runs', '2', '--', 'node', workload], { cwd: app, env: { ...process.env, HOME: home }, timeout: 240_000 });
+    expect(ran.status, `${ran.stdout}\n${ran.stderr}`).toBe(0);
+    expect(ran.stderr).toContain(`building the power-cut simulator (once) into ${fs.realpathSync(installed)}/build/powercut/powercut-fs`);
+    expect(ran.stdout).toContain('PASS: all 2 runs kept what was acknowledged');
   }, 300_000);
 
   it('control: without a prebuild the same install must compile, and fails on that PATH', async () => {

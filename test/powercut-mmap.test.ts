@@ -1,4 +1,4 @@
-// powercut-fs's mmap mode (`-o mmap`, test/tools/powercut/README.md): files go through the
+// powercut-fs's mmap mode (`-o mmap`, powercut/README.md): files go through the
 // kernel's page cache so that shared mmap works (lmdb needs it). What must hold: stores through a
 // shared mapping become durable at msync(MS_SYNC) / fsync and not before; a reboot leaves no
 // pre-cut page in the kernel's cache (old fds read EIO, old mappings fault); without `-o mmap`

@@ -1,4 +1,4 @@
-// The power-cut simulator's model (test/tools/powercut/README.md), one rule at a time: what a
+// The power-cut simulator's model (powercut/README.md), one rule at a time: what a
 // flush makes durable, what a cut loses, and that the harness's switch and audit work.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -6,7 +6,7 @@
 // controls (sqlite synchronous=OFF and NORMAL, lmdb acknowledged at commit, LevelDB and node:fs
 // without sync) must be caught losing acknowledged writes. lmdb maps its files (MAP_SHARED), which
 // the simulator's default direct I/O refuses: its rows run on a second mount with `-o mmap` (files
-// through the kernel's page cache; test/tools/powercut/README.md), with their own workload process.
+// through the kernel's page cache; powercut/README.md), with their own workload process.
 // HARDSYNC_POWERCUT_RUNS / HARDSYNC_POWERCUT_NEGATIVE_RUNS set the run counts (default 12 / 20),
 // HARDSYNC_POWERCUT_SEED replays a campaign, HARDSYNC_STORES_LOG_OPTIONS (JSON) adds the bench's
 // log-opts row (e.g. '{"maxInFlight":4}').

@@ -370,7 +370,8 @@ describe('capabilities', () => {
     const table = hs.capabilitiesSync();
     expect(table.platform).toBe(hs.platform);
     const names = ['fsync', 'fdatasync', 'fullFsync', 'barrierFsync', 'syncFileRange', 'syncfs', 'fsyncDir', 'open',
-      'openDsync', 'openSync', 'openDirect', 'preallocate', 'writeDurable', 'replaceFile', 'dioAlignment', 'lockFile'];
+      'openDsync', 'openSync', 'openDirect', 'preallocate', 'writeDurable', 'replaceFile', 'dioAlignment', 'lockFile',
+      'mapFile', 'msync', 'mapSync'];
     expect(Object.keys(table.calls).sort()).toEqual([...names].sort());
     for (const name of names) expect(table.calls[name as keyof typeof table.calls].syscall).toMatch(/\S/);
     const probed = await hs.capabilities(dir);
@@ -394,6 +395,12 @@ describe('capabilities', () => {
         if (calls[name].supported) call(fd);
         else expect(() => call(fd)).toThrow(expect.objectContaining({ code: 'ERR_HARDSYNC_UNSUPPORTED' }));
       }
+      fs.writeSync(fd, 'x', 0);
+      const mapped = hs.mapFileSync(fd);
+      hs.msyncSync(mapped);
+      hs.unmapFile(mapped);
+      if (calls.mapSync.supported) hs.unmapFile(hs.mapFileSync(fd, { sync: true }));
+      else expect(() => hs.mapFileSync(fd, { sync: true })).toThrow(expect.objectContaining({ code: 'ERR_HARDSYNC_UNSUPPORTED' }));
     } finally {
       fs.closeSync(fd);
     }

@@ -61,6 +61,38 @@ describe.skipIf(!strace || !linux)('syscalls under strace (Linux)', () => {
     expect(table.replaceFile.syscall).toBe('rename(2)');
   });
 
+  it('mapFile is mmap(MAP_SHARED, PROT_READ|PROT_WRITE) from the page below the offset; msync is msync(MS_SYNC) of the pages of the range, in both forms; unmapFile is munmap', () => {
+    const file = path.join(dir, 'mapped.bin');
+    fs.writeFileSync(file, Buffer.alloc(3 * 4096));
+    const log = path.join(dir, 'strace-mapped.log');
+    const script = `
+      const hs = require(${JSON.stringify(path.resolve(__dirname, '..'))});
+      const fd = require('node:fs').openSync(${JSON.stringify(file)}, 'r+');
+      const map = hs.mapFileSync(fd, { offset: 100 });
+      map.fill(1);
+      hs.msyncSync(map, { offset: 5000, length: 10 });
+      hs.msync(map).then(() => hs.unmapFile(map));`;
+    execFileSync('strace', ['-f', '-qq', '-y', '-o', log, '-e', 'trace=mmap,msync,munmap', process.execPath, '-e', script], {
+      env: { ...process.env, ...straceEngineEnv },
+    });
+    const lines = fs.readFileSync(log, 'utf8').split('\n').map((line) => line.replace(/^\d+\s+/, ''));
+    const mmap = lines.find((line) => line.startsWith('mmap(') && line.includes(`<${file}>`));
+    expect(mmap).toMatch(new RegExp(`^mmap\\(NULL, 12288, PROT_READ\\|PROT_WRITE, MAP_SHARED, \\d+<${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}>, 0\\) = (0x[0-9a-f]+)$`));
+    const base = BigInt(/= (0x[0-9a-f]+)$/.exec(mmap!)![1]);
+    const at = (offset: number): string => `0x${(base + BigInt(offset)).toString(16)}`;
+    // (A call another thread interrupts is logged in two lines: "<unfinished ...>", then "resumed>".)
+    const calls = lines.filter((line) => !line.includes('resumed>')).map((line) => line.replace(/\s+<unfinished \.\.\.>$/, ''));
+    expect(lines.filter((line) => /^(<\.\.\. )?msync.* = -1/.test(line))).toEqual([]);
+    // The range [100 + 5000, +10) starts on the second page: msync from there, 5100 - 4096 + 10 bytes.
+    expect(calls).toContainEqual(expect.stringMatching(new RegExp(`^msync\\(${at(4096)}, 1014, MS_SYNC(\\)\\s+= 0)?$`)));
+    // The whole view (the Promise form, on a flush thread): from the first page, where the view starts 100 bytes in.
+    expect(calls).toContainEqual(expect.stringMatching(new RegExp(`^msync\\(${at(0)}, 12288, MS_SYNC(\\)\\s+= 0)?$`)));
+    expect(calls).toContainEqual(expect.stringMatching(new RegExp(`^munmap\\(${at(0)}, 12288(\\)\\s+= 0)?$`)));
+    const table = hs.capabilitiesSync().calls;
+    expect(table.mapFile.syscall).toMatch(/mmap\(2\) MAP_SHARED/);
+    expect(table.msync).toMatchObject({ supported: true, durable: true, syscall: expect.stringMatching(/^msync\(2\) MS_SYNC/) });
+  });
+
   it('fsyncDir opens the directory O_DIRECTORY and fsyncs it', () => {
     const log = path.join(dir, 'strace-dir.log');
     const script = `require(${JSON.stringify(path.resolve(__dirname, '..'))}).fsyncDirSync(${JSON.stringify(dir)})`;

@@ -32,6 +32,13 @@ const CONSUMER: Record<string, string> = {
       };
       return hs.DurableLog.open(dir, options);
     }`,
+  LogRecordsOptions: `
+    export async function tail(log: hs.DurableLog, from?: number, follow?: boolean, signal?: AbortSignal): Promise<number[]> {
+      const options: hs.LogRecordsOptions = { follow, signal };
+      const lsns: number[] = [];
+      for await (const record of log.records(from, options)) lsns.push(record.lsn);
+      return lsns;
+    }`,
   OpenOptions: `
     export function openFor(path: string, write?: boolean, dsync?: boolean): Promise<number> {
       const options: hs.OpenOptions = { read: undefined, write, truncate: undefined, append: undefined, dsync, sync: undefined, direct: undefined, nofollow: undefined };
@@ -64,6 +71,18 @@ const CONSUMER: Record<string, string> = {
     export function make(path: string, exclusive?: boolean, mode?: number, flush?: 'data' | 'full'): Promise<number> {
       const options: hs.CreateDurableOptions = { mode, exclusive, flush };
       return hs.createDurable(path, options);
+    }`,
+  MapFileOptions: `
+    export async function mapPart(fd: number, offset?: number, length?: number, sync?: boolean): Promise<Buffer> {
+      const options: hs.MapFileOptions = { offset, length, sync };
+      const map = await hs.mapFile(fd, options);
+      return map.length > 0 ? map : hs.mapFileSync(fd, { offset: undefined, length: undefined, sync: undefined });
+    }`,
+  MsyncOptions: `
+    export function persist(view: Buffer, offset?: number, length?: number): Promise<void> {
+      const options: hs.MsyncOptions = { offset, length };
+      hs.msyncSync(view, { offset: undefined, length: undefined });
+      return hs.msync(view, options).then(() => hs.unmapFile(view));
     }`,
   SecretOptions: `
     export function keep(path: string, secret: string, encoding?: BufferEncoding, flush?: 'data' | 'full'): void {
@@ -146,10 +165,21 @@ describe('types that strict projects accept', () => {
         fs.closeSync(fd);
       }
       expect(fs.readFileSync(file, 'utf8')).toBe('c');
+      const mappedFd = fs.openSync(file, 'r+');
+      try {
+        const map = hs.mapFileSync(mappedFd, { offset: undefined, length: undefined, sync: undefined });
+        await hs.msync(map, { offset: undefined, length: undefined });
+        hs.unmapFile(map);
+      } finally {
+        fs.closeSync(mappedFd);
+      }
       const log = await hs.DurableLog.open(path.join(dir, 'wal'), {
         flush: undefined, segmentSize: undefined, verify: undefined, segmentFill: undefined, maxBatchBytes: undefined, maxBatchRecords: undefined, maxDelayMicros: undefined,
       });
       expect(await log.append('d')).toEqual({ lsn: 1 });
+      const lsns: number[] = [];
+      for await (const record of log.records(undefined, { follow: undefined, signal: undefined })) lsns.push(record.lsn);
+      expect(lsns).toEqual([1]);
       await log.close();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

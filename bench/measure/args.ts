@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { wrapText } from './text';
 import { UsageError } from './schema';
 
 /** One option of a command. */
@@ -115,18 +116,23 @@ export function parseOrHelp(spec: CommandSpec, argv: readonly string[]): ParsedA
   return parsed;
 }
 
-/** The help text of one command, from its declaration. */
+/** The width --help fits in: a terminal of 80 columns, or a pipe. */
+const HELP_WIDTH = 80;
+
+/** The help text of one command, from its declaration, every line within 80 columns. */
 export function commandUsage(spec: CommandSpec): string {
   const options = { ...spec.options, ...HELP_OPTION };
   const left = (name: string, o: OptionSpec): string => `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`;
   const width = Math.max(...Object.entries(options).map(([n, o]) => left(n, o).length)) + 2;
-  const lines = [`usage: ${spec.program ?? 'hardsync'}${spec.name ? ` ${spec.name}` : ''}${spec.args ? ` ${spec.args}` : ''} [options]`, '', ...spec.summary.split('\n').map((l) => `  ${l}`), '', 'options:'];
+  // The declarations break their lines for reading in the source: the help rewraps them.
+  const rewrap = (text: string, room: number): string[] => wrapText(text.replace(/\s*\n\s*/g, ' '), room).split('\n');
+  const lines = [`usage: ${spec.program ?? 'hardsync'}${spec.name ? ` ${spec.name}` : ''}${spec.args ? ` ${spec.args}` : ''} [options]`, '', ...rewrap(spec.summary, HELP_WIDTH - 2).map((l) => `  ${l}`), '', 'options:'];
   for (const [name, o] of Object.entries(options)) {
-    const help = o.help.split('\n');
+    const help = rewrap(o.help, Math.max(30, HELP_WIDTH - 2 - width));
     lines.push(`  ${left(name, o).padEnd(width)}${help[0]}`);
     for (const more of help.slice(1)) lines.push(`  ${' '.repeat(width)}${more}`);
   }
-  if (spec.footer) lines.push('', spec.footer);
+  if (spec.footer) lines.push('', ...spec.footer.split('\n\n').flatMap((paragraph, i) => [...(i > 0 ? [''] : []), ...rewrap(paragraph, HELP_WIDTH)]));
   return `${lines.join('\n')}\n`;
 }
 

@@ -14,6 +14,7 @@ import { BenchFlushCode, BenchPlacementCode, BenchSequenceCode, runNativeLoop } 
 import type { BenchFile, BenchResult, CheckVerdict } from './schema';
 import { UsageError } from './schema';
 import { cdfPoints, concatSamples, percentile, round3, roundsInterval, summarize } from './stats';
+import { isMemoryFilesystem } from './env';
 import { formatUs, wrapText } from './report';
 
 /** etcd's write size: a typical WAL entry. */
@@ -58,6 +59,39 @@ export function verdict(result: BenchResult, thresholdMs: number): CheckJudgemen
   if (!result.latencyUs) throw new UsageError('the check result has no latency figures');
   const e = result.estimates?.p99;
   return judge(result.latencyUs.p99, e ? e.low : null, e ? e.high : null, thresholdMs);
+}
+
+/**
+ * Why a check's figures say nothing about a disk, or null: the directory is on a memory
+ * filesystem (tmpfs, ramfs), or the flush it timed is not durable on the OS where it ran (the
+ * row's `durable`, from capabilities()). Then no verdict may be PASS.
+ */
+export function notDurableReason(doc: Pick<BenchFile, 'env' | 'results'>): string | null {
+  const fsType = doc.env.filesystem?.type ?? null;
+  if (isMemoryFilesystem(fsType)) {
+    return `${doc.env.directory} is on ${fsType}, a filesystem in memory: nothing written there survives power loss, and its flush waits for no device, so no time measured there says anything about a disk. Run the check in a directory on the disk etcd will use.`;
+  }
+  const r = doc.results[0];
+  if (r && r.durable === false) {
+    return `the flush this check times (${r.syscalls[r.syscalls.length - 1] ?? 'fdatasync'}) is not durable on ${doc.env.os?.type ?? 'this OS'} (capabilities()): it may return before the data is on stable storage, so its time says nothing about a durable write.`;
+  }
+  return null;
+}
+
+/** The caveat a PASS carries when the run's flushes were implausibly fast for a device, or null. */
+export function passCaveat(doc: Pick<BenchFile, 'warnings'>): string | null {
+  if (!(doc.warnings ?? []).some((w) => /implausibly fast/.test(w.message))) return null;
+  return 'these flushes are faster than a device can make data durable: a volatile cache (the drive\'s, a RAID controller\'s or a VM host\'s) may be acknowledging them, and etcd\'s rule says nothing about whether they survive a power cut. Only a power cut tells: run hardsync powercheck (README: "Does your disk keep its promise?").';
+}
+
+/**
+ * The check's final judgement of a result file: NOT-DURABLE when {@link notDurableReason}
+ * says so, else {@link verdict}.
+ */
+export function judgeCheck(doc: Pick<BenchFile, 'env' | 'results'>, thresholdMs: number): CheckJudgement & { notDurable: string | null } {
+  const judged = verdict(doc.results[0], thresholdMs);
+  const notDurable = notDurableReason(doc);
+  return notDurable ? { ...judged, verdict: 'NOT-DURABLE', notDurable } : { ...judged, notDurable: null };
 }
 
 /** Runs the etcd recipe in `scratch`, in rounds, and returns its one result row. */
@@ -120,7 +154,8 @@ function resultOf(rounds: readonly { samples: Float64Array; ops: number; busyNs:
   };
   if (rounds.length < 2) return base;
   const figure = (key: 'opsPerSec' | 'p50' | 'p99', value: number, perRound: number[]) => {
-    const e = roundsInterval(value, perRound);
+    // A percentile's interval stays within the operations measured (bench's rule too).
+    const e = roundsInterval(value, perRound, key === 'opsPerSec' ? undefined : { min: l.min, max: l.max });
     return { value: round3(e.value), low: round3(e.low), high: round3(e.high), halfWidthPct: Math.round(e.halfWidthPct * 10) / 10, rounds: e.rounds.map(round3) };
   };
   base.estimates = {
@@ -138,7 +173,7 @@ function formatMiB(bytes: number): string {
 /** The check's report text, wrapped to `width` columns. */
 export function renderCheck(doc: BenchFile, thresholdMs: number, width = 80): string {
   const r = doc.results[0];
-  const judged = verdict(r, thresholdMs);
+  const judged = judgeCheck(doc, thresholdMs);
   const l = r.latencyUs as NonNullable<BenchResult['latencyUs']>;
   const env = doc.env;
   const ms = (us: number): string => (us / 1000).toFixed(us >= 10000 ? 1 : us >= 1000 ? 2 : 3);
@@ -149,12 +184,22 @@ export function renderCheck(doc: BenchFile, thresholdMs: number, width = 80): st
     ...wrapText('each sample includes the ~1 us write, so it is slightly stricter than etcd\'s fdatasync-only metric', width - 2, '  ').split('\n').map((x) => `  ${x}`),
   ];
   const threshold = `${thresholdMs} ms threshold`;
+  const indented = (text: string): string[] => wrapText(text, width - 2, '').split('\n').map((x) => `  ${x}`);
+  if (judged.notDurable !== null) {
+    lines.push(...indented(`NOT-DURABLE: ${judged.notDurable}`));
+    lines.push('');
+    return lines.join('\n');
+  }
   if (judged.lowUs === null || judged.highUs === null) {
     lines.push(`  p99 ${ms(judged.p99Us)} ms ${judged.verdict === 'PASS' ? '<' : '>='} ${threshold}: ${judged.verdict} (a ${doc.schema} result: no interval)`);
   } else {
     const interval = `95% interval ${ms(judged.lowUs)}-${ms(judged.highUs)} ms`;
     const relation = judged.verdict === 'PASS' ? 'all under the' : judged.verdict === 'FAIL' ? 'all at or over the' : 'straddles the';
     lines.push(`  p99 ${ms(judged.p99Us)} ms (${interval}, ${relation} ${threshold}): ${judged.verdict}`);
+    if (judged.verdict === 'PASS') {
+      const caveat = passCaveat(doc);
+      if (caveat) lines.push(...indented(`PASS, with a caveat: ${caveat}`));
+    }
     if (judged.verdict === 'UNCERTAIN') {
       lines.push(...wrapText('UNCERTAIN: this disk\'s p99 is too close to the threshold, or too unsteady, to tell in the time given; run again with a larger --max-duration, on a quieter machine, or accept that it sits at the limit.', width - 2, '').split('\n').map((x) => `  ${x}`));
     }

@@ -9,7 +9,7 @@
  * @module
  */
 import path from 'node:path';
-import { formatSize, formatUs, renderTable } from './report';
+import { formatRate, formatSize, latencyInterval, renderTable } from './report';
 import { CAUSE_LIMITS as CONDITION_LIMITS } from './conditions';
 import { SCHEMA, SCHEMA_V1, type BenchFile, type BenchResult, type Estimate, type RunConditions } from './schema';
 import { mannWhitney, ratioInterval } from './stats';
@@ -278,9 +278,10 @@ function ratioText(c: FigureComparison): string {
   return `~ ${interval} ${Math.abs(Math.log(c.ratio)) <= Math.log(c.spread as number) ? `<spread ${(c.spread as number).toFixed(1)}x` : 'in noise'}`;
 }
 
+/** A figure as bench prints it: ops/s in 3 significant digits, latencies in their own unit, each with its interval. */
 function figureText(key: FigureKey, e: { value: number; low: number | null; high: number | null }): string {
-  const fmt = key === 'opsPerSec' ? (v: number) => v.toFixed(0) : formatUs;
-  return e.low === null || e.high === null ? fmt(e.value) : `${fmt(e.value)} +-${((Math.max(e.high / e.value, e.value / e.low) - 1) * 100).toFixed(0)}%`;
+  if (key !== 'opsPerSec') return latencyInterval(e);
+  return e.low === null || e.high === null ? formatRate(e.value) : `${formatRate(e.value)} [${formatRate(e.low)}-${formatRate(e.high)}]`;
 }
 
 /**
@@ -291,7 +292,7 @@ function figureText(key: FigureKey, e: { value: number; low: number | null; high
 export function renderCompare(files: { name: string; doc: BenchFile }[], noise = DEFAULT_NOISE): string {
   const report = compareFiles(files, noise);
   const header = ['method', 'mode', 'size', 'w/sync', 'file'];
-  for (const fig of FIGURES) header.push(fig.key === 'opsPerSec' ? 'ops/s' : `${fig.name} us`);
+  for (const fig of FIGURES) header.push(fig.name);
   const rows: string[][] = [];
   for (const c of report.cases) {
     const head = [c.durable ? c.label : `${c.label} *`, c.mode, formatSize(c.size), String(c.writesPerSync)];
@@ -313,7 +314,8 @@ export function renderCompare(files: { name: string; doc: BenchFile }[], noise =
     'files (1 is the baseline):',
     ...legend,
     '',
-    `File 1: each figure with its 95% interval (+-%). Other files: the ratio to file 1 with its 95% interval, and a verdict:`,
+    `File 1: each figure with its 95% interval [low-high] (latencies in their own unit, as bench prints them). Other files: the ratio to file 1`,
+    `with its 95% interval, and a verdict:`,
     `FASTER or SLOWER when a rank test on the rounds gives p < ${ALPHA}, the interval excludes 1, the ratio is beyond +-${(noise * 100).toFixed(0)}%`,
     `and beyond each file's own spread (its highest round over its lowest): a machine is not called different from itself.`,
     `"~" when the difference is within the noise (no ratio to believe). For p50 and p99, lower is faster. "*": not durable; "-": not measured there.`,

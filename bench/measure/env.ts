@@ -185,3 +185,13 @@ export function packageVersion(): string {
   }
   return 'unknown';
 }
+
+// The filesystems whose every byte lives in memory, by the type name mountinfo and statfs give
+// (FS_MAGIC above). A flush there returns at once and nothing survives power loss, so a report
+// must never rank or bless what it measured on them.
+const MEMORY_FILESYSTEMS: readonly string[] = Object.freeze(['tmpfs', 'ramfs']);
+
+/** Whether a filesystem of this type (env.filesystem.type) keeps its data in memory only. */
+export function isMemoryFilesystem(type: string | null | undefined): boolean {
+  return type !== null && type !== undefined && MEMORY_FILESYSTEMS.includes(type);
+}

@@ -35,6 +35,11 @@ export interface MethodDef {
   syncFileRange?: ('SYNC_FILE_RANGE_WAIT_BEFORE' | 'SYNC_FILE_RANGE_WRITE' | 'SYNC_FILE_RANGE_WAIT_AFTER')[];
   /** A method that is a file-creation sequence: always runs as mode 'new'. */
   sequence?: 'dirFsync' | 'atomicReplace';
+  /**
+   * Stores through a shared mapping of the file (mapFile) instead of writes, and msyncs them:
+   * always runs as mode 'overwrite' (a mapping cannot grow the file it maps).
+   */
+  mapped?: boolean;
   /** More than one write per flush makes sense (not for per-write synchronous opens). */
   amortizable: boolean;
   /** A node:fs baseline: runs from JavaScript with fs.writeSync + fs.<call>Sync. */
@@ -76,6 +81,8 @@ export const METHODS: readonly MethodDef[] = Object.freeze([
     note: 'a new file is durable only once its directory entry is' },
   { id: 'atomic-replace', label: 'atomic replace', durable: true, durableVia: ['fsync', 'fsyncDir'], requires: ['fsync', 'replaceFile', 'fsyncDir'], flush: BenchFlushCode.fsync,
     sequence: 'atomicReplace', amortizable: true, note: 'write temp, fsync, close, rename, fsync dir' },
+  { id: 'mmap-msync', label: 'store via mmap+msync', durable: true, durableVia: ['msync'], requires: ['mapFile', 'msync'], flush: BenchFlushCode.none, mapped: true,
+    amortizable: true, note: 'stores through a shared mapping (mapFile), then msync of the range: durable per capabilities().calls.msync' },
   { id: 'node-fdatasync', label: 'node:fs fdatasyncSync', durable: true, requires: [], flush: BenchFlushCode.none, nodeFs: 'fdatasync', amortizable: true,
     note: "node's own call, from JavaScript (baseline)" },
   { id: 'node-fsync', label: 'node:fs fsyncSync', durable: true, requires: [], flush: BenchFlushCode.none, nodeFs: 'fsync', amortizable: true,
@@ -153,6 +160,13 @@ function writeCall(caps: Capabilities): string {
 
 /** The exact calls one operation of a case makes, for the report. */
 export function syscallsOf(method: MethodDef, mode: Mode, size: number, writesPerSync: number, caps: Capabilities): string[] {
+  if (method.mapped) {
+    return [
+      `open(O_RDWR) + ${caps.calls.mapFile.syscall} of the region  [once]`,
+      `store ${size} B into the mapping${writesPerSync > 1 ? ` x${writesPerSync}` : ''}`,
+      `${caps.calls.msync.syscall} of the stored range`,
+    ];
+  }
   const calls: string[] = [];
   const flags = ['O_WRONLY'];
   if (method.dsync) flags.push('O_DSYNC');
@@ -190,6 +204,7 @@ export function syscallsOf(method: MethodDef, mode: Mode, size: number, writesPe
 
 /** The native loop's sequence and placement for a method in a mode. */
 export function layoutOf(method: MethodDef, mode: Mode): { sequence: BenchSequenceCode; placement: BenchPlacementCode; fsyncDirectory: boolean } {
+  if (method.mapped) return { sequence: BenchSequenceCode.mapped, placement: BenchPlacementCode.overwrite, fsyncDirectory: false };
   if (method.sequence === 'atomicReplace') return { sequence: BenchSequenceCode.atomicReplace, placement: BenchPlacementCode.overwrite, fsyncDirectory: true };
   if (method.sequence === 'dirFsync') return { sequence: BenchSequenceCode.newFile, placement: BenchPlacementCode.overwrite, fsyncDirectory: true };
   if (mode === 'new') return { sequence: BenchSequenceCode.newFile, placement: BenchPlacementCode.overwrite, fsyncDirectory: false };

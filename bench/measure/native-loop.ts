@@ -9,10 +9,13 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   allocAligned,
   fsyncDirSync,
+  mapFileSync,
+  msyncSync,
   openSync,
   replaceFileSync,
   syncFileRangeSync,
   syncfsSync,
+  unmapFile,
   writeDurableSync,
   type FlushMode,
 } from '../../lib/index';
@@ -26,6 +29,7 @@ export enum BenchSequenceCode {
   writeCloseFlush = 3,
   newFile = 4,
   atomicReplace = 5,
+  mapped = 6,
 }
 
 /**
@@ -139,7 +143,9 @@ export async function runJsLoop(spec: LoopSpec, nodeFs?: 'fdatasync' | 'fsync'):
   let ops = 0;
   let busy = 0;
   let position = 0;
-  let fd = spec.sequence === BenchSequenceCode.plain ? openBench(file, false) : -1;
+  const mapped = spec.sequence === BenchSequenceCode.mapped;
+  let fd = spec.sequence === BenchSequenceCode.plain ? openBench(file, false) : mapped ? fs.openSync(file, 'r+') : -1;
+  const map = mapped ? mapFileSync(fd, { length: spec.regionBytes }) : undefined;
   try {
     if (fd >= 0 && spec.placement === BenchPlacementCode.append) fs.ftruncateSync(fd, 0);
     const start = process.hrtime.bigint();
@@ -170,6 +176,9 @@ export async function runJsLoop(spec: LoopSpec, nodeFs?: 'fdatasync' | 'fsync'):
         }
         replaceFileSync(tempFile, file);
         fsyncDirSync(spec.directory);
+      } else if (map) {
+        for (let i = 0; i < spec.writesPerOp; i++) buffer.copy(map, position + i * spec.size);
+        msyncSync(map, { offset: position, length: opBytes });
       } else {
         throw new RangeError(`the JavaScript loop does not run sequence ${spec.sequence}`);
       }
@@ -187,6 +196,7 @@ export async function runJsLoop(spec: LoopSpec, nodeFs?: 'fdatasync' | 'fsync'):
     }
     return { samplesNs: samples.slice(0, ops), ops, busyNs: busy, wallNs: busy };
   } finally {
+    if (map) unmapFile(map);
     if (fd >= 0) fs.closeSync(fd);
     fd = -1;
   }

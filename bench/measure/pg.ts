@@ -8,7 +8,9 @@ import path from 'node:path';
 import type { Capabilities } from '../../lib/index';
 import { BenchFlushCode, BenchPlacementCode, BenchSequenceCode, runNativeLoop, type LoopSpec } from './native-loop';
 import type { BenchResult } from './schema';
-import { cdfPoints, round3, summarize } from './stats';
+import { cdfPoints, round3, roundsInterval, summarize } from './stats';
+import { UNSTABLE_HALF_WIDTH_PCT, UNSTABLE_ROUNDS_RATIO } from './run';
+import { wrapText } from './report';
 
 const BLCKSZ = 8192;
 /** pg_test_fsync's file: DEFAULT_XLOG_SEG_SIZE, written in full before the tests. */
@@ -124,7 +126,7 @@ export function pgTests(caps: Capabilities): PgTest[] {
  * Runs pg_test_fsync's tests in `scratch`, writing pg's output through `print` as it goes
  * (like pg does, so a slow disk shows progress), and returns the JSON rows.
  */
-export async function runPg(scratch: string, seconds: number, caps: Capabilities, print: (text: string) => void): Promise<BenchResult[]> {
+export async function runPg(scratch: string, seconds: number, caps: Capabilities, print: (text: string) => void, file = path.join(scratch, 'pg_test_fsync.out')): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const tests = pgTests(caps);
   print(pgPreamble(seconds, caps));
@@ -155,7 +157,7 @@ export async function runPg(scratch: string, seconds: number, caps: Capabilities
       continue;
     }
     const spec: LoopSpec = {
-      files: [path.join(scratch, 'pg_test_fsync.out')],
+      files: [file],
       directory: scratch,
       sequence: BenchSequenceCode.plain,
       flush: BenchFlushCode.none,
@@ -176,19 +178,119 @@ export async function runPg(scratch: string, seconds: number, caps: Capabilities
       ...test.spec,
     };
     const outcome = await runNativeLoop(spec);
+    const stability = pgStability(outcome.samplesNs);
     const samples = outcome.samplesNs.sort();
     // pg_test_fsync's figure: operations over the wall time of the loop (from the first
     // operation's start to the last one's end; the open before it is not timed, as in pg).
     const opsPerSec = outcome.ops / (outcome.wallNs / 1e9);
-    print(pgOps(opsPerSec, 1e6 / opsPerSec));
+    print(`${pgOps(opsPerSec, 1e6 / opsPerSec).trimEnd()}${stability.unstable ? PG_UNSTABLE_MARK : ''}\n`);
     const l = summarize(samples);
     results.push({
       ...row, supported: true, ops: outcome.ops, opsPerSec: round3(opsPerSec), usPerOp: round3(1e6 / opsPerSec),
       latencyUs: { min: round3(l.min), p50: round3(l.p50), p90: round3(l.p90), p99: round3(l.p99), p999: round3(l.p999), max: round3(l.max), mean: round3(l.mean), stddev: round3(l.stddev) },
       mbPerSec: round3((outcome.ops * test.size * test.writesPerOp) / (outcome.wallNs / 1e9) / 1e6),
       cdf: cdfPoints(samples),
+      stability: { unstable: stability.unstable, reasons: stability.reasons, conditions: null },
     });
   }
   closeSection();
   return results;
+}
+
+/** What an unstable line gets after pg's figures (pg's own columns stay as they are). */
+export const PG_UNSTABLE_MARK = '  unstable';
+
+/** A pg test is cut, in time order, into this many parts to see whether its rate held. */
+export const PG_PARTS = 5;
+
+/**
+ * Whether one pg test's rate held over its run: the operations, in the order they ran, cut into
+ * {@link PG_PARTS} consecutive parts, each part's rate (operations over their time) taken as a
+ * round, judged by bench's rule: a 95% interval reaching more than 10% from the figure, or parts
+ * whose rates differ by more than 1.5x.
+ * @param samplesNs Latencies in the order they were measured (not sorted yet).
+ */
+export function pgStability(samplesNs: ArrayLike<number>): { unstable: boolean; reasons: string[] } {
+  const n = samplesNs.length;
+  if (n < PG_PARTS * 2) return { unstable: true, reasons: [`${n} operations: too few to tell whether the rate held`] };
+  const rates: number[] = [];
+  for (let part = 0; part < PG_PARTS; part++) {
+    const from = Math.floor((part * n) / PG_PARTS);
+    const to = Math.floor(((part + 1) * n) / PG_PARTS);
+    let ns = 0;
+    for (let i = from; i < to; i++) ns += samplesNs[i];
+    rates.push((to - from) / (ns / 1e9));
+  }
+  let total = 0;
+  for (let i = 0; i < n; i++) total += samplesNs[i];
+  const e = roundsInterval(n / (total / 1e9), rates);
+  const reasons: string[] = [];
+  if (e.halfWidthPct > UNSTABLE_HALF_WIDTH_PCT) reasons.push(`the rate's 95% interval ${e.low.toFixed(0)}-${e.high.toFixed(0)} ops/s reaches more than ${UNSTABLE_HALF_WIDTH_PCT}% from the figure`);
+  const spread = Math.max(...rates) / Math.min(...rates);
+  if (spread > UNSTABLE_ROUNDS_RATIO) reasons.push(`the test's ${PG_PARTS} parts ran from ${Math.min(...rates).toFixed(0)} to ${Math.max(...rates).toFixed(0)} ops/s (${spread.toFixed(1)}x)`);
+  return { unstable: reasons.length > 0, reasons };
+}
+
+/** The wal_sync_method values, in PostgreSQL's documented order, with the test that measures each. */
+const WAL_SYNC_METHODS = ['open_datasync', 'fdatasync', 'fsync', 'fsync_writethrough', 'open_sync'] as const;
+
+/** The capability whose durability each wal_sync_method relies on. */
+const WAL_SYNC_CAPABILITY: Record<(typeof WAL_SYNC_METHODS)[number], keyof Capabilities['calls']> = {
+  open_datasync: 'openDsync', fdatasync: 'fdatasync', fsync: 'fsync', fsync_writethrough: 'fullFsync', open_sync: 'openSync',
+};
+
+/** Differences within this fraction are noise: the default is kept unless another method beats it by more. */
+const WAL_NOISE = 0.1;
+
+/** The wal_sync_method `hardsync pg` would choose here, and why (JSON `pg`). */
+export interface WalSyncChoice {
+  /** null: none can be recommended (memory filesystem, or no durable method measured). */
+  method: string | null;
+  why: string;
+}
+
+/**
+ * The wal_sync_method to choose from a pg run: among the methods durable on this OS
+ * (capabilities()), the fastest with one 8kB write per commit (section 1), unless
+ * PostgreSQL's default here is within 10% of it (then the default: nothing to gain), and
+ * never one that is much slower with two writes per commit (section 2: the open_* methods
+ * flush every write). PostgreSQL's default: fdatasync on Linux and FreeBSD, else the first
+ * supported method in its list.
+ */
+export function chooseWalSyncMethod(results: readonly BenchResult[], caps: Capabilities, memory: boolean): WalSyncChoice {
+  if (memory) return { method: null, why: 'this filesystem is in memory: no wal_sync_method makes a WAL written here survive power loss.' };
+  const opsOf = (section: 1 | 2, method: string): number | null => {
+    const r = results.find((x) => x.method === `pg-${method}` && x.writesPerSync === section && x.supported);
+    return r?.opsPerSec ?? null;
+  };
+  const durable = WAL_SYNC_METHODS.filter((m) => caps.calls[WAL_SYNC_CAPABILITY[m]]?.durable === true && opsOf(1, m) !== null);
+  if (durable.length === 0) return { method: null, why: 'no method that is durable on this OS could be measured here.' };
+  const platformDefault = caps.platform === 'linux' || caps.platform === 'freebsd' ? 'fdatasync' : WAL_SYNC_METHODS.find((m) => caps.calls[WAL_SYNC_CAPABILITY[m]]?.supported) ?? 'fsync';
+  const one = (m: string): number => opsOf(1, m) as number;
+  const two = (m: string): number => opsOf(2, m) ?? one(m) / 2;
+  // A commit writes one 8kB page or more: both sections count alike (their geometric mean).
+  const score = (m: string): number => Math.sqrt(one(m) * two(m));
+  const ranked = [...durable].sort((a, b) => score(b) - score(a));
+  const best = ranked[0];
+  const fmt = (m: string): string => `${m} ${one(m).toFixed(0)} ops/s with one 8kB write, ${two(m).toFixed(0)} with two`;
+  const notDurable = WAL_SYNC_METHODS.filter((m) => opsOf(1, m) !== null && !durable.includes(m));
+  const caveat = notDurable.length > 0 ? ` Not considered: ${notDurable.join(', ')} (not durable on this OS, capabilities()).` : '';
+  if (durable.includes(platformDefault as (typeof WAL_SYNC_METHODS)[number]) && score(platformDefault) >= score(best) * (1 - WAL_NOISE)) {
+    const runnerUp = best === platformDefault ? ranked[1] : best;
+    return {
+      method: platformDefault,
+      why: `PostgreSQL's default here, and no durable method beats it by more than ${WAL_NOISE * 100}% (${fmt(platformDefault)}${runnerUp ? `; ${fmt(runnerUp)}` : ''}).${caveat}`,
+    };
+  }
+  return {
+    method: best,
+    why: `the fastest durable method here over one and two 8kB writes per commit (${fmt(best)}${durable.includes(platformDefault as (typeof WAL_SYNC_METHODS)[number]) ? `; the default, ${fmt(platformDefault)}` : `; the default ${platformDefault} is not durable here`}).${caveat}`,
+  };
+}
+
+/** The lines `hardsync pg` ends with: the wal_sync_method it would choose, and why. */
+export function walSyncLines(choice: WalSyncChoice, unstable: number, width = 80): string {
+  const lines = ['', choice.method ? `wal_sync_method = ${choice.method}` : 'wal_sync_method: no recommendation', ...wrapText(`Why: ${choice.why}`, width, '  ').split('\n')];
+  if (unstable > 0) lines.push(...wrapText(`"unstable": ${unstable} line${unstable === 1 ? '' : 's'} whose rate did not hold over the test (cut into ${PG_PARTS} parts in time: a 95% interval reaching more than ${UNSTABLE_HALF_WIDTH_PCT}% from the figure, or parts more than ${UNSTABLE_ROUNDS_RATIO}x apart); rerun with a longer -s before trusting them.`, width, '  ').split('\n'));
+  return `${lines.join('\n')}\n`;
 }

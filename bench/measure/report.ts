@@ -1,8 +1,17 @@
 /**
- * The human table on the terminal, and the size notation the CLI reads and prints.
+ * The text report of `hardsync bench`: its header, the answer (summary.ts), the table
+ * (table.ts), and what follows it; and the number formats every text output shares: sizes as
+ * --sizes takes them, latencies in their own unit, rates, ratios, intervals.
  * @module
  */
-import type { BenchFile, BenchResult, Estimate } from './schema';
+import type { BenchFile, BenchResult } from './schema';
+import { notPinnedReason } from './stats';
+import { instability } from './run';
+import { pageCacheRow, sampleNoun, shortLabel, summaryLines, summaryOf } from './summary';
+import { tableHeader, tableLayout, tableLegend, tableRow, type PlannedCase, type TableLayout } from './table';
+import { wrapText } from './text';
+
+export { wrapText };
 
 /** "512", "4k", "1m" style: what --sizes takes and the tables print. */
 export function formatSize(bytes: number): string {
@@ -19,24 +28,60 @@ export function parseSize(text: string): number {
   return Number(match[1]) * unit;
 }
 
+/** Decimals that give a figure 3 significant digits (2 at most: "1.45", "14.5", "145", "1450"). */
+function decimalsOf(v: number): number {
+  const a = Math.abs(v);
+  return a >= 99.95 ? 0 : a >= 9.995 ? 1 : 2;
+}
+
+/** The unit a latency reads best in: ns below a microsecond, us, ms from a millisecond, s. */
+export function latencyUnit(us: number): { unit: string; perUs: number } {
+  if (us < 1) return { unit: 'ns', perUs: 1000 };
+  if (us < 999.5) return { unit: 'us', perUs: 1 };
+  if (us < 999_500) return { unit: 'ms', perUs: 1e-3 };
+  return { unit: 's', perUs: 1e-6 };
+}
+
+/** A latency in its own unit with 3 significant digits: "520ns", "1.45us", "145us", "14.5ms" (`space`: "14.5 ms"). */
+export function formatLatency(us: number, space = false): string {
+  const { unit, perUs } = latencyUnit(us);
+  const v = us * perUs;
+  return `${v.toFixed(decimalsOf(v))}${space ? ' ' : ''}${unit}`;
+}
+
 /**
- * Wraps text at spaces into lines of at most `width` characters (a word longer than that
- * stays whole); later lines start with `indent`, which counts toward their width.
+ * A latency and its 95% interval in the latency's own unit: "1.45ms [0.98-2.10]", or
+ * "101us +-3" when the interval is symmetric at the printed precision. The interval part is
+ * left out (value only) when it does not fit in `width` characters; `space` puts a blank
+ * between the number and its unit.
  */
-export function wrapText(text: string, width: number, indent = ''): string {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    const limit = lines.length === 0 ? width : width - indent.length;
-    if (line.length > 0 && line.length + 1 + word.length > limit) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line.length > 0 ? `${line} ${word}` : word;
-    }
-  }
-  lines.push(line);
-  return lines.join(`\n${indent}`);
+export function latencyInterval(e: { value: number; low: number | null; high: number | null }, width = Infinity, space = false): string {
+  const value = formatLatency(e.value, space);
+  if (e.low === null || e.high === null) return value;
+  const { perUs } = latencyUnit(e.value);
+  const digits = decimalsOf(e.value * perUs);
+  const f = (us: number): string => (us * perUs).toFixed(digits);
+  const below = f(e.value - e.low);
+  const above = f(e.high - e.value);
+  const symmetric = below === above;
+  const text = symmetric ? `${value} +-${below}` : `${value} [${f(e.low)}-${f(e.high)}]`;
+  if (text.length <= width) return text;
+  // The shorter form: the farther side's distance, "+-" in the same unit.
+  const reach = `${value} +-${f(Math.max(e.value - e.low, e.high - e.value))}`;
+  return reach.length <= width ? reach : value;
+}
+
+/** ops/s in 3 significant digits, k and M above ten thousand: "412", "9.9k" is "9900", "885k", "1.2M". */
+export function formatRate(v: number): string {
+  if (v >= 999_500) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (v >= 9_999.5) return `${Number((v / 1e3).toPrecision(3))}k`;
+  if (v >= 100) return v.toFixed(0);
+  return String(Number(v.toPrecision(3)));
+}
+
+/** A ratio for "times slower": "48x", "1.9x", "1230x". */
+export function formatTimes(ratio: number): string {
+  return `${ratio >= 99.5 ? ratio.toFixed(0) : ratio >= 9.95 ? ratio.toFixed(0) : ratio.toFixed(1)}x`;
 }
 
 /** A number with at most 3 significant decimals, for latencies. */
@@ -55,53 +100,95 @@ export function renderTable(header: string[], rows: string[][], rightAligned: bo
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-function pct(e: Estimate | undefined): string {
-  return e ? `${e.halfWidthPct < 10 ? e.halfWidthPct.toFixed(1) : e.halfWidthPct.toFixed(0)}%` : '';
-}
-
-function range(e: Estimate | undefined, format: (v: number) => string): string {
-  return e ? `${format(Math.min(...e.rounds))}-${format(Math.max(...e.rounds))}` : '';
-}
-
-const opsText = (v: number): string => v.toFixed(0);
-
-/** The table's columns. */
-const HEADER = ['method', 'mode', 'size', 'w/sync', 'ops/s', '+-95%', 'rounds ops/s', 'p50 us', '+-95%', 'rounds p50', 'p99 us', '+-95%', 'rounds p99', 'p99.9', 'max', 'MB/s', 'note'];
-
-function resultRow(r: BenchResult): string[] {
-  const head = [r.durable ? r.label : `${r.label} *`, r.mode, formatSize(r.size), String(r.writesPerSync)];
-  if (!r.supported || !r.latencyUs) return [...head, 'n/a', ...new Array(HEADER.length - 5).fill('')];
-  const l = r.latencyUs;
-  const e = r.estimates;
-  return [
-    ...head,
-    opsText(r.opsPerSec ?? 0), pct(e?.opsPerSec), range(e?.opsPerSec, opsText),
-    formatUs(l.p50), pct(e?.p50), range(e?.p50, formatUs),
-    formatUs(l.p99), pct(e?.p99), range(e?.p99, formatUs),
-    formatUs(l.p999),
-    formatUs(l.max),
-    (r.mbPerSec ?? 0).toFixed(1),
-    r.stability?.unstable ? 'UNSTABLE' : '',
-  ];
-}
-
 /** Text wrapped to `width`, each line after the first indented by `indent`, the first by `first`. */
 function paragraph(text: string, width: number, first: string, indent: string): string {
   return `${first}${wrapText(text, width - first.length, indent.slice(first.length)).replace(/\n/g, `\n${first}`)}`;
 }
 
 /**
- * The terminal report of a bench run: environment (every field named), the table with each
- * figure's 95% interval and the rounds' spread, n/a reasons, syscalls, the stability summary
- * and warnings, wrapped to `width` columns (the table itself is as wide as it needs).
+ * Why a row is unstable, in words: from its estimates with today's wording (files written
+ * before it said "+-17794%"), else as the file recorded it.
  */
-export function renderBenchReport(doc: BenchFile, width = 80): string {
+export function unstableReasons(r: BenchResult): string[] {
+  return r.estimates ? instability(r.estimates) : r.stability?.reasons ?? [];
+}
+
+/** How to print the report: the width of its lines, and --wide. */
+export interface ReportOptions {
+  width?: number;
+  wide?: boolean;
+}
+
+/** The report's first line(s): where, on what filesystem and device, and how long per case. */
+export function reportHeader(doc: Pick<BenchFile, 'env' | 'settings'>, width = 80): string[] {
   const env = doc.env;
+  const fs = env.filesystem;
+  const device = env.device.name ? `; device ${env.device.name}, write cache ${env.device.writeCache ?? '?'}` : '';
+  const s = doc.settings;
+  const plan = s ? `; ${s.rounds} rounds of ${formatSeconds(s.secondsPerCase / s.rounds)} per case` : '';
+  return paragraph(`hardsync bench: ${env.directory} on ${fs.type ?? 'an unknown filesystem'}${fs.source ? ` (${fs.source})` : ''}${device}${plan}`, width, '', '  ').split('\n');
+}
+
+/** The legend and the header of the table. */
+export function tableStart(layout: TableLayout, limitPct: number, width = 80): string[] {
+  return [paragraph(tableLegend(layout, limitPct), layout.wide ? Math.max(width, 80) : width, '', ''), '', ...tableHeader(layout)];
+}
+
+/** The page-cache write a row's "x page cache" is measured against. */
+export function baselineFor(results: readonly BenchResult[], r: Pick<BenchResult, 'mode' | 'size'>): BenchResult | null {
+  return pageCacheRow(results, r.mode, r.size);
+}
+
+/** The planned cases of a finished run: its rows. */
+function plannedOf(doc: BenchFile): PlannedCase[] {
+  return doc.results.map((r) => ({ method: r.method, label: r.label ?? r.method, mode: r.mode, size: r.size, writesPerSync: r.writesPerSync }));
+}
+
+/**
+ * What follows the table: the figures the rounds do not pin down (with the reason), n/a rows,
+ * the calls of each method, the environment, the stability summary and the warnings.
+ */
+export function reportTail(doc: BenchFile, width = 80, byId = false): string[] {
   const out: string[] = [];
-  const fsLine = [env.filesystem.type ?? 'unknown filesystem', env.filesystem.mountPoint ? `mounted on ${env.filesystem.mountPoint}` : '', env.filesystem.source ? `from ${env.filesystem.source}` : '']
-    .filter(Boolean).join(' ');
-  out.push(paragraph(`hardsync bench: ${env.directory}`, width, '', '  '));
+  const unpinned: string[] = [];
+  for (const r of doc.results) {
+    for (const key of ['p50', 'p99'] as const) {
+      const e = r.estimates?.[key];
+      const why = e ? notPinnedReason(e, key === 'p50' ? 50 : 99, e.fewestSamples, sampleNoun(r)) : null;
+      if (why) unpinned.push(paragraph(`${caseTitle(r, byId)} ${key} ${formatLatency(e!.value, true)}: ${why}`, width, '  ', '    '));
+    }
+  }
+  if (unpinned.length > 0) {
+    out.push('', 'Not pinned down by the rounds (rerun longer, or with --until-stable):', ...unpinned);
+  }
+  const na = doc.results.filter((r) => !r.supported);
+  if (na.length > 0) {
+    out.push('', 'n/a:');
+    const seen = new Set<string>();
+    for (const r of na) {
+      const line = paragraph(`${byId ? r.method : shortLabel(r.label)}${r.reason?.includes('size') ? ` ${formatSize(r.size)}` : ''}: ${r.reason}`, width, '  ', '    ');
+      if (!seen.has(line)) out.push(line);
+      seen.add(line);
+    }
+  }
+  out.push('', 'calls per operation:');
+  const shown = new Set<string>();
+  for (const r of doc.results) {
+    if (shown.has(r.method)) continue;
+    shown.add(r.method);
+    out.push(paragraph(`${byId ? `${r.method} (${r.label})` : r.label}: ${r.syscalls.join(', ')}`, width, '  ', '    '));
+  }
+  out.push('', ...environmentLines(doc, width));
+  if (doc.stability) out.push('', ...stabilityLines(doc, width));
+  for (const w of doc.warnings) out.push('', paragraph(`WARNING: ${w.message}`, width, '', '  '));
+  return out;
+}
+
+function environmentLines(doc: BenchFile, width: number): string[] {
+  const env = doc.env;
+  const out = ['environment:'];
   out.push(paragraph(`${env.os.type} ${env.os.release} ${env.os.arch}, ${env.cpu.model} x${env.cpu.cores}, Node ${env.node}, engine ${env.engine?.name ?? '?'}`, width, '  ', '    '));
+  const fsLine = [env.filesystem.type ?? 'unknown filesystem', env.filesystem.mountPoint ? `mounted on ${env.filesystem.mountPoint}` : '', env.filesystem.source ? `from ${env.filesystem.source}` : ''].filter(Boolean).join(' ');
   out.push(paragraph(fsLine, width, '  ', '    '));
   if (env.filesystem.mountOptions) {
     // /proc/self/mountinfo gives the mount's own options and the filesystem's (superblock) options.
@@ -114,38 +201,27 @@ export function renderBenchReport(doc: BenchFile, width = 80): string {
   if (env.dioAlignment) out.push(paragraph(`direct I/O alignment: memory ${env.dioAlignment.memory} B, offset ${env.dioAlignment.offset} B (${env.dioAlignment.source})`, width, '  ', '    '));
   const runner = doc.results.some((r) => r.runner === 'native') ? 'a native loop on a worker thread' : 'a JavaScript loop (--js)';
   const s = doc.settings;
-  const plan = s ? `${s.rounds} interleaved rounds of ${formatSeconds(s.secondsPerCase / s.rounds)} per case` : 'rounds not recorded';
-  out.push(paragraph(`Timed by ${runner}, ${plan}. Latencies in microseconds; ops/s as pg_test_fsync computes them. Each figure is from all rounds together; +-95% is the half-width of its 95% confidence interval (from the spread of the rounds' own figures); "rounds" is the lowest and highest single-round figure. UNSTABLE: an interval wider than +-${doc.stability?.limitPct ?? 10}% or rounds that disagree (see the end). "*": not durable on this OS.`, width, '  ', '  '));
-  out.push('');
-  out.push(renderTable(HEADER, doc.results.map(resultRow), HEADER.map((_, i) => i >= 2 && i < HEADER.length - 1)));
-  const na = doc.results.filter((r) => !r.supported);
-  if (na.length > 0) {
-    out.push('');
-    out.push('n/a:');
-    const seen = new Set<string>();
-    for (const r of na) {
-      const line = paragraph(`${r.label}${r.reason?.includes('size') ? ` ${formatSize(r.size)}` : ''}: ${r.reason}`, width, '  ', '    ');
-      if (!seen.has(line)) out.push(line);
-      seen.add(line);
-    }
-  }
-  out.push('');
-  out.push('calls per operation:');
-  const shown = new Set<string>();
-  for (const r of doc.results) {
-    if (shown.has(r.method)) continue;
-    shown.add(r.method);
-    out.push(paragraph(`${r.label}: ${r.syscalls.join(', ')}`, width, '  ', '    '));
-  }
-  const stability = doc.stability;
-  if (stability) {
-    out.push('');
-    out.push(...stabilityLines(doc, width));
-  }
-  for (const w of doc.warnings) {
-    out.push('');
-    out.push(paragraph(`WARNING: ${w.message}`, width, '', '  '));
-  }
+  out.push(paragraph(`timed by ${runner}${s ? `, ${s.rounds} interleaved rounds of ${formatSeconds(s.secondsPerCase / s.rounds)} per case` : ''}`, width, '  ', '    '));
+  return out;
+}
+
+/**
+ * The whole text report of a finished run: the header, the answer (summary) first, then the
+ * table with its legend, then the details. Every line fits `width` except with `wide`.
+ */
+export function renderBenchReport(doc: BenchFile, options: ReportOptions | number = {}): string {
+  const { width = 80, wide = false } = typeof options === 'number' ? { width: options } : options;
+  const layout = tableLayout(plannedOf(doc), width, wide);
+  const summary = doc.summary ?? summaryOf(doc);
+  const out = [
+    ...reportHeader(doc, width),
+    '',
+    ...summaryLines(summary, doc, width),
+    '',
+    ...tableStart(layout, doc.stability?.limitPct ?? 10, width),
+    ...doc.results.map((r) => tableRow(layout, r, baselineFor(doc.results, r))),
+    ...reportTail(doc, width, layout.byId),
+  ];
   return `${out.join('\n')}\n`;
 }
 
@@ -163,7 +239,7 @@ export function stabilityLines(doc: BenchFile, width = 80): string[] {
   } else {
     out.push(paragraph(`Stability: ${unstable.length} of ${stability.cases} measured cases are UNSTABLE: their figures may differ in another run by more than +-${stability.limitPct}%, so treat them as rough.`, width, '', '  '));
     for (const r of unstable) {
-      out.push(paragraph(`${caseTitle(r)}: ${(r.stability?.reasons ?? []).join('; ')}`, width, '  ', '    '));
+      out.push(paragraph(`${caseTitle(r)}: ${unstableReasons(r).join('; ')}`, width, '  ', '    '));
     }
     out.push(paragraph(stability.causes.length > 0
       ? `Likely causes measured during the run: ${stability.causes.join('; ')}.`
@@ -180,8 +256,8 @@ export function stabilityLines(doc: BenchFile, width = 80): string[] {
   return out;
 }
 
-function caseTitle(r: BenchResult): string {
-  return `${r.label} ${r.mode} ${formatSize(r.size)}${r.writesPerSync > 1 ? ` x${r.writesPerSync}` : ''}`;
+function caseTitle(r: BenchResult, byId = false): string {
+  return `${byId ? r.method : shortLabel(r.label)} ${r.mode} ${formatSize(r.size)}${r.writesPerSync > 1 ? ` x${r.writesPerSync}` : ''}`;
 }
 
 function fmtFlag(value: boolean | null): string {

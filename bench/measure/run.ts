@@ -12,7 +12,7 @@ import type { NativeBenchResult, NativeBenchSpec } from '../../lib/native';
 import { durableOn, layoutOf, methodLabel, sizeReason, syscallsOf, unsupportedReason, type MethodDef, type Mode, METHODS } from './methods';
 import { BenchFlushCode, BenchPlacementCode, BenchSequenceCode, runJsLoop, runNativeLoop } from './native-loop';
 import { ConditionsAccumulator, likelyCauses, snapshot, type OwnWork } from './conditions';
-import { formatSize, formatUs } from './report';
+import { formatLatency, formatSize, formatUs } from './report';
 import type { BenchEnv, BenchResult, BenchWarning, CaseEstimates, Estimate, RunStability } from './schema';
 import { cdfPoints, concatSamples, percentile, round3, roundsInterval, summarize } from './stats';
 
@@ -62,6 +62,11 @@ export interface RunOptions {
   untilStableDeadline?: number | null;
   /** Called before each round of a case runs (progress). */
   onProgress?: (progress: Progress) => void;
+  /**
+   * Called with a case's result as soon as its last planned round ends (without
+   * --until-stable; with it, once the extra rounds are done), so a report can print it then.
+   */
+  onCaseDone?: (index: number, result: BenchResult) => void;
   /**
    * The timed loop of one round (default: the native loop, or the JavaScript one for --js and
    * node:fs baselines). Tests give a synthetic one to drive the rounds and the stability logic.
@@ -174,11 +179,23 @@ function roundFigures(round: Round): { opsPerSec: number; p50: number; p99: numb
   };
 }
 
-/** ops/s, p50 and p99 with their intervals, from the rounds of a case. */
-export function estimatesOf(pooled: { opsPerSec: number; p50: number; p99: number }, rounds: readonly { opsPerSec: number; p50: number; p99: number }[]): CaseEstimates {
+/**
+ * ops/s, p50 and p99 with their intervals, from the rounds of a case. `measured` (the fastest
+ * and slowest operation in microseconds, and the fewest samples of one round) bounds the
+ * percentiles' intervals and says whether the rounds had enough operations for them.
+ */
+export function estimatesOf(
+  pooled: { opsPerSec: number; p50: number; p99: number },
+  rounds: readonly { opsPerSec: number; p50: number; p99: number }[],
+  measured?: { min: number; max: number; fewestSamples: number },
+): CaseEstimates {
   const one = (key: 'opsPerSec' | 'p50' | 'p99'): Estimate => {
-    const e = roundsInterval(pooled[key], rounds.map((r) => r[key]));
-    return { value: round3(e.value), low: round3(e.low), high: round3(e.high), halfWidthPct: Math.round(e.halfWidthPct * 10) / 10, rounds: e.rounds.map(round3) };
+    const percentileOf = key !== 'opsPerSec' && measured !== undefined;
+    const e = roundsInterval(pooled[key], rounds.map((r) => r[key]), percentileOf ? measured : undefined);
+    return {
+      value: round3(e.value), low: round3(e.low), high: round3(e.high), halfWidthPct: Math.round(e.halfWidthPct * 10) / 10, rounds: e.rounds.map(round3),
+      ...(percentileOf ? { fewestSamples: measured.fewestSamples } : {}),
+    };
   };
   return { opsPerSec: one('opsPerSec'), p50: one('p50'), p99: one('p99') };
 }
@@ -189,7 +206,8 @@ export function instability(estimates: CaseEstimates): string[] {
   const names = { opsPerSec: 'ops/s', p50: 'p50', p99: 'p99' } as const;
   for (const key of ['opsPerSec', 'p50', 'p99'] as const) {
     const e = estimates[key];
-    if (e.halfWidthPct > UNSTABLE_HALF_WIDTH_PCT) reasons.push(`${names[key]} interval +-${e.halfWidthPct.toFixed(0)}% (limit ${UNSTABLE_HALF_WIDTH_PCT}%)`);
+    const interval = key === 'opsPerSec' ? `${formatRate(e.low)}-${formatRate(e.high)} ops/s` : `${formatLatency(e.low, true)}-${formatLatency(e.high, true)}`;
+    if (e.halfWidthPct > UNSTABLE_HALF_WIDTH_PCT) reasons.push(`${names[key]} interval ${interval} reaches more than ${UNSTABLE_HALF_WIDTH_PCT}% from the figure`);
   }
   const ops = estimates.opsPerSec.rounds;
   const spread = Math.max(...ops) / Math.min(...ops);
@@ -215,10 +233,11 @@ export function caseName(c: { label: string; mode: string; size: number; writesP
  */
 function ownWork(c: BenchCase, spec: NativeBenchSpec, ops: number): OwnWork {
   const opBytes = c.size * c.writesPerSync;
-  const prefill = spec.placement === BenchPlacementCode.overwrite && spec.sequence === BenchSequenceCode.plain ? Math.max(spec.regionBytes, spec.prefillBytes) * spec.files.length : 0;
+  const prefilled = spec.sequence === BenchSequenceCode.plain || spec.sequence === BenchSequenceCode.mapped;
+  const prefill = spec.placement === BenchPlacementCode.overwrite && prefilled ? Math.max(spec.regionBytes, spec.prefillBytes) * spec.files.length : 0;
   const m = c.method;
-  const reachesDevice = m.flush !== BenchFlushCode.none || m.nodeFs !== undefined || m.dsync || m.sync || m.direct || (m.syncFileRange?.length ?? 0) > 0;
-  const flushesPerOp = (c.method.flush !== BenchFlushCode.none || c.method.nodeFs ? 1 : 0) + (c.method.dsync || c.method.sync ? c.writesPerSync : 0) + (c.method.sequence ? 1 : 0);
+  const reachesDevice = m.flush !== BenchFlushCode.none || m.nodeFs !== undefined || m.dsync || m.sync || m.direct || m.mapped || (m.syncFileRange?.length ?? 0) > 0;
+  const flushesPerOp = (c.method.flush !== BenchFlushCode.none || c.method.nodeFs || c.method.mapped ? 1 : 0) + (c.method.dsync || c.method.sync ? c.writesPerSync : 0) + (c.method.sequence ? 1 : 0);
   return { writeBytes: (reachesDevice ? ops * opBytes : 0) + prefill, flushes: ops * flushesPerOp };
 }
 
@@ -281,8 +300,12 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
       fs.rmSync(dir, { recursive: true, force: true });
     }
   };
+  const deadline = options.untilStableDeadline ?? null;
   for (let round = 0; round < options.rounds; round++) {
-    for (let i = 0; i < cases.length; i++) await runRound(i);
+    for (let i = 0; i < cases.length; i++) {
+      await runRound(i);
+      if (round === options.rounds - 1 && deadline === null) options.onCaseDone?.(i, resultOf(cases[i], states[i], options));
+    }
   }
   const unstableNow = (): number[] => states.flatMap((state, i) => {
     if (state.reason !== null || state.rounds.length < 2 || state.rounds.length >= MAX_ROUNDS) return [];
@@ -290,7 +313,6 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
     return state.unstable ? [i] : [];
   });
   let budgetSpent = false;
-  const deadline = options.untilStableDeadline ?? null;
   if (deadline !== null) {
     for (let pending = unstableNow(); pending.length > 0; pending = unstableNow()) {
       total += pending.length;
@@ -307,6 +329,7 @@ export async function runSuite(cases: readonly BenchCase[], options: RunOptions)
   }
   options.onProgress?.({ done: total, total, what: 'done', elapsedSeconds: (Date.now() - started) / 1000, etaSeconds: 0, extraRounds });
   const results = cases.map((c, i) => resultOf(c, states[i], options));
+  if (deadline !== null) results.forEach((r, i) => options.onCaseDone?.(i, r));
   const stillUnstable = results.filter((r) => r.stability?.unstable).map((r) => caseName(r));
   const conditions = whole.result();
   return {
@@ -345,7 +368,8 @@ function resultOf(c: BenchCase, state: CaseState, options: RunOptions): BenchRes
   // busiest thread's time (they ran concurrently).
   const latency = summarize(pooled.samples);
   const bytes = pooled.ops * c.size * c.writesPerSync;
-  const estimates = state.rounds.length >= 2 ? estimatesOf(pooled, state.rounds.map(roundFigures)) : undefined;
+  const measured = { min: latency.min, max: latency.max, fewestSamples: Math.min(...state.rounds.map((r) => r.samples.length)) };
+  const estimates = state.rounds.length >= 2 ? estimatesOf(pooled, state.rounds.map(roundFigures), measured) : undefined;
   const reasons = estimates ? instability(estimates) : ['one round only: no interval'];
   return {
     ...caseIdentity(c, caps, threads, Boolean(options.js)),
@@ -375,7 +399,7 @@ export interface SuiteChoice {
 
 function pushCase(cases: BenchCase[], seen: Set<string>, c: BenchCase): void {
   if (c.writesPerSync > 1 && !c.method.amortizable) return;
-  const mode = c.method.sequence ? 'new' : c.mode;
+  const mode = c.method.sequence ? 'new' : c.method.mapped ? 'overwrite' : c.mode;
   const key = `${c.method.id}/${mode}/${c.size}/${c.writesPerSync}`;
   if (seen.has(key)) return;
   seen.add(key);

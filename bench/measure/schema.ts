@@ -76,6 +76,12 @@ export interface Estimate {
   halfWidthPct: number;
   /** The same figure computed from each round alone, in round order. */
   rounds: number[];
+  /**
+   * Percentiles only: the fewest latency samples one round had. A round with fewer than
+   * stats.ts's minSamplesFor(percent) cannot pin its own percentile down (a p99 needs 368),
+   * and the report then prints the figure in words. Absent in older files.
+   */
+  fewestSamples?: number;
 }
 
 /** The three figures every case reports with an interval. */
@@ -211,8 +217,78 @@ export interface RunStability {
   untilStable: { addedRounds: number; stillUnstable: string[]; budgetSpent: boolean } | null;
 }
 
-/** The verdict of `hardsync check`. */
-export type CheckVerdict = 'PASS' | 'FAIL' | 'UNCERTAIN';
+/**
+ * The verdict of `hardsync check`. NOT-DURABLE: the filesystem keeps data in memory only
+ * (tmpfs, ramfs), or capabilities() says its flush is not durable on this OS: no figure
+ * measured there says anything about a disk.
+ */
+export type CheckVerdict = 'PASS' | 'FAIL' | 'UNCERTAIN' | 'NOT-DURABLE';
+
+/** A figure of the summary, with its 95% interval where the run has rounds. */
+export interface SummaryFigure {
+  value: number;
+  /** The interval (null: one round only, or a hardsync-bench/1 file). */
+  low: number | null;
+  high: number | null;
+  /** Why the rounds do not pin the figure down, in words, or null when they do. */
+  notPinned: string | null;
+}
+
+/** One durable method at one write size, as the summary ranks it. */
+export interface SummaryMethod {
+  method: string;
+  label: string;
+  /** Latency per operation, microseconds. */
+  p50Us: SummaryFigure;
+  p99Us: SummaryFigure;
+  opsPerSec: SummaryFigure;
+  /** p50 over the page-cache write's p50 at the same size and mode, with its 95% interval (null: no baseline). */
+  timesPageCache: SummaryFigure | null;
+  unstable: boolean;
+}
+
+/** The answer for one write size. */
+export interface SummarySize {
+  size: number;
+  /** The mode the answer is for: "overwrite" (in place, like a WAL) where it was measured. */
+  mode: string;
+  /** The page-cache write's p50 at this size and mode (null: not measured). */
+  pageCacheP50Us: SummaryFigure | null;
+  /** The durable method with the lowest p50 (null: none measured, or the filesystem is memory). */
+  cheapest: SummaryMethod | null;
+  /** Every durable method measured at this size and mode, lowest p50 first (empty on memory). */
+  ranking: SummaryMethod[];
+}
+
+/** What writing several records per flush bought, where a run measured it. */
+export interface SummaryBatching {
+  method: string;
+  label: string;
+  mode: string;
+  size: number;
+  writesPerSync: number;
+  /** p50 of one operation (all its writes and the flush) divided by its writes, microseconds. */
+  usPerWrite: number;
+  /** p50 of the same method with one write per flush, microseconds. */
+  oneWritePerFlushUs: number;
+  /** oneWritePerFlushUs / usPerWrite. */
+  gain: number;
+}
+
+/** The answer first: what a durable write costs here, and what to run next (kind "bench"). */
+export interface BenchSummary {
+  /** The filesystem keeps data in memory only (tmpfs, ramfs): nothing survives power loss; no ranking. */
+  memory: boolean;
+  /** The filesystem's type, as env.filesystem.type. */
+  filesystem: string | null;
+  /** Durable flushes faster than a device can make data durable: a volatile cache may acknowledge them. */
+  implausiblyFast: boolean;
+  /** One entry per write size measured, 8 KiB first. */
+  sizes: SummarySize[];
+  batching: SummaryBatching[];
+  /** What to run next, as command lines with their reason. */
+  next: { command: string; why: string }[];
+}
 
 /** A whole result file. */
 export interface BenchFile {
@@ -225,6 +301,10 @@ export interface BenchFile {
   settings?: RunSettings;
   /** Version 2, kind "bench". */
   stability?: RunStability;
+  /** Kind "pg": the wal_sync_method `hardsync pg` would choose here (null: none), and why. */
+  pg?: { walSyncMethod: string | null; why: string };
+  /** Version 2, kind "bench", written since the summary exists: the answer first. */
+  summary?: BenchSummary;
   check?: {
     thresholdUs: number;
     p99Us: number;
@@ -233,6 +313,10 @@ export interface BenchFile {
     bytes: number;
     blockSize: number;
     verdict?: CheckVerdict;
+    /** With verdict NOT-DURABLE: why, in words ("/dev/shm is tmpfs: memory, ..."). */
+    notDurable?: string;
+    /** PASS with flushes faster than a device can make data durable: the caveat, in words. */
+    caveat?: string;
     /** The p99's 95% interval (version 2). */
     p99LowUs?: number;
     p99HighUs?: number;

@@ -187,7 +187,7 @@ export interface Interval {
  * @param value The point figure (from all rounds pooled); positive.
  * @param rounds The same figure from each round alone; at least two, all positive.
  */
-export function roundsInterval(value: number, rounds: readonly number[]): Interval {
+export function roundsInterval(value: number, rounds: readonly number[], measured?: { min: number; max: number }): Interval {
   if (rounds.length < 2) throw new RangeError(`an interval needs at least two rounds, got ${rounds.length}`);
   if (!(value > 0) || rounds.some((r) => !(r > 0))) throw new RangeError('figures must be positive');
   const { mean, sd } = meanSd(rounds.map(Math.log));
@@ -196,9 +196,64 @@ export function roundsInterval(value: number, rounds: readonly number[]): Interv
   // when the rounds are alike; when one bad round pulls a pooled p99 far from the rest, the
   // interval spans both, each with its margin: wider, as it should be.
   const typical = Math.exp(mean);
-  const low = Math.min(value, typical) / factor;
-  const high = Math.max(value, typical) * factor;
-  return { value, low, high, halfWidthPct: (Math.max(high / value, value / low) - 1) * 100, rounds: [...rounds] };
+  let low = Math.min(value, typical) / factor;
+  let high = Math.max(value, typical) * factor;
+  // A percentile is the latency of an operation that was measured: it cannot be below the
+  // fastest one nor above the slowest, whatever a margin on a log scale says.
+  if (measured) {
+    low = Math.max(low, Math.min(measured.min, value));
+    high = Math.min(high, Math.max(measured.max, value));
+  }
+  return { value, low, high, halfWidthPct: reachPct(value, low, high), rounds: [...rounds] };
+}
+
+/**
+ * How far an interval reaches from its figure, on its farther side, as a percentage of the
+ * figure: max(high / value, value / low) - 1. This is the `halfWidthPct` of every estimate and
+ * what the 10% stability limit is compared with (on a log scale an interval is symmetric as a
+ * ratio, so this is its half-width as a ratio).
+ */
+export function reachPct(value: number, low: number, high: number): number {
+  return (Math.max(high / value, value / low) - 1) * 100;
+}
+
+/**
+ * The fewest operations a round needs for its own `percent`-th percentile to mean anything:
+ * below this, even the distribution-free 95% interval of that percentile has no upper end
+ * inside the round (the chance that every operation falls below the true percentile is over
+ * 2.5%), so the round's "p99" is just one of its slowest operations. 6 for p50, 36 for p90, 368 for
+ * p99, 3688 for p99.9.
+ */
+export function minSamplesFor(percent: number): number {
+  if (!(percent > 0 && percent < 100)) throw new RangeError(`percent must be in (0, 100), got ${percent}`);
+  return Math.ceil(Math.log((1 - CONFIDENCE) / 2) / Math.log(percent / 100));
+}
+
+/**
+ * Above this ratio of an interval's high end to its low end, the rounds do not pin a figure
+ * down: it is printed in words, not as a figure plus or minus an amount.
+ */
+export const NOT_PINNED_RATIO = 2;
+
+/**
+ * Why the rounds do not pin a figure down, in words, or null when they do: too few operations
+ * per round for that percentile (`percent` null: a rate, which any round pins), or an
+ * interval spanning more than {@link NOT_PINNED_RATIO} times (rounds that disagree).
+ * @param fewestSamples The fewest latency samples in one round (undefined: not recorded).
+ * @param what "flushes", "writes", "operations": what one sample is.
+ */
+export function notPinnedReason(
+  e: { low: number; high: number },
+  percent: number | null,
+  fewestSamples: number | undefined,
+  what = 'operations',
+): string | null {
+  if (percent !== null && fewestSamples !== undefined) {
+    const needed = minSamplesFor(percent);
+    if (fewestSamples < needed) return `${fewestSamples} ${what} per round, too few for a p${percent} (at least ${needed})`;
+  }
+  if (e.low > 0 && e.high / e.low > NOT_PINNED_RATIO) return `the rounds disagree: the 95% interval spans ${(e.high / e.low).toFixed(1)}x`;
+  return null;
 }
 
 /** A ratio of two figures with its 95% interval. */

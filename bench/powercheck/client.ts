@@ -1,10 +1,12 @@
 /**
- * The client side of the powercheck protocol: one TCP connection to the witness, requests
- * pipelined, replies matched in order (each reply ends with an OK or ERR line).
+ * The client side of the powercheck protocol: one TCP connection to the witness, opened with the
+ * handshake that proves both ends know the secret (PROTOCOL.md), then requests pipelined,
+ * replies matched in order (each reply ends with an OK or ERR line).
  * @module
  */
 import net from 'node:net';
 import { PROTOCOL } from './protocol';
+import { isNonce, makeNonce, makeProof, proofMatches } from './secret';
 
 /** The witness answered ERR: a refusal, not a lost connection (retrying will not help). */
 export class WitnessRefusal extends Error {
@@ -14,6 +16,20 @@ export class WitnessRefusal extends Error {
     readonly detail: string,
   ) {
     super(`the witness refused "${request.length > 60 ? `${request.slice(0, 60)}...` : request}": ${errCode} ${detail}`);
+  }
+}
+
+/**
+ * The handshake failed: the witness refused this side's secret, or could not prove it knows
+ * it, or speaks another protocol version. Retrying will not help: the fix is the secret or the
+ * version.
+ */
+export class WitnessHandshakeError extends Error {
+  constructor(
+    readonly reason: 'secret' | 'witness-proof' | 'version',
+    message: string,
+  ) {
+    super(message);
   }
 }
 
@@ -55,8 +71,12 @@ export class WitnessClient {
     socket.on('close', () => this.fail(new WitnessUnreachable(`the witness ${address} closed the connection`, 'ECONNRESET')));
   }
 
-  /** Connects and says HELLO. Rejects with WitnessUnreachable or WitnessRefusal. */
-  static async connect(host: string, port: number, timeoutMs = 30_000): Promise<WitnessClient> {
+  /**
+   * Connects, and proves to the witness that this side knows `secret` and checks that the
+   * witness knows it too. Rejects with WitnessUnreachable, WitnessRefusal (ERR busy, say) or
+   * WitnessHandshakeError.
+   */
+  static async connect(host: string, port: number, secret: string, timeoutMs = 30_000): Promise<WitnessClient> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect({ host, port });
@@ -76,13 +96,50 @@ export class WitnessClient {
     });
     const client = new WitnessClient(socket, timeoutMs, address);
     try {
-      const [reply] = await client.request(`HELLO ${PROTOCOL}`);
-      if (reply !== `OK HELLO ${PROTOCOL}`) throw new WitnessUnreachable(`${address} is not a powercheck witness (it answered ${JSON.stringify(reply.slice(0, 80))})`, 'EPROTO');
+      await client.handshake(secret);
     } catch (error) {
       client.close();
       throw error;
     }
     return client;
+  }
+
+  private async handshake(secret: string): Promise<void> {
+    const address = this.address;
+    const clientNonce = makeNonce();
+    let hello: string;
+    try {
+      [hello] = await this.request(`HELLO ${PROTOCOL} ${clientNonce}`);
+    } catch (error) {
+      // An older witness answers a HELLO it cannot parse with ERR version or ERR malformed.
+      if (error instanceof WitnessRefusal && (error.errCode === 'version' || error.errCode === 'malformed')) {
+        throw new WitnessHandshakeError('version', `the witness ${address} does not speak ${PROTOCOL} (it answered: ${error.errCode} ${error.detail}): run the same version of hardsync on both machines`);
+      }
+      throw error;
+    }
+    const [ok, command, version, witnessNonce, ...extra] = hello.split(' ');
+    if (ok !== 'OK' || command !== 'HELLO' || extra.length > 0) {
+      throw new WitnessUnreachable(`${address} is not a powercheck witness (it answered ${JSON.stringify(hello.slice(0, 80))})`, 'EPROTO');
+    }
+    if (version !== PROTOCOL || !isNonce(witnessNonce)) {
+      throw new WitnessHandshakeError('version', `the witness ${address} speaks ${JSON.stringify((version ?? '').slice(0, 40))}, not ${PROTOCOL}: run the same version of hardsync on both machines`);
+    }
+    let authReply: string;
+    try {
+      [authReply] = await this.request(`AUTH ${makeProof(secret, 'client', clientNonce, witnessNonce)}`);
+    } catch (error) {
+      if (error instanceof WitnessRefusal && error.errCode === 'auth') {
+        throw new WitnessHandshakeError(
+          'secret',
+          `the witness ${address} refused the secret: it is not this witness's (the witness printed its secret at its first start and keeps it in the file "secret" of its --state directory; give it with --secret-file FILE or $HARDSYNC_POWERCHECK_SECRET)`,
+        );
+      }
+      throw error;
+    }
+    const [, , witnessProof] = authReply.split(' ');
+    if (!authReply.startsWith('OK AUTH ') || !proofMatches(secret, 'witness', clientNonce, witnessNonce, witnessProof)) {
+      throw new WitnessHandshakeError('witness-proof', `the witness ${address} accepted the secret without proving that it knows it: it is not the witness you meant (or something between pretends to be it)`);
+    }
   }
 
   /** Sends one request; resolves with its reply lines (the last is the OK line). */

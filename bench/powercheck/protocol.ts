@@ -7,7 +7,7 @@
 import { crc32c } from '../../lib/index';
 
 /** The protocol name and version a client sends in its HELLO line. */
-export const PROTOCOL = 'hardsync-powercheck/1';
+export const PROTOCOL = 'hardsync-powercheck/2';
 
 /** The default TCP port of the witness. */
 export const DEFAULT_PORT = 5400;
@@ -108,9 +108,9 @@ export function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
 
-/** Parses the arguments of BEGIN (tokens after the command). */
-export function parseBegin(args: string[]): TestParams {
-  if (args.length !== 6) throw new ProtocolError('malformed', `BEGIN takes 6 fields (test block-size blocks method host path), got ${args.length}`);
+/** Parses a test's six fields (test block-size blocks method host path), as BEGIN and the witness's records give them. */
+export function parseTestParams(args: string[]): TestParams {
+  if (args.length !== 6) throw new ProtocolError('malformed', `a test is 6 fields (test block-size blocks method host path), got ${args.length}`);
   const test = parseTestId(args[0]);
   const blockSize = parseDecimal(args[1], 'block-size', MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
   if (!isPowerOfTwo(blockSize)) throw new ProtocolError('range', `block-size must be a power of two, got ${blockSize}`);
@@ -122,8 +122,25 @@ export function parseBegin(args: string[]): TestParams {
   return { test, blockSize, blocks, method, host, path };
 }
 
-export function formatBegin(p: TestParams): string {
-  return `BEGIN ${p.test} ${p.blockSize} ${p.blocks} ${p.method} ${encodeToken(p.host)} ${encodeToken(p.path)}`;
+/** The six fields of a test, as {@link parseTestParams} reads them. */
+export function formatTestParams(p: TestParams): string {
+  return `${p.test} ${p.blockSize} ${p.blocks} ${p.method} ${encodeToken(p.host)} ${encodeToken(p.path)}`;
+}
+
+/** A run key: 32 lowercase hex digits (128 random bits), drawn by the run that begins a test. */
+const RUN_KEY = /^[0-9a-f]{32}$/;
+
+/** Parses the arguments of BEGIN (tokens after the command): the test and its run key. */
+export function parseBegin(args: string[]): { params: TestParams; runKey: string } {
+  if (args.length !== 7) throw new ProtocolError('malformed', `BEGIN takes 7 fields (test block-size blocks method host path run-key), got ${args.length}`);
+  const params = parseTestParams(args.slice(0, 6));
+  if (!RUN_KEY.test(args[6])) throw new ProtocolError('malformed', `a run key is 32 lowercase hex digits, got ${quote(args[6])}`);
+  return { params, runKey: args[6] };
+}
+
+/** The BEGIN request of a test. */
+export function formatBegin(p: TestParams, runKey: string): string {
+  return `BEGIN ${formatTestParams(p)} ${runKey}`;
 }
 
 /**

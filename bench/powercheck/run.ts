@@ -10,8 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { allocAligned, dioAlignmentSync, fsyncDirSync, openSync, preallocateSync, writeDurableSync, type FlushMode } from '../../lib/index';
-import { WitnessClient, WitnessRefusal, WitnessUnreachable } from './client';
+import { WitnessClient, WitnessHandshakeError, WitnessRefusal, WitnessUnreachable } from './client';
 import { fillBlock, fillHeader, formatBegin, HEADER_MAGIC, MAX_BLOCKS, METHOD_CALLS, MIN_BLOCKS, type Method } from './protocol';
+import { makeRunKey } from './secret';
 
 /** A problem with the arguments or the file, found before the run starts (exit code 2). */
 export class PowercheckUsageError extends Error {
@@ -27,6 +28,8 @@ export interface RunHooks {
 
 export interface RunOptions {
   witness: { host: string; port: number };
+  /** The witness's secret. */
+  secret: string;
   file: string;
   /** File size in bytes; the file holds floor(size / blockSize) blocks (block 0 is the header). */
   size: number;
@@ -95,8 +98,11 @@ function blockChooser(seed: number, blocks: number): () => number {
 
 const USAGE_CODES = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST']);
 
-/** Makes the file: created exclusively, preallocated, header written and flushed, directory fsynced. */
-function createFile(file: string, blockSize: number, blocks: number, header: Buffer, replace: boolean): void {
+/**
+ * Checks, before the witness hears of the test, that `file` may be written: it does not exist,
+ * or it is a powercheck file and `replace` is set. Returns whether it exists.
+ */
+function checkTarget(file: string, replace: boolean): boolean {
   let existing: fs.Stats | undefined;
   try {
     existing = fs.lstatSync(file);
@@ -120,6 +126,16 @@ function createFile(file: string, blockSize: number, blocks: number, header: Buf
       }
       if (!head.equals(HEADER_MAGIC)) throw new PowercheckUsageError(`refusing to replace ${file}: it is not a powercheck file (no powercheck header)`);
     }
+  }
+  return existing !== undefined;
+}
+
+/**
+ * Makes the file (after {@link checkTarget}, which found whether it `exists`: then it is removed
+ * first): created exclusively, preallocated, header written and flushed, directory fsynced.
+ */
+function createFile(file: string, blockSize: number, blocks: number, header: Buffer, exists: boolean): void {
+  if (exists) {
     fs.unlinkSync(file);
     fsyncDirSync(path.dirname(file));
   }
@@ -189,18 +205,23 @@ export async function runPowercheck(options: RunOptions): Promise<RunResult> {
   if (blocks > MAX_BLOCKS) throw new PowercheckUsageError(`--size ${options.size} holds more than ${MAX_BLOCKS} blocks of ${blockSize} B: use a larger --block-size`);
   const host = options.host ?? os.hostname();
   const test = crypto.randomBytes(8).toString('hex');
+  // Proves to the witness, on every connection, that this is the run that began the test.
+  const beginLine = formatBegin({ test, blockSize, blocks, method, host, path: file }, makeRunKey());
+  const exists = checkTarget(file, options.replace ?? false);
   const timeoutMs = options.timeoutMs ?? 30_000;
   const reconnectMs = options.reconnectMs ?? 60_000;
   const log = options.log ?? (() => undefined);
   const witnessName = options.witness.host.includes(':') ? `[${options.witness.host}]:${options.witness.port}` : `${options.witness.host}:${options.witness.port}`;
 
-  let client: WitnessClient | undefined = await WitnessClient.connect(options.witness.host, options.witness.port, timeoutMs);
+  let client: WitnessClient | undefined = await WitnessClient.connect(options.witness.host, options.witness.port, options.secret, timeoutMs);
   let reconnects = 0;
   let unacked: string[] = [];
+  let begun = false;
   /**
    * Sends `lines` after any not yet acknowledged, and waits for all their replies. A lost
    * connection is made again (within reconnectMs) and everything unacknowledged is sent again:
-   * the witness treats a repeated request as already done.
+   * the witness treats a repeated request as already done. A new connection first resends the
+   * BEGIN, whose run key lets it write to the test.
    */
   async function exchange(lines: string[]): Promise<string[][]> {
     unacked.push(...lines);
@@ -208,14 +229,16 @@ export async function runPowercheck(options: RunOptions): Promise<RunResult> {
     let backoff = 50;
     for (;;) {
       try {
+        let resume: string[] = [];
         if (client === undefined) {
-          client = await WitnessClient.connect(options.witness.host, options.witness.port, timeoutMs);
+          client = await WitnessClient.connect(options.witness.host, options.witness.port, options.secret, timeoutMs);
           reconnects++;
+          if (begun) resume = [beginLine];
           log(`witness ${witnessName} reached again; resending ${unacked.length} unacknowledged request(s)`);
         }
-        const replies = await client.requestMany(unacked);
+        const replies = await client.requestMany([...resume, ...unacked]);
         unacked = [];
-        return replies;
+        return replies.slice(resume.length);
       } catch (error) {
         if (!(error instanceof WitnessUnreachable)) throw error;
         client?.close();
@@ -233,10 +256,11 @@ export async function runPowercheck(options: RunOptions): Promise<RunResult> {
 
   let fd = -1;
   try {
-    await exchange([formatBegin({ test, blockSize, blocks, method, host, path: file })]);
+    await exchange([beginLine]);
+    begun = true;
     const header = allocAligned(blockSize, 4096);
     fillHeader(header, { test, blockSize, blocks, method, createdMs: Date.now() });
-    createFile(file, blockSize, blocks, header, options.replace ?? false);
+    createFile(file, blockSize, blocks, header, exists);
     const opened = openForMethod(file, method, blockSize);
     fd = opened.fd;
     const { buffer, flush } = opened;
@@ -312,4 +336,4 @@ export async function runPowercheck(options: RunOptions): Promise<RunResult> {
   }
 }
 
-export { WitnessRefusal, WitnessUnreachable };
+export { WitnessHandshakeError, WitnessRefusal, WitnessUnreachable };

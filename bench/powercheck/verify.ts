@@ -63,9 +63,20 @@ export interface VerifyReport {
   witness: string;
   file: string;
   test: string | null;
-  /** How the test was identified: its file's header, --test, or the witness's latest test for this host and path. */
+  /** How the test was identified: its file's header, --test, or the witness's last unfinished test of this host and path. */
   testFrom: 'header' | 'option' | 'witness' | null;
+  /**
+   * When the header is gone and the witness could not say which test wrote the file: the tests
+   * it knows for this path (the ones that could have, or the latest ones), for --test.
+   */
+  candidates: { test: string; host: string; began: string; last: string; ready: boolean; ended: boolean }[];
   testInfo: WitnessTest | null;
+  /**
+   * A later test of the same host and path, begun after this test's last message, whose own
+   * file was acknowledged durable (READY), although the file still holds this test's header:
+   * the disk lost the newer file and kept the older one.
+   */
+  replacedBy: string | null;
   /** The file's header (block 0), made durable before the first write. */
   header: 'intact' | 'missing' | 'damaged' | 'no-file' | 'not-read';
   counts: {
@@ -95,8 +106,10 @@ export interface VerifyReport {
 
 export interface VerifyOptions {
   witness: { host: string; port: number };
+  /** The witness's secret. */
+  secret: string;
   file: string;
-  /** The test to check when the file's header cannot tell. */
+  /** The test to check when the file's header cannot tell (default: the witness says which, see {@link chooseTest}). */
   test?: string;
   /** The host name the run used (default os.hostname()), to find the test at the witness. */
   host?: string;
@@ -104,6 +117,54 @@ export interface VerifyOptions {
 }
 
 const LIST_LIMIT = 1000;
+
+/** The tests named in a "could not check", at most. */
+const CANDIDATES_SHOWN = 10;
+
+/**
+ * Which test wrote `file` on `host`, when the file's header is gone: of the witness's tests of
+ * that host and path, the ones that did not end cleanly and were not followed by another test
+ * of the same path begun after their last record (that run replaced the file). Exactly one:
+ * that test. None: the latest test of the path ended cleanly (a file removed after a clean
+ * stop says nothing of the disk), or the witness knows no test of it. More than one: runs that
+ * overlapped in time (two machines with the same host name, say); the caller must choose.
+ */
+export function chooseTest(tests: readonly WitnessTest[], host: string, file: string): { test: WitnessTest } | { test: null; why: string; candidates: WitnessTest[] } {
+  const mine = tests.filter((t) => t.host === host && t.path === file).sort((a, b) => a.number - b.number);
+  if (mine.length === 0) {
+    const others = tests.filter((t) => t.path === file);
+    return {
+      test: null,
+      why: `the witness knows no test of ${host} for that path${others.length > 0 ? ` (it knows ${others.length} of other hosts: ${[...new Set(others.map((t) => t.host))].slice(0, CANDIDATES_SHOWN).join(', ')})` : ''}`,
+      candidates: others.slice(-CANDIDATES_SHOWN),
+    };
+  }
+  const unfinished = mine.filter((t) => !t.ended && !mine.some((u) => u !== t && u.began > t.last));
+  if (unfinished.length === 1) return { test: unfinished[0] };
+  if (unfinished.length === 0) {
+    const latest = mine[mine.length - 1];
+    return {
+      test: null,
+      why: `the witness's latest test of ${host} for that path, ${latest.test}, ended cleanly (it was stopped, not cut): a file removed after that proves nothing about the disk`,
+      candidates: [latest],
+    };
+  }
+  return {
+    test: null,
+    why: `${unfinished.length} unfinished tests of ${host} for that path overlapped in time (${unfinished.slice(0, CANDIDATES_SHOWN).map((t) => t.test).join(', ')}): the witness cannot tell which one wrote it`,
+    candidates: unfinished.slice(0, CANDIDATES_SHOWN),
+  };
+}
+
+/** The latest test that replaced `t`'s file with its own, durably (see {@link VerifyReport.replacedBy}). */
+export function replacementOf(tests: readonly WitnessTest[], t: WitnessTest): WitnessTest | undefined {
+  const later = tests.filter((u) => u.host === t.host && u.path === t.path && u.number > t.number && u.began > t.last && u.ready);
+  return later.length > 0 ? later.reduce((a, b) => (b.number > a.number ? b : a)) : undefined;
+}
+
+function candidateOf(t: WitnessTest): VerifyReport['candidates'][number] {
+  return { test: t.test, host: t.host, began: new Date(t.began).toISOString(), last: new Date(t.last).toISOString(), ready: t.ready, ended: t.ended };
+}
 
 function parseTestLine(line: string): WitnessTest {
   const f = line.split(' ');
@@ -167,7 +228,9 @@ export async function verifyPowercheck(options: VerifyOptions): Promise<VerifyRe
     file,
     test: null,
     testFrom: null,
+    candidates: [],
     testInfo: null,
+    replacedBy: null,
     header: 'not-read',
     counts: { blocks: 0, acknowledged: 0, intact: 0, newer: 0, torn: 0, lost: 0, unexpected: 0, unreadable: 0 },
     lost: [],
@@ -202,13 +265,15 @@ export async function verifyPowercheck(options: VerifyOptions): Promise<VerifyRe
 
     let client: WitnessClient;
     try {
-      client = await WitnessClient.connect(options.witness.host, options.witness.port, options.timeoutMs ?? 30_000);
+      client = await WitnessClient.connect(options.witness.host, options.witness.port, options.secret, options.timeoutMs ?? 30_000);
     } catch (error) {
       return cannot((error as Error).message);
     }
     let info: WitnessTest;
     let blocks: WitnessBlock[];
+    let tests: WitnessTest[];
     try {
+      tests = (await client.request('LIST')).filter((l) => l.startsWith('TEST ')).map(parseTestLine);
       if (header) {
         if (options.test !== undefined && options.test !== header.test) {
           return cannot(`${file} belongs to test ${header.test}, not to test ${options.test} given by --test`);
@@ -220,13 +285,13 @@ export async function verifyPowercheck(options: VerifyOptions): Promise<VerifyRe
         report.testFrom = 'option';
       } else {
         const host = options.host ?? os.hostname();
-        const lines = await client.request('LIST');
-        const mine = lines.filter((l) => l.startsWith('TEST ')).map(parseTestLine).filter((t) => t.host === host && t.path === file);
-        if (mine.length === 0) {
-          return cannot(`${file} ${report.header === 'no-file' ? 'does not exist' : 'has no powercheck header'}, and the witness knows no test of ${host} for that path (give --test ID)`);
+        const chosen = chooseTest(tests, host, file);
+        if (chosen.test === null) {
+          report.candidates = chosen.candidates.map(candidateOf);
+          const named = chosen.candidates.length > 0 ? `; give --test ID to check one of: ${chosen.candidates.map((t) => t.test).join(', ')}` : '';
+          return cannot(`${file} ${report.header === 'no-file' ? 'does not exist' : 'has no powercheck header'}, and ${chosen.why}${named}`);
         }
-        const latest = mine.reduce((a, b) => (b.number > a.number ? b : a));
-        report.test = latest.test;
+        report.test = chosen.test.test;
         report.testFrom = 'witness';
       }
       const lines = await client.request(`STATE ${report.test}`);
@@ -239,6 +304,7 @@ export async function verifyPowercheck(options: VerifyOptions): Promise<VerifyRe
       client.close();
     }
     report.testInfo = info;
+    if (header) report.replacedBy = replacementOf(tests, info)?.test ?? null;
     report.counts.blocks = blocks.length;
     report.counts.acknowledged = blocks.filter((b) => b.durableSeq > 0).length;
     if (header && (header.blockSize !== info.blockSize || header.blocks !== info.blocks)) {
@@ -306,6 +372,12 @@ export async function verifyPowercheck(options: VerifyOptions): Promise<VerifyRe
     } else if (report.header !== 'intact') {
       report.verdict = 'lied';
       report.reason = `the file's header (block 0), flushed before the first write, is ${report.header}` + (c.lost > 0 ? `; and ${c.lost} of ${c.acknowledged} acknowledged blocks lost their write${lostSummary()}` : '');
+    } else if (report.replacedBy !== null) {
+      const newer = tests.find((u) => u.test === report.replacedBy)!;
+      report.verdict = 'lied';
+      report.reason =
+        `${file} holds test ${info.test}, but test ${newer.test} of the same host and path, begun ${new Date(newer.began).toISOString()} after it, ` +
+        `had replaced it with its own file, acknowledged durable: the disk lost the newer file and kept the older one`;
     } else if (c.lost > 0) {
       report.verdict = 'lied';
       report.reason = `${c.lost} of ${c.acknowledged} blocks acknowledged durable do not hold their acknowledged write${lostSummary()}`;
@@ -343,7 +415,7 @@ export function renderVerify(r: VerifyReport): string {
   const out: string[] = [];
   const t = r.testInfo;
   out.push(`hardsync powercheck verify: ${r.file}`);
-  out.push(`witness ${r.witness}${r.test ? `, test ${r.test}${r.testFrom === 'header' ? '' : r.testFrom === 'option' ? ' (from --test)' : ' (the latest of this host and path)'}` : ''}`);
+  out.push(`witness ${r.witness}${r.test ? `, test ${r.test}${r.testFrom === 'header' ? '' : r.testFrom === 'option' ? ' (from --test)' : ' (the header is gone: the last unfinished test of this host and path)'}` : ''}`);
   if (t) {
     out.push(`run on ${t.host}: ${t.blocks} blocks of ${t.blockSize} B, method ${t.method}; began ${new Date(t.began).toISOString()}, last message ${new Date(t.last).toISOString()}${t.ended ? ' (stopped cleanly: there was no power cut)' : ''}`);
     out.push(`writes announced ${t.announced}, acknowledged durable ${t.durable}; file header: ${r.header}`);
@@ -361,6 +433,10 @@ export function renderVerify(r: VerifyReport): string {
       out.push(`    block ${l.block}: write ${l.acknowledgedSeq} acknowledged ${l.acknowledgedAt ?? '?'} (${l.beforeLastContactMs ?? '?'} ms before the last message); holds ${l.found}`);
     }
     if (r.lost.length > 20 || r.omitted > 0) out.push(`    ... and ${r.counts.lost - Math.min(20, r.lost.length)} more (--json FILE lists up to 1000)`);
+  }
+  if (r.candidates.length > 0) {
+    out.push('tests of this path known to the witness:');
+    for (const c of r.candidates) out.push(`  ${c.test}  host ${c.host}, began ${c.began}, last message ${c.last}${c.ended ? ', ended cleanly' : c.ready ? ', not ended (cut?)' : ', cut before its file was durable'}`);
   }
   out.push('');
   const word = r.verdict === 'honest' ? 'HONEST' : r.verdict === 'lied' ? 'LIED' : 'COULD NOT CHECK';

@@ -10,19 +10,26 @@
  *
  * Records are one line of text each (the same text in the log and in `apply`):
  *
- *   B <test> <blockSize> <blocks> <method> <host> <path> <at>   a test begun (BEGIN's fields)
+ *   B <test> <blockSize> <blocks> <method> <host> <path> <at> <owner>
+ *                                                 a test begun (BEGIN's fields; owner: the
+ *                                                 SHA-256 of its run key, absent in a state
+ *                                                 written by protocol 1)
  *   R <test> <at>                                                its file is durable (READY)
  *   P <test> <seq> <block> <at>                                  write seq to block announced
  *   D <test> <seq> <block> <at>                                  write seq acknowledged durable
  *   E <test> <at>                                                the test ended cleanly
  *
  * `at` is the witness's clock (ms since the epoch).
+ *
+ * The state is bounded: `stateBytes` is an upper bound of its snapshot's size (each test and each
+ * block the witness tracks costs a fixed amount, plus the test's host and path), which the
+ * server checks before it records anything that would grow it.
  * @module
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { DurableLog, writeFileAtomic } from '../../lib/index';
-import { formatBegin, parseBegin, ProtocolError, quote, type TestParams } from './protocol';
+import { formatTestParams, parseTestParams, ProtocolError, quote, type TestParams } from './protocol';
 
 /** What the witness knows of one block of one test. */
 export interface BlockState {
@@ -36,6 +43,8 @@ export interface BlockState {
 
 /** What the witness knows of one test. */
 export interface TestState extends TestParams {
+  /** SHA-256 (hex) of the run key of the run that began it; '' for a test recorded by protocol 1 (no run may continue it). */
+  owner: string;
   /** Order in which the witness first heard of the test (1, 2, ...). */
   number: number;
   began: number;
@@ -77,6 +86,17 @@ export interface WitnessStoreOptions {
 }
 
 const SNAPSHOT = 'snapshot.json';
+
+/**
+ * What one block costs in the snapshot at most: `[block,durableSeq,durableAt,pendingSeq,pendingAt],`
+ * with every number at its largest.
+ */
+export const BLOCK_STATE_COST = 80;
+
+/** What a test costs in the snapshot at most: its fixed fields, its host and its path. */
+export function testStateCost(params: Pick<TestParams, 'host' | 'path'>): number {
+  return 512 + Buffer.byteLength(JSON.stringify(params.host)) + Buffer.byteLength(JSON.stringify(params.path));
+}
 const SNAPSHOT_FORMAT = 'hardsync-powercheck-witness/1';
 
 interface SnapshotTest extends Omit<TestState, 'blockStates'> {
@@ -96,6 +116,7 @@ export class WitnessStore {
   /** The compaction under way, if any. */
   private snapshotting: Promise<void> | undefined;
   private failed: Error | undefined;
+  private bytes = 0;
   private readonly failureListeners: ((error: Error) => void)[] = [];
 
   private constructor(
@@ -130,6 +151,11 @@ export class WitnessStore {
     this.failureListeners.push(listener);
   }
 
+  /** An upper bound of the snapshot's size, in bytes (see {@link testStateCost} and {@link BLOCK_STATE_COST}). */
+  get stateBytes(): number {
+    return this.bytes;
+  }
+
   /** Resolves once every record made so far is durable (or the state has failed: see `failure`). */
   durable(): Promise<void> {
     return this.barrier;
@@ -142,9 +168,9 @@ export class WitnessStore {
     return t;
   }
 
-  /** Records a new test (BEGIN); the caller has checked that it is new. */
-  begin(params: TestParams): void {
-    this.record(`${formatBegin(params).replace(/^BEGIN/, 'B')} ${Date.now()}`, 'begin', params.test);
+  /** Records a new test (BEGIN) begun by the run whose key hashes to `owner`; the caller has checked that it is new. */
+  begin(params: TestParams, owner: string): void {
+    this.record(`B ${formatTestParams(params)} ${Date.now()} ${owner}`, 'begin', params.test);
   }
 
   /** Records that the test's file is durable (READY). */
@@ -220,7 +246,8 @@ export class WitnessStore {
     for (const t of doc.tests as SnapshotTest[]) {
       const blockStates = new Map<number, BlockState>();
       for (const [block, durableSeq, durableAt, pendingSeq, pendingAt] of t.blockStates) blockStates.set(block, { durableSeq, durableAt, pendingSeq, pendingAt });
-      this.tests.set(t.test, { ...t, blockStates });
+      this.tests.set(t.test, { ...t, owner: t.owner ?? '', blockStates });
+      this.bytes += testStateCost(t) + blockStates.size * BLOCK_STATE_COST;
     }
     this.snapshotLsn = doc.lsn as number;
   }
@@ -286,10 +313,12 @@ export class WitnessStore {
     const [kind, ...f] = text.split(' ');
     switch (kind) {
       case 'B': {
-        const params = parseBegin(f.slice(0, 6));
+        const params = parseTestParams(f.slice(0, 6));
         const at = Number(f[6]);
+        this.bytes += testStateCost(params);
         this.tests.set(params.test, {
           ...params,
+          owner: f[7] ?? '',
           number: this.tests.size + 1,
           began: at,
           ready: false,
@@ -321,7 +350,11 @@ export class WitnessStore {
         const seq = Number(f[1]);
         const block = Number(f[2]);
         const at = Number(f[3]);
-        const s = t.blockStates.get(block) ?? { durableSeq: 0, durableAt: 0, pendingSeq: 0, pendingAt: 0 };
+        let s = t.blockStates.get(block);
+        if (!s) {
+          s = { durableSeq: 0, durableAt: 0, pendingSeq: 0, pendingAt: 0 };
+          this.bytes += BLOCK_STATE_COST;
+        }
         s.pendingSeq = seq;
         s.pendingAt = at;
         t.blockStates.set(block, s);

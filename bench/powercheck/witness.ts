@@ -8,12 +8,21 @@
  * protocol's commands, and the rule that every reply is sent only after every record applied
  * before it is durable.
  *
+ * No stranger can write to it: every connection proves it knows the witness's secret before
+ * anything else (a challenge-response with HMAC; the secret never crosses the wire), and a test
+ * accepts READY/PRE/POST/END only on a connection that sent its BEGIN with the run key of the
+ * run that began it. Connections (in all and per client address), tests and the state's size
+ * are bounded, each with its own refusal.
+ *
  * Hostile input never crashes it: a malformed line gets an ERR line; too many errors, an
- * over-long line, a wrong protocol version or an idle connection end the connection; input is
- * not read faster than replies can be sent.
+ * over-long line, a wrong protocol version, a wrong secret, a connection that does not
+ * authenticate in time or an idle one end the connection; input is not read faster than
+ * replies can be sent.
  * @module
  */
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import {
   encodeToken,
   MAX_LINE,
@@ -26,27 +35,42 @@ import {
   tokenize,
   type Method,
 } from './protocol';
-import { WitnessStore, type BlockState, type DurableRecord, type RecordKind, type TestState } from './witness-store';
+import { checkStateDir, isNonce, makeNonce, makeProof, ownerHash, ownerMatches, proofMatches, stateSecret, type WitnessSecret } from './secret';
+import { BLOCK_STATE_COST, testStateCost, WitnessStore, type BlockState, type DurableRecord, type RecordKind, type TestState } from './witness-store';
 
 export type { BlockState, DurableRecord, RecordKind, TestState };
 
 export interface WitnessOptions {
-  /** Where the state lives (created if missing). Nothing else is written. */
+  /** Where the state lives (created if missing, mode 700). Nothing else is written. */
   stateDir: string;
+  /**
+   * The secret every client must prove it knows. Default: the one kept in `stateDir/secret`,
+   * made (and written there, mode 600) at the first start.
+   */
+  secret?: string;
   /** TCP port (0: any free one). Default 5400. */
   port?: number;
-  /** Address to listen on; default every interface. */
+  /** Address to listen on; default 127.0.0.1 (this machine only). */
   host?: string;
   /** A connection with no request for this long is closed. Default 120 000 ms. */
   idleTimeoutMs?: number;
+  /** A connection that has not proved it knows the secret this long after it opened is closed. Default 10 000 ms. */
+  authTimeoutMs?: number;
   /** Compact the log into a snapshot after this many records. Default 200 000. */
   snapshotEvery?: number;
   /** Size of each log segment (default 8 MiB); small ones make compaction testable. */
   segmentSize?: number;
   /** Most connections at once; more are refused with ERR busy. Default 128. */
   maxConnections?: number;
+  /** Most connections at once from one client address; more are refused with ERR busy. Default 16. */
+  maxConnectionsPerAddress?: number;
   /** Most tests kept; a BEGIN of a new one beyond that is refused with ERR full. Default 10 000. */
   maxTests?: number;
+  /**
+   * Most bytes of state (an upper bound of its snapshot's size: each test and each block it
+   * tracks); a BEGIN or a PRE to a new block beyond that is refused with ERR full. Default 256 MiB.
+   */
+  maxStateBytes?: number;
   /** Log lines (test begun, connection errors); default none. */
   log?: (line: string) => void;
   /** Called once a record is durable (for tests and progress displays). */
@@ -55,6 +79,31 @@ export interface WitnessOptions {
 
 const MAX_ERRORS_PER_CONNECTION = 8;
 const MAX_INFLIGHT = 1024;
+
+/** The defaults of the limits, for the CLI's help. */
+export const WITNESS_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 5400,
+  idleTimeoutMs: 120_000,
+  authTimeoutMs: 10_000,
+  maxConnections: 128,
+  maxConnectionsPerAddress: 16,
+  maxTests: 10_000,
+  maxStateBytes: 256 * 1024 * 1024,
+} as const;
+
+/** What the witness is holding, for tests and monitoring. */
+export interface WitnessStats {
+  /** Connections open now, and the most there ever were at once. */
+  connections: number;
+  peakConnections: number;
+  /** Connections refused at once (ERR busy) and connections closed for a wrong secret or none in time. */
+  refusedBusy: number;
+  refusedAuth: number;
+  tests: number;
+  /** See {@link WitnessOptions.maxStateBytes}. */
+  stateBytes: number;
+}
 
 /** One reply: lines to send, and whether to close the connection after them. */
 interface Reply {
@@ -65,7 +114,17 @@ interface Reply {
 interface Connection {
   socket: net.Socket;
   peer: string;
+  /** The client's address, for the per-address limit. */
+  address: string;
   hello: boolean;
+  /** The two nonces of the handshake (set by HELLO). */
+  clientNonce: string;
+  witnessNonce: string;
+  /** The client proved it knows the secret (AUTH). */
+  authenticated: boolean;
+  authTimer: NodeJS.Timeout | undefined;
+  /** Tests whose BEGIN, with their run key, came on this connection: the only ones it may write. */
+  owned: Set<string>;
   errors: number;
   closing: boolean;
   pending: Buffer;
@@ -78,15 +137,29 @@ interface Connection {
 export class Witness {
   private server!: net.Server;
   private readonly connections = new Set<Connection>();
+  private readonly perAddress = new Map<string, number>();
   private closing: Promise<void> | undefined;
+  private peak = 0;
+  private refusedBusy = 0;
+  private refusedAuth = 0;
 
   private constructor(
     private readonly options: WitnessOptions,
     private readonly store: WitnessStore,
+    /** The secret, and where it is kept. */
+    readonly secret: WitnessSecret,
   ) {}
 
-  /** Opens (or creates) the state, replays it, and starts listening. */
+  /**
+   * Opens (or creates) the state and its secret, replays the state, and starts listening.
+   * Rejects with a SecretError if other users could change the state directory, or read or
+   * change the secret file.
+   */
   static async start(options: WitnessOptions): Promise<Witness> {
+    const stateDir = path.resolve(options.stateDir);
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    checkStateDir(stateDir);
+    const secret: WitnessSecret = options.secret !== undefined ? { secret: options.secret, file: null, created: false } : stateSecret(stateDir);
     const store = await WitnessStore.open({
       stateDir: options.stateDir,
       snapshotEvery: options.snapshotEvery,
@@ -94,7 +167,7 @@ export class Witness {
       log: options.log,
       onRecord: options.onRecord,
     });
-    const witness = new Witness({ ...options, stateDir: store.stateDir }, store);
+    const witness = new Witness({ ...options, stateDir: store.stateDir }, store, secret);
     try {
       await witness.listen();
     } catch (error) {
@@ -107,6 +180,18 @@ export class Witness {
   /** What the witness knows of each test, by test id. */
   get tests(): ReadonlyMap<string, TestState> {
     return this.store.tests;
+  }
+
+  /** Connections, tests and state size now. */
+  stats(): WitnessStats {
+    return {
+      connections: this.connections.size,
+      peakConnections: this.peak,
+      refusedBusy: this.refusedBusy,
+      refusedAuth: this.refusedAuth,
+      tests: this.store.tests.size,
+      stateBytes: this.store.stateBytes,
+    };
   }
 
   /** Where it listens. */
@@ -144,7 +229,7 @@ export class Witness {
     this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ port: this.options.port ?? 5400, host: this.options.host }, () => {
+      this.server.listen({ port: this.options.port ?? WITNESS_DEFAULTS.port, host: this.options.host ?? WITNESS_DEFAULTS.host }, () => {
         this.server.off('error', reject);
         this.server.on('error', (error) => this.options.log?.(`server error: ${error.message}`));
         resolve();
@@ -153,21 +238,54 @@ export class Witness {
   }
 
   private accept(socket: net.Socket): void {
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const address = socket.remoteAddress ?? '?';
+    const peer = `${address}:${socket.remotePort}`;
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.options.log?.(`${peer}: ${error.code ?? error.message}`);
       socket.destroy();
     });
-    if (this.connections.size >= (this.options.maxConnections ?? 128) || this.closing) {
-      socket.end(`ERR busy ${this.closing ? 'the witness is shutting down' : 'too many connections'}\n`);
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    const maxConnections = this.options.maxConnections ?? WITNESS_DEFAULTS.maxConnections;
+    const maxPerAddress = this.options.maxConnectionsPerAddress ?? WITNESS_DEFAULTS.maxConnectionsPerAddress;
+    const busy = this.closing
+      ? 'the witness is shutting down'
+      : this.connections.size >= maxConnections
+        ? `too many connections (${maxConnections}, the witness's maximum)`
+        : fromAddress >= maxPerAddress
+          ? `too many connections from ${address} (${maxPerAddress}, the witness's maximum per address)`
+          : undefined;
+    if (busy !== undefined) {
+      this.refusedBusy++;
+      socket.end(`ERR busy ${busy}\n`);
       setTimeout(() => socket.destroy(), 2000).unref();
       return;
     }
     socket.setNoDelay(true);
-    const conn: Connection = { socket, peer, hello: false, errors: 0, closing: false, pending: Buffer.alloc(0), chain: Promise.resolve(), inflight: 0, paused: false };
+    const conn: Connection = {
+      socket, peer, address, hello: false, clientNonce: '', witnessNonce: '', authenticated: false, authTimer: undefined, owned: new Set(),
+      errors: 0, closing: false, pending: Buffer.alloc(0), chain: Promise.resolve(), inflight: 0, paused: false,
+    };
     this.connections.add(conn);
-    socket.on('close', () => this.connections.delete(conn));
-    const idle = this.options.idleTimeoutMs ?? 120_000;
+    this.perAddress.set(address, fromAddress + 1);
+    this.peak = Math.max(this.peak, this.connections.size);
+    socket.on('close', () => {
+      clearTimeout(conn.authTimer);
+      this.connections.delete(conn);
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    });
+    // A deadline, not an idle timer: a client that trickles bytes without ever authenticating
+    // does not hold its connection longer.
+    const authMs = this.options.authTimeoutMs ?? WITNESS_DEFAULTS.authTimeoutMs;
+    conn.authTimer = setTimeout(() => {
+      if (conn.authenticated || conn.closing) return;
+      this.refusedAuth++;
+      this.options.log?.(`${peer}: not authenticated within ${authMs} ms, closed`);
+      this.send(conn, { lines: [`ERR timeout not authenticated within ${authMs / 1000} s`], close: true });
+    }, authMs);
+    conn.authTimer.unref();
+    const idle = this.options.idleTimeoutMs ?? WITNESS_DEFAULTS.idleTimeoutMs;
     socket.setTimeout(idle);
     socket.on('timeout', () => {
       if (conn.inflight > 0 || conn.closing) return;
@@ -284,20 +402,26 @@ export class Witness {
       const failure = this.store.failure;
       if (failure) throw new ProtocolError('internal', `the witness cannot write its state (${failure.message})`, true);
       const [command, ...args] = tokenize(raw);
-      if (!conn.hello && command !== 'HELLO') throw new ProtocolError('hello-first', `send "HELLO ${PROTOCOL}" first`, true);
+      if (!conn.hello && command !== 'HELLO') throw new ProtocolError('hello-first', `send "HELLO ${PROTOCOL} NONCE" first`, true);
+      if (!conn.authenticated && command !== 'HELLO' && command !== 'AUTH' && command !== 'QUIT') {
+        this.refusedAuth++;
+        throw new ProtocolError('auth-first', `authenticate (AUTH) before ${quote(command)}`, true);
+      }
       switch (command) {
         case 'HELLO':
           return this.hello(conn, args);
+        case 'AUTH':
+          return this.auth(conn, args);
         case 'BEGIN':
-          return this.begin(args);
+          return this.begin(conn, args);
         case 'READY':
-          return this.ready(args);
+          return this.ready(conn, args);
         case 'PRE':
-          return this.pre(args);
+          return this.pre(conn, args);
         case 'POST':
-          return this.post(args);
+          return this.post(conn, args);
         case 'END':
-          return this.end(args);
+          return this.end(conn, args);
         case 'STATE':
           return this.state(args);
         case 'LIST':
@@ -309,7 +433,7 @@ export class Witness {
           arity(args, 0, 'QUIT');
           return { lines: ['OK BYE'], close: true };
         default:
-          throw new ProtocolError('unknown-command', `unknown command ${quote(command)}; commands: HELLO BEGIN READY PRE POST END STATE LIST PING QUIT`);
+          throw new ProtocolError('unknown-command', `unknown command ${quote(command)}; commands: HELLO AUTH BEGIN READY PRE POST END STATE LIST PING QUIT`);
       }
     } catch (error) {
       return this.errorReply(conn, error);
@@ -325,55 +449,97 @@ export class Witness {
   }
 
   private hello(conn: Connection, args: string[]): Reply {
-    arity(args, 1, 'HELLO');
-    if (args[0] !== PROTOCOL) throw new ProtocolError('version', `this witness speaks ${PROTOCOL}, not ${quote(args[0])}`, true);
+    // The version first, whatever follows it: a client of another version gets this refusal.
+    if (args[0] !== PROTOCOL) {
+      throw new ProtocolError('version', `this witness speaks ${PROTOCOL}, not ${quote(args[0])}: run the same version of hardsync on both machines`, true);
+    }
     if (conn.hello) throw new ProtocolError('malformed', 'HELLO was already sent on this connection');
+    if (args.length !== 2 || !isNonce(args[1])) throw new ProtocolError('malformed', `HELLO is "HELLO ${PROTOCOL} NONCE", NONCE 32 lowercase hex digits`, true);
     conn.hello = true;
-    return { lines: [`OK HELLO ${PROTOCOL}`] };
+    conn.clientNonce = args[1];
+    conn.witnessNonce = makeNonce();
+    return { lines: [`OK HELLO ${PROTOCOL} ${conn.witnessNonce}`] };
   }
 
-  private begin(args: string[]): Promise<Reply> {
-    const params = parseBegin(args);
+  private auth(conn: Connection, args: string[]): Reply {
+    if (conn.authenticated) throw new ProtocolError('malformed', 'AUTH was already accepted on this connection');
+    arity(args, 1, 'AUTH');
+    const { secret } = this.secret;
+    if (!proofMatches(secret, 'client', conn.clientNonce, conn.witnessNonce, args[0])) {
+      this.refusedAuth++;
+      this.options.log?.(`${conn.peer}: wrong secret, closed`);
+      throw new ProtocolError('auth', "the proof does not match this witness's secret (see hardsync powercheck listen --help)", true);
+    }
+    conn.authenticated = true;
+    clearTimeout(conn.authTimer);
+    return { lines: [`OK AUTH ${makeProof(secret, 'witness', conn.clientNonce, conn.witnessNonce)}`] };
+  }
+
+  /** Refuses what would grow the state beyond its limit. */
+  private reserve(bytes: number): void {
+    const max = this.options.maxStateBytes ?? WITNESS_DEFAULTS.maxStateBytes;
+    if (this.store.stateBytes + bytes > max) {
+      throw new ProtocolError('full', `the witness's state is full (${this.store.stateBytes} of ${max} bytes): its operator can start it with a new --state directory or a larger --max-state`);
+    }
+  }
+
+  private begin(conn: Connection, args: string[]): Promise<Reply> {
+    const { params, runKey } = parseBegin(args);
     const known = this.store.tests.get(params.test);
     if (known) {
+      if (!ownerMatches(known.owner, runKey)) {
+        throw new ProtocolError('not-owner', known.owner === '' ? `test ${params.test} was begun by an older protocol and cannot be continued` : `test ${params.test} was begun by another run (its run key differs)`);
+      }
       for (const key of ['blockSize', 'blocks', 'method', 'host', 'path'] as const) {
         if (known[key] !== params[key]) throw new ProtocolError('conflict', `test ${params.test} was begun with ${key} ${quote(String(known[key]))}, not ${quote(String(params[key]))}`);
       }
+      conn.owned.add(params.test);
       return this.afterDurable(() => [`OK BEGIN ${params.test} known`]);
     }
-    if (this.store.tests.size >= (this.options.maxTests ?? 10_000)) throw new ProtocolError('full', `this witness holds ${this.store.tests.size} tests, its maximum`);
-    this.store.begin(params);
+    const maxTests = this.options.maxTests ?? WITNESS_DEFAULTS.maxTests;
+    if (this.store.tests.size >= maxTests) throw new ProtocolError('full', `this witness holds ${this.store.tests.size} tests, its maximum: its operator can start it with a new --state directory or a larger --max-tests`);
+    this.reserve(testStateCost(params));
+    this.store.begin(params, ownerHash(runKey));
+    conn.owned.add(params.test);
     this.options.log?.(`test ${params.test} begun by ${params.host}: ${params.path}, ${params.blocks} blocks of ${params.blockSize} B, method ${params.method}`);
     return this.afterDurable(() => [`OK BEGIN ${params.test} new`]);
   }
 
-  private ready(args: string[]): Promise<Reply> {
+  /** The test named by `token`, if this connection began it (or resumed it with its BEGIN); else ERR not-owner. */
+  private ownedTest(conn: Connection, token: string | undefined): TestState {
+    const t = this.store.mustTest(parseTestId(token));
+    if (!conn.owned.has(t.test)) throw new ProtocolError('not-owner', `test ${t.test} was not begun on this connection: only its run, after sending its BEGIN (with its run key) on this connection, may write to it`);
+    return t;
+  }
+
+  private ready(conn: Connection, args: string[]): Promise<Reply> {
     arity(args, 1, 'READY');
-    const t = this.store.mustTest(parseTestId(args[0]));
+    const t = this.ownedTest(conn, args[0]);
     if (!t.ready) this.store.ready(t);
     return this.afterDurable(() => [`OK READY ${t.test}`]);
   }
 
-  private writeArgs(args: string[], command: string): { t: TestState; seq: number; block: number } {
+  private writeArgs(conn: Connection, args: string[], command: string): { t: TestState; seq: number; block: number } {
     arity(args, 3, command);
-    const t = this.store.mustTest(parseTestId(args[0]));
+    const t = this.ownedTest(conn, args[0]);
     const seq = parseDecimal(args[1], 'seq', 1, Number.MAX_SAFE_INTEGER);
     const block = parseDecimal(args[2], 'block', 1, t.blocks - 1);
     return { t, seq, block };
   }
 
-  private pre(args: string[]): Promise<Reply> {
-    const { t, seq, block } = this.writeArgs(args, 'PRE');
+  private pre(conn: Connection, args: string[]): Promise<Reply> {
+    const { t, seq, block } = this.writeArgs(conn, args, 'PRE');
     if (!t.ready) throw new ProtocolError('not-ready', `test ${t.test} has not said READY: its file is not durable yet`);
     if (t.ended) throw new ProtocolError('ended', `test ${t.test} has ended`);
     if (seq === t.lastSeq && block === t.lastBlock) return this.afterDurable(() => [`OK PRE ${t.test} ${seq}`]);
     if (seq <= t.lastSeq) throw new ProtocolError('sequence', `write ${seq} is not after the last one announced (${t.lastSeq})`);
+    if (!t.blockStates.has(block)) this.reserve(BLOCK_STATE_COST);
     this.store.pre(t, seq, block);
     return this.afterDurable(() => [`OK PRE ${t.test} ${seq}`]);
   }
 
-  private post(args: string[]): Promise<Reply> {
-    const { t, seq, block } = this.writeArgs(args, 'POST');
+  private post(conn: Connection, args: string[]): Promise<Reply> {
+    const { t, seq, block } = this.writeArgs(conn, args, 'POST');
     const s = t.blockStates.get(block);
     if (s && s.durableSeq === seq) return this.afterDurable(() => [`OK POST ${t.test} ${seq}`]);
     if (!s || s.pendingSeq !== seq || s.pendingSeq <= s.durableSeq) {
@@ -383,9 +549,9 @@ export class Witness {
     return this.afterDurable(() => [`OK POST ${t.test} ${seq}`]);
   }
 
-  private end(args: string[]): Promise<Reply> {
+  private end(conn: Connection, args: string[]): Promise<Reply> {
     arity(args, 1, 'END');
-    const t = this.store.mustTest(parseTestId(args[0]));
+    const t = this.ownedTest(conn, args[0]);
     if (!t.ended) {
       this.store.end(t);
       this.options.log?.(`test ${t.test} ended cleanly after ${t.durable} durable writes`);

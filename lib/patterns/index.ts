@@ -15,5 +15,16 @@ export {
 } from './atomic';
 export type { AtomicData, AtomicOptions, CreateDurableOptions, SecretOptions } from './atomic';
 export { DurableLog } from './log';
-export type { DurableLogOptions, LogFlush, LogRecovery, LogVerified, LogVerify, SegmentFill } from './log';
+export type {
+  DurableLogOptions,
+  LogFlush,
+  LogRecord,
+  LogRecordsOptions,
+  LogRecovery,
+  LogStats,
+  LogTruncation,
+  LogVerified,
+  LogVerify,
+  SegmentFill,
+} from './log';
 export { crc32c, crc32cUpdate } from './crc32c';

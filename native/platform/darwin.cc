@@ -8,6 +8,7 @@
 // - No sync_file_range, no syncfs: those report ERR_HARDSYNC_UNSUPPORTED.
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysctl.h>
 #include <unistd.h>
@@ -49,6 +50,17 @@ Status Preallocate(int fd, int64_t offset, int64_t length) {
   return Ok();
 }
 
+Status OsMapFlags(int, bool sync, int* flags) {
+  if (sync) return Fail(kUnsupported, "mmap with MAP_SYNC");
+  *flags = MAP_SHARED;
+  return Ok();
+}
+
+// msync(MS_SYNC) writes the pages to the drive but, like fsync(2), leaves them in its cache:
+// the file's F_FULLFSYNC follows.
+bool OsMsyncNeedsFileFlush() { return true; }
+Status OsFlushMappedFile(int fd) { return FullFsync(fd); }
+
 int OsOpenFlags(const OpenRequest&) { return 0; }
 
 Status OsAfterOpen(int fd, const OpenRequest& request) {
@@ -83,6 +95,10 @@ static constexpr Capability kCapabilities[] = {
     kPosixReplaceFile,
     {CapabilityId::kDioAlignment, true, "st_blksize", Durability::kNotAFlush},
     kPosixLockFile,
+    kPosixMapFile,
+    {CapabilityId::kMsync, true, "msync(2) MS_SYNC + fcntl(F_FULLFSYNC) (msync alone leaves the drive cache unflushed)",
+     Durability::kDurable},
+    {CapabilityId::kMapSync, false, "none (MAP_SYNC is Linux's)", Durability::kNotAFlush},
 };
 
 static constexpr NamedConstant kConstants[] = {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,18 @@ Status Preallocate(int fd, int64_t offset, int64_t length) {
   int err = RetryNumberOnEintr([&] { return ::posix_fallocate(fd, offset, length); });
   return CheckedNumber(err, "posix_fallocate");
 }
+
+Status OsMapFlags(int, bool sync, int* flags) {
+  if (sync) return Fail(kUnsupported, "mmap with MAP_SYNC");
+  *flags = MAP_SHARED;
+  return Ok();
+}
+
+// msync(MS_SYNC) writes the pages synchronously but runs the file's fsync (VOP_FSYNC, where
+// the filesystem flushes the device cache) only when it covers the whole file
+// (vm_object_sync in sys/vm/vm_object.c): the file's fsync follows, whatever the range.
+bool OsMsyncNeedsFileFlush() { return true; }
+Status OsFlushMappedFile(int fd) { return Fsync(fd); }
 
 int OsOpenFlags(const OpenRequest& request) { return request.direct ? O_DIRECT : 0; }
 Status OsAfterOpen(int, const OpenRequest&) { return Ok(); }
@@ -62,6 +75,10 @@ static constexpr Capability kCapabilities[] = {
     kPosixReplaceFile,
     {CapabilityId::kDioAlignment, true, "st_blksize", Durability::kNotAFlush},
     kPosixLockFile,
+    kPosixMapFile,
+    {CapabilityId::kMsync, true, "msync(2) MS_SYNC + fsync(2) (msync of part of a file flushes no device cache)",
+     Durability::kDurable},
+    {CapabilityId::kMapSync, false, "none (MAP_SYNC is Linux's)", Durability::kNotAFlush},
 };
 
 static constexpr NamedConstant kConstants[] = {

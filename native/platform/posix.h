@@ -67,4 +67,18 @@ int OsOpenFlags(const OpenRequest& request);
 // code closes the fd and returns this status.
 Status OsAfterOpen(int fd, const OpenRequest& request);
 
+// Mapped files (posix.cc's MapFile and SyncMapping). The mmap(2) flags for a mapping:
+// MAP_SHARED, or for `sync` MAP_SHARED_VALIDATE|MAP_SYNC where the file can have it (Linux);
+// kUnsupported, naming why, where it cannot.
+Status OsMapFlags(int fd, bool sync, int* flags);
+
+// Whether msync(MS_SYNC) leaves data short of stable storage here, so that SyncMapping must
+// follow it with the file's own flush (OsFlushMappedFile, on a descriptor the mapping keeps).
+bool OsMsyncNeedsFileFlush();
+Status OsFlushMappedFile(int fd);
+
+// The capabilities() row of mapFile, the same on every POSIX OS.
+constexpr Capability kPosixMapFile{CapabilityId::kMapFile, true, "fstat(2) + mmap(2) MAP_SHARED, PROT_READ|PROT_WRITE",
+                                   Durability::kNotAFlush};
+
 }  // namespace hs

@@ -246,6 +246,9 @@ static constexpr Capability kCapabilities[] = {
     {CapabilityId::kReplaceFile, true, "MoveFileExW(MOVEFILE_REPLACE_EXISTING|MOVEFILE_WRITE_THROUGH)", Durability::kNotAFlush},
     {CapabilityId::kDioAlignment, true, "GetFileInformationByHandleEx(FileStorageInfo)", Durability::kNotAFlush},
     {CapabilityId::kLockFile, true, "LockFileEx / UnlockFileEx", Durability::kNotAFlush},
+    {CapabilityId::kMapFile, true, "CreateFileMappingW(PAGE_READWRITE) + MapViewOfFile(FILE_MAP_WRITE)", Durability::kNotAFlush},
+    {CapabilityId::kMsync, true, "FlushViewOfFile + FlushFileBuffers", Durability::kDurable},
+    {CapabilityId::kMapSync, false, "none (MAP_SYNC is Linux's)", Durability::kNotAFlush},
 };
 
 static constexpr NamedConstant kConstants[] = {
@@ -280,6 +283,68 @@ Status Truncate(int fd, int64_t length) {
   int result = uv_fs_ftruncate(nullptr, &req, fd, length, nullptr);
   uv_fs_req_cleanup(&req);
   return result < 0 ? Fail(result, "ftruncate") : Ok();
+}
+
+// Mapped files. A view's file offset must be a multiple of the allocation granularity (64 KiB),
+// not of the page size. FlushViewOfFile starts writing the view's dirty pages and waits for
+// them, but it neither writes the file's metadata nor flushes the device cache: that is
+// FlushFileBuffers on the file, so the mapping keeps a handle of its own to it.
+size_t MapGranularity() {
+  SYSTEM_INFO info;
+  GetSystemInfo(&info);
+  return info.dwAllocationGranularity > 0 ? info.dwAllocationGranularity : 65536;
+}
+
+Status MapFile(const MapRequest& request, Mapping* out) {
+  HANDLE handle = HandleOf(request.fd);
+  if (handle == INVALID_HANDLE_VALUE) return Fail(UV_EBADF, "GetFileSizeEx");
+  if (request.sync) return Fail(kUnsupported, "MapViewOfFile with MAP_SYNC");
+  LARGE_INTEGER size;
+  if (!GetFileSizeEx(handle, &size)) return LastError("GetFileSizeEx");
+  out->fileSize = size.QuadPart;
+  if (request.offset < 0 || request.offset >= size.QuadPart) return Fail(kPastEndOfFile, "MapViewOfFile");
+  const int64_t length = request.length < 0 ? size.QuadPart - request.offset : request.length;
+  if (length == 0 || length > size.QuadPart - request.offset) return Fail(kPastEndOfFile, "MapViewOfFile");
+  const int64_t granularity = static_cast<int64_t>(MapGranularity());
+  const uint64_t start = static_cast<uint64_t>(request.offset - request.offset % granularity);
+  const uint64_t mapped = static_cast<uint64_t>(request.offset) - start + static_cast<uint64_t>(length);
+  if (static_cast<uint64_t>(static_cast<size_t>(mapped)) != mapped) return Fail(UV_ENOMEM, "MapViewOfFile");  // 32-bit
+  // The section ends where the view does, inside the file: a section longer than the file
+  // would extend it.
+  const uint64_t end = start + mapped;
+  HANDLE section = CreateFileMappingW(handle, nullptr, PAGE_READWRITE, static_cast<DWORD>(end >> 32),
+                                      static_cast<DWORD>(end & 0xFFFFFFFFu), nullptr);
+  if (section == nullptr) return LastError("CreateFileMappingW");
+  void* base = MapViewOfFile(section, FILE_MAP_WRITE, static_cast<DWORD>(start >> 32),
+                             static_cast<DWORD>(start & 0xFFFFFFFFu), static_cast<SIZE_T>(mapped));
+  Status status = base == nullptr ? LastError("MapViewOfFile") : Ok();
+  CloseHandle(section);  // the view holds the section open
+  if (!status.ok()) return status;
+  HANDLE kept = nullptr;
+  if (!DuplicateHandle(GetCurrentProcess(), handle, GetCurrentProcess(), &kept, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+    status = LastError("DuplicateHandle");
+    UnmapViewOfFile(base);
+    return status;
+  }
+  out->base = static_cast<uint8_t*>(base);
+  out->mapped = static_cast<size_t>(mapped);
+  out->data = out->base + (static_cast<uint64_t>(request.offset) - start);
+  out->length = static_cast<size_t>(length);
+  out->file = reinterpret_cast<intptr_t>(kept);
+  return Ok();
+}
+
+Status SyncMapping(const Mapping& mapping, size_t offset, size_t length) {
+  if (length == 0) return Ok();  // no byte asked for: nothing to make durable
+  if (!FlushViewOfFile(mapping.data + offset, length)) return LastError("FlushViewOfFile");
+  HANDLE file = reinterpret_cast<HANDLE>(mapping.file);
+  return FlushFileBuffers(file) ? Ok() : LastError("FlushFileBuffers");
+}
+
+void Unmap(Mapping* mapping) {
+  if (mapping->base != nullptr) UnmapViewOfFile(mapping->base);
+  if (mapping->file != -1) CloseHandle(reinterpret_cast<HANDLE>(mapping->file));
+  *mapping = Mapping{};
 }
 
 const char* PlatformName() { return "win32"; }

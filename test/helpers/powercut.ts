@@ -1,24 +1,27 @@
 /**
- * The power-cut harness: builds and mounts powercut-fs (test/tools/powercut), drives a workload
- * process (test/fixtures/powercut/worker.cjs) on it, cuts the power at a random point of the
- * running workload, reboots, and checks an invariant on what survived.
+ * The power-cut harness: mounts powercut-fs (powercut/, through the shipped
+ * bench/crashtest/simulator.ts), drives a workload process (test/fixtures/powercut/worker.cjs)
+ * on it, cuts the power at a random point of the running workload, reboots, and checks an
+ * invariant on what survived.
  *
  * The cut point is a count of filesystem operations, not a delay: the daemon fails the K-th
  * operation after `arm K` and every one after it. The daemon handles operations one at a time,
  * so every boundary between two of them is a possible cut point, and a seed replays a run
  * exactly, whatever the load on the machine.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import type { PowercutFs } from '../../dist/bench/crashtest/simulator.js';
 import { mix } from './seeded.cjs';
 
+// The simulator itself (building it, mounting it, its power switch) ships with the package for
+// `hardsync crashtest`; the tests use that same code.
+export { buildPowercut, PowercutFs, powercutUnavailable, type MountOptions, type PowercutStatus } from '../../dist/bench/crashtest/simulator.js';
+
 const ROOT = path.resolve(__dirname, '..', '..');
-const SOURCE = path.join(ROOT, 'test', 'tools', 'powercut', 'powercut-fs.c');
-const BUILD_SCRIPT = path.join(ROOT, 'test', 'tools', 'powercut', 'build.sh');
-const BINARY = path.join(ROOT, 'build', 'powercut', 'powercut-fs');
 const WORKER = path.join(ROOT, 'test', 'fixtures', 'powercut', 'worker.cjs');
 
 /** Runs per scenario: HARDSYNC_POWERCUT_RUNS (thousands for a long campaign), else `fallback`. */
@@ -39,277 +42,6 @@ export function negativeRunsFromEnv(fallback: number): number {
 export function seedFromEnv(): number {
   const given = process.env.HARDSYNC_POWERCUT_SEED;
   return given ? Number(given) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
-}
-
-/** Why the simulator cannot run here (the tests then skip and say why), or undefined. */
-export function powercutUnavailable(): string | undefined {
-  if (process.platform !== 'linux') return 'powercut-fs is a Linux FUSE filesystem';
-  if (process.getuid?.() !== 0) return 'mounting powercut-fs needs root';
-  if (!fs.existsSync('/dev/fuse')) return 'no /dev/fuse';
-  return undefined;
-}
-
-/** Builds powercut-fs into build/powercut/ (outside git) unless the binary is newer than its source. */
-export function buildPowercut(): string {
-  if (fs.existsSync(BINARY) && fs.statSync(BINARY).mtimeMs >= fs.statSync(SOURCE).mtimeMs) return BINARY;
-  const result = spawnSync('sh', [BUILD_SCRIPT, BINARY], { encoding: 'utf8' });
-  if (result.status !== 0) {
-    throw new Error(`building powercut-fs failed (needs cc, pkg-config, libfuse3-dev):\n${result.stderr}${result.stdout}`);
-  }
-  return BINARY;
-}
-
-/** The daemon's counters, from its control file. */
-export interface PowercutStatus {
-  state: 'running' | 'cut';
-  armed: number;
-  ops: number;
-  fsyncs: number;
-  fdatasyncs: number;
-  dsyncWrites: number;
-  fsyncdirs: number;
-  cuts: number;
-  reboots: number;
-  failedAfterCut: number;
-  /** A backing-tree call failed: the durable state is not what the model says. Must stay 0. */
-  backingErrors: number;
-  /** A case the model does not cover was met (see README). Must stay 0. */
-  unmodelled: number;
-  /** Lying mode: flushes report success and make nothing durable. */
-  lie: boolean;
-  /** Flushes that lied (counted while lying mode was on). */
-  lies: number;
-  /** Every flush sleeps this long before its work, in milliseconds (0: no delay); a fraction when set in microseconds. */
-  delayMs: number;
-  /** The same delay in microseconds. */
-  delayUs: number;
-  /** Mounted with `mmap`: files go through the kernel's page cache (shared mmap works). */
-  mmap: boolean;
-  /** mmap mode: file inodes whose cached pages the reboots told the kernel to drop. */
-  invalidated: number;
-  /** States in which a file holding the audited secret was readable by group or others. */
-  violations: string[];
-}
-
-function parseStatus(text: string): PowercutStatus {
-  const fields = new Map<string, string>();
-  const violations: string[] = [];
-  for (const line of text.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq < 0) continue;
-    const key = line.slice(0, eq);
-    if (key === 'violation') violations.push(line.slice(eq + 1));
-    else fields.set(key, line.slice(eq + 1));
-  }
-  const num = (key: string): number => {
-    const value = Number(fields.get(key));
-    if (!Number.isFinite(value)) throw new Error(`powercut-fs status lacks ${key}:\n${text}`);
-    return value;
-  };
-  return {
-    state: fields.get('state') === 'cut' ? 'cut' : 'running',
-    armed: num('armed'),
-    ops: num('ops'),
-    fsyncs: num('fsyncs'),
-    fdatasyncs: num('fdatasyncs'),
-    dsyncWrites: num('dsync_writes'),
-    fsyncdirs: num('fsyncdirs'),
-    cuts: num('cuts'),
-    reboots: num('reboots'),
-    failedAfterCut: num('failed_after_cut'),
-    backingErrors: num('backing_errors'),
-    unmodelled: num('unmodelled'),
-    lie: fields.get('lie') === 'on',
-    lies: num('lies'),
-    delayMs: num('delay_ms'),
-    delayUs: num('delay_us'),
-    mmap: fields.get('mmap') === 'on',
-    invalidated: num('invalidated'),
-    violations: num('violations') > 0 ? violations.concat(Array(Math.max(0, num('violations') - violations.length)).fill('(more)')) : [],
-  };
-}
-
-/** Mount options of {@link PowercutFs.mount}. */
-export interface MountOptions {
-  /** Mount in lying mode (`-o lie`). */
-  lie?: boolean;
-  /** Flush delay in milliseconds (`-o delay=MS`). */
-  delayMs?: number;
-  /** Flush delay in microseconds (`-o delay_us=US`); not together with `delayMs`. */
-  delayUs?: number;
-  /**
-   * Files through the kernel's page cache instead of direct I/O (`-o mmap`), so that shared
-   * mmap works (lmdb); a reboot drops the old boot's cached pages (see the README).
-   */
-  mmap?: boolean;
-  /** Run this powercut-fs binary instead of the default build (a test's variant build). */
-  binary?: string;
-}
-
-/** A mounted powercut-fs: the mount point, the backing directory, and the power switch. */
-export class PowercutFs {
-  private stderr = '';
-
-  private constructor(
-    /** Where programs see the live state. */
-    readonly mountpoint: string,
-    /** The durable state, as a plain directory tree (plus `.powercut-unnamed`). */
-    readonly backing: string,
-    private readonly base: string,
-    private readonly daemon: ChildProcess,
-    private controlFd: number,
-  ) {
-    daemon.stderr?.on('data', (chunk: Buffer) => {
-      this.stderr += chunk.toString();
-    });
-  }
-
-  /**
-   * Builds (if needed) and mounts a fresh powercut-fs on a temporary directory. `lie`, `mmap` and
-   * `delayMs` / `delayUs` set the daemon's mount options `lie`, `mmap`, `delay=MS` and `delay_us=US`
-   * (see its README); they can be changed later with {@link setLie}, {@link setDelay} and
-   * {@link delayMicros}.
-   */
-  static async mount(options: MountOptions = {}): Promise<PowercutFs> {
-    if (options.delayMs !== undefined && options.delayUs !== undefined) {
-      throw new TypeError('powercut-fs mount: give delayMs or delayUs, not both');
-    }
-    const binary = options.binary ?? buildPowercut();
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hardsync-powercut-'));
-    const backing = path.join(base, 'backing');
-    const mountpoint = path.join(base, 'mnt');
-    fs.mkdirSync(backing);
-    fs.mkdirSync(mountpoint);
-    const own: string[] = [];
-    if (options.lie) own.push('lie');
-    if (options.mmap) own.push('mmap');
-    if (options.delayMs !== undefined) own.push(`delay=${options.delayMs}`);
-    if (options.delayUs !== undefined) own.push(`delay_us=${options.delayUs}`);
-    const args = own.length > 0 ? ['-o', own.join(','), backing, mountpoint] : [backing, mountpoint];
-    const daemon = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let early = '';
-    daemon.stderr.on('data', (chunk: Buffer) => {
-      early += chunk.toString();
-    });
-    const mounted = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`powercut-fs did not mount within 10 s: ${early}`)), 10_000);
-      const lines = readline.createInterface({ input: daemon.stdout });
-      lines.on('line', (line) => {
-        if (line === 'ready') {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      // 'close', not 'exit': by then its stderr (why it refused to mount) has been read.
-      daemon.once('close', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`powercut-fs exited (${code ?? signal}) before mounting: ${early}`));
-      });
-    });
-    try {
-      await mounted;
-    } catch (error) {
-      daemon.kill('SIGTERM');
-      spawnSync('umount', ['-l', mountpoint], { stdio: 'ignore' });
-      fs.rmSync(base, { recursive: true, force: true });
-      throw error;
-    }
-    const controlFd = fs.openSync(path.join(mountpoint, '.powercut'), 'r+');
-    return new PowercutFs(mountpoint, backing, base, daemon, controlFd);
-  }
-
-  /** Sends one control command; throws if the daemon refused it. */
-  command(line: string): void {
-    fs.writeSync(this.controlFd, `${line}\n`);
-  }
-
-  /** Power fails now: every further operation fails with EIO until {@link reboot}. */
-  cut(): void {
-    this.command('cut');
-  }
-
-  /** Cuts (if not yet cut), drops everything not durable, and presents the durable state. */
-  reboot(): void {
-    this.command('reboot');
-  }
-
-  /** Makes the whole live state durable (a clean shutdown): the starting point of a run. */
-  sync(): void {
-    this.command('sync');
-  }
-
-  /** Cuts the power just before the `ops`-th filesystem operation from now (1 = the next one). */
-  arm(ops: number): void {
-    this.command(`arm ${ops}`);
-  }
-
-  /** Audits every state for `secret`'s bytes in a file readable by group or others (null: stop). */
-  audit(secret: Buffer | null): void {
-    this.command(`secret ${secret ? secret.toString('hex') : ''}`.trimEnd());
-  }
-
-  /**
-   * Lying mode on or off: while on, fsync, fdatasync, O_DSYNC/O_SYNC writes and directory
-   * fsyncs report success and make nothing durable (a cache that ignores FLUSH).
-   */
-  setLie(on: boolean): void {
-    this.command(`lie ${on ? 'on' : 'off'}`);
-  }
-
-  /** Every flush sleeps `ms` milliseconds before its work, in the daemon (0: no delay). */
-  setDelay(ms: number): void {
-    this.command(`delay ${ms}`);
-  }
-
-  /** Every flush sleeps `us` microseconds before its work, in the daemon (0: no delay). */
-  delayMicros(us: number): void {
-    this.command(`delay-us ${us}`);
-  }
-
-  /** The daemon's process id (to inspect it under /proc). */
-  get pid(): number {
-    return this.daemon.pid!;
-  }
-
-  /** Zeroes the counters and forgets the violations (lying mode and the delay stay as set). */
-  reset(): void {
-    this.command('reset');
-  }
-
-  /** The daemon's counters and the audit's findings (read through the open control fd: no path walk, no counted operation). */
-  status(): PowercutStatus {
-    const chunks: Buffer[] = [];
-    for (let offset = 0; ; ) {
-      const chunk = Buffer.alloc(65536);
-      const got = fs.readSync(this.controlFd, chunk, 0, chunk.length, offset);
-      if (got === 0) break;
-      chunks.push(chunk.subarray(0, got));
-      offset += got;
-    }
-    return parseStatus(Buffer.concat(chunks).toString('utf8'));
-  }
-
-  /** What the daemon wrote on stderr (backing errors, unmodelled cases). */
-  get log(): string {
-    return this.stderr;
-  }
-
-  async unmount(): Promise<void> {
-    if (this.controlFd >= 0) fs.closeSync(this.controlFd);
-    this.controlFd = -1;
-    if (this.daemon.exitCode === null && this.daemon.signalCode === null) {
-      const exited = new Promise<void>((resolve) => this.daemon.once('exit', () => resolve()));
-      this.daemon.kill('SIGTERM');
-      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5000).unref());
-      if ((await Promise.race([exited, timeout])) === 'timeout') {
-        spawnSync('umount', ['-l', this.mountpoint]);
-        this.daemon.kill('SIGKILL');
-        await exited;
-      }
-    }
-    spawnSync('umount', ['-l', this.mountpoint], { stdio: 'ignore' });
-    fs.rmSync(this.base, { recursive: true, force: true });
-  }
 }
 
 interface Pending {

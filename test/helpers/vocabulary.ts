@@ -26,7 +26,8 @@ export const OPEN_FLAGS = [
 /** lib/types.ts CapabilityName. */
 export const CAPABILITY_NAMES = [
   'fsync', 'fdatasync', 'fullFsync', 'barrierFsync', 'syncFileRange', 'syncfs', 'fsyncDir', 'open', 'openDsync',
-  'openSync', 'openDirect', 'preallocate', 'writeDurable', 'replaceFile', 'dioAlignment', 'lockFile',
+  'openSync', 'openDirect', 'preallocate', 'writeDurable', 'replaceFile', 'dioAlignment', 'lockFile', 'mapFile', 'msync',
+  'mapSync',
 ] as const satisfies readonly CapabilityName[];
 
 /** lib/types.ts Constants' keys. */

@@ -178,7 +178,7 @@ const nodeBadFd = caught(() => fs.fsyncSync(BAD_FD));
 const EXPECTED_PLATFORM = options['expect-platform'];
 
 check('capabilities: the table names every call, with a boolean and a syscall', ['capabilities', 'capabilitiesSync', 'platform'], async () => {
-  const names = ['fsync', 'fdatasync', 'fullFsync', 'barrierFsync', 'syncFileRange', 'syncfs', 'fsyncDir', 'open', 'openDsync', 'openSync', 'openDirect', 'preallocate', 'writeDurable', 'replaceFile', 'dioAlignment', 'lockFile'];
+  const names = ['fsync', 'fdatasync', 'fullFsync', 'barrierFsync', 'syncFileRange', 'syncfs', 'fsyncDir', 'open', 'openDsync', 'openSync', 'openDirect', 'preallocate', 'writeDurable', 'replaceFile', 'dioAlignment', 'lockFile', 'mapFile', 'msync', 'mapSync'];
   for (const name of names) {
     const row = caps.calls[name];
     assert(row && typeof row.supported === 'boolean' && typeof row.syscall === 'string' && row.syscall.length > 0, `row ${name}: ${show(row)}`);
@@ -704,6 +704,113 @@ check('DurableLog: append, close, reopen and read back in order', ['DurableLog']
   assertEqual(show(seen), show(['1:one', '2:two', '3:three']), 'records');
   await reopened.close();
   assertArgError(await rejected(() => hs.DurableLog.open(42)), 'ERR_INVALID_ARG_TYPE', 'open(42)');
+});
+
+check('open: a file open for reading can be renamed, and read through its fd after (Windows: share-delete)', ['open', 'openSync', 'replaceFile', 'replaceFileSync'], async () => {
+  // What DurableLog's truncateBefore does to a segment a reader holds open.
+  const file = fileWith('held by a reader');
+  const aside = fresh('aside');
+  const fd = await hs.open(file);
+  fdsToClose.push(fd);
+  await hs.replaceFile(file, aside);
+  assert(!fs.existsSync(file), 'the old name is gone');
+  const buffer = Buffer.alloc(16);
+  assertEqual(fs.readSync(fd, buffer, 0, 16, 0), 16, 'bytes read through the fd after the rename');
+  assertEqual(buffer.toString(), 'held by a reader', 'content through the fd');
+  const fd2 = hs.openSync(aside);
+  fdsToClose.push(fd2);
+  fs.renameSync(aside, file);
+  closeFd(fd);
+  closeFd(fd2);
+  fs.unlinkSync(file);
+  assert(!fs.existsSync(file), 'unlinked once closed');
+});
+
+check('DurableLog: truncateBefore with a reader holding the segments sets them aside, a follower follows, reopen starts at the truncation point', ['DurableLog'], async () => {
+  const directory = fresh('log');
+  const log = await hs.DurableLog.open(directory, { segmentSize: 1024 });
+  for (let i = 1; i <= 30; i++) await log.append(`record ${i} ${'.'.repeat(90)}`);
+  const follower = log.records(log.nextLsn, { follow: true });
+  const followed = follower.next();
+  const reader = log.records();
+  assertEqual((await reader.next()).value.lsn, 1, 'first record');
+  const done = await log.truncateBefore(log.nextLsn);
+  assert(done.held === done.segments && done.segments >= 3, `truncateBefore: ${show(done)}`);
+  const names = fs.readdirSync(directory);
+  assertEqual(names.filter((name) => name.endsWith('.wal')).length, 1, 'segments left under their names');
+  assertEqual(names.filter((name) => name.endsWith('.wal.retired')).length, done.held, 'segments set aside');
+  let read = 1;
+  while (!(await reader.next()).done) read++;
+  assertEqual(read, 30, 'records the reader set out to read');
+  await log.append('the next one');
+  assertEqual((await followed).value.data.toString(), 'the next one', 'the follower got it');
+  await follower.return(undefined);
+  await log.truncateBefore(log.firstLsn);
+  assertEqual(log.stats().retiredSegments, 0, 'released and removed');
+  assertEqual(fs.readdirSync(directory).filter((name) => name.endsWith('.retired')).length, 0, 'no set-aside file left');
+  const first = log.firstLsn;
+  await log.close();
+  const reopened = await hs.DurableLog.open(directory, { segmentSize: 1024 });
+  assertEqual(reopened.firstLsn, first, 'reopened firstLsn');
+  await reopened.close();
+});
+
+check('mapFile / msync / unmapFile: stores reach the file, msync makes ranges durable, unmap detaches and releases', ['mapFile', 'mapFileSync', 'msync', 'msyncSync', 'unmapFile'], async () => {
+  assert(supported('mapFile') && supported('msync'), `mapFile/msync unsupported: ${show(caps.calls.mapFile)} ${show(caps.calls.msync)}`);
+  assertEqual(caps.calls.msync.durable, true, 'msync durable');
+  const file = fresh('mapped');
+  const bytes = Buffer.alloc(200000);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
+  fs.writeFileSync(file, bytes);
+  const fd = openFd(file, 'r+');
+  // An offset past Windows' 64 KiB allocation granularity, not aligned to anything.
+  const map = hs.mapFileSync(fd, { offset: 70001, length: 1000 });
+  assertEqual(map.length, 1000, 'mapped length');
+  assertEqual(map[0], 70001 % 251, 'first mapped byte');
+  map.write('through the map', 10);
+  hs.msyncSync(map, { offset: 10, length: 15 });
+  const whole = await hs.mapFile(fd);
+  assertEqual(whole.length, 200000, 'whole file mapped');
+  assertEqual(whole.subarray(70011, 70026).toString(), 'through the map', 'two mappings of one file agree');
+  whole.write('second', 199994);
+  await hs.msync(whole.subarray(199000));
+  await hs.msync(new DataView(whole.buffer, 5, 100), { offset: 1, length: 2 });
+  const read = fs.readFileSync(file);
+  assertEqual(read.subarray(70011, 70026).toString(), 'through the map', 'the store in the file');
+  assertEqual(read.subarray(199994).toString(), 'second', 'the last bytes of the file');
+  hs.unmapFile(map);
+  hs.unmapFile(whole.subarray(1, 2));
+  assertEqual(map.length, 0, 'unmapped view length');
+  assertEqual(whole.length, 0, 'every view detached');
+  assert(caught(() => whole.readUInt8(0)) instanceof RangeError, 'access after unmap throws');
+  assertArgError(caught(() => hs.msyncSync(map)), 'ERR_INVALID_ARG_TYPE', 'msync after unmap');
+  assertArgError(caught(() => hs.unmapFile(map)), 'ERR_INVALID_ARG_TYPE', 'unmap twice');
+  assertArgError(caught(() => hs.msyncSync(Buffer.alloc(8))), 'ERR_INVALID_ARG_TYPE', 'msync of a plain Buffer');
+  // Released at once: Windows refuses to shrink or delete a file with a view mapped.
+  fs.ftruncateSync(fd, 100);
+  closeFd(fd);
+  fs.unlinkSync(file);
+});
+
+check('mapFile: past the end, a read-only fd, a bad fd, MAP_SYNC where unsupported', ['mapFile', 'mapFileSync'], async () => {
+  const file = fileWith('x'.repeat(5000), 'mapped');
+  const fd = openFd(file, 'r+');
+  const past = caught(() => hs.mapFileSync(fd, { offset: 4000, length: 1001 }));
+  assertArgError(past, 'ERR_OUT_OF_RANGE', 'mapFileSync past the end');
+  assert(/must be <= 1000/.test(past.message), `past the end: ${past.message}`);
+  assertArgError(await rejected(() => hs.mapFile(fd, { offset: 5000 })), 'ERR_OUT_OF_RANGE', 'mapFile at the end');
+  assertArgError(caught(() => hs.mapFileSync(fd, { length: 0 })), 'ERR_OUT_OF_RANGE', 'mapFileSync length 0');
+  assertSystemError(caught(() => hs.mapFileSync(BAD_FD)), { code: 'EBADF' }, 'mapFileSync(bad fd)');
+  assertSystemError(await rejected(() => hs.mapFile(BAD_FD)), { code: 'EBADF' }, 'mapFile(bad fd)');
+  const readOnly = openFd(file, 'r');
+  assertSystemError(caught(() => hs.mapFileSync(readOnly)), { syscall: ['mmap', 'CreateFileMappingW'] }, 'mapFileSync(read-only fd)');
+  const probed = hs.capabilitiesSync(workdir).calls.mapSync;
+  const withSync = caught(() => hs.unmapFile(hs.mapFileSync(fd, { sync: true })));
+  if (probed.supported) assertEqual(withSync, null, 'MAP_SYNC where capabilities(dir) says supported');
+  else assertUnsupported(withSync, 'mapFileSync({ sync: true })', 'MAP_SYNC');
+  if (!supported('mapSync')) assert(!probed.supported, 'mapSync supported on a path but not on the OS');
+  closeFd(readOnly);
+  closeFd(fd);
 });
 
 check('crc32c / crc32cUpdate: the CRC-32C check value', ['crc32c', 'crc32cUpdate'], () => {

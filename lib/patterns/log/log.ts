@@ -11,13 +11,25 @@ import nodePath from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { outOfRange, rethrowWithCallerStack } from '../../errors';
 import type { HardsyncError } from '../../errors';
-import { writeDurable } from '../../primitives';
 import type { FlushMode, PathLike } from '../../types';
-import { toPath, validateArgumentCount, validateIntRange } from '../../validate';
-import { chunkBytes, withPath } from '../common';
+import { toPath, validateArgumentCount, validateIntRange, validateOptionalBoolean, validateOptions } from '../../validate';
+import { abortError, chunkBytes, throwIfAborted, validateSignal, withPath } from '../common';
 import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, WindowReader, findDataEnd, finishFrame, startFrame } from '../frame';
-import { logError, settingsFrom, tailGap, type DurableLogOptions, type LogRecovery, type Settings } from './options';
-import { segmentRecords } from './read';
+import { Followers, type Waiting } from './followers';
+import { defaultLogIo, type LogIo } from './io';
+import {
+  logError,
+  settingsFrom,
+  tailGap,
+  type DurableLogOptions,
+  type LogRecord,
+  type LogRecordsOptions,
+  type LogRecovery,
+  type LogStats,
+  type LogTruncation,
+  type Settings,
+} from './options';
+import { SegmentCursor, SharedTail } from './read';
 import { lockLog, recover, type Recovered } from './recovery';
 import { RetiredSegments, closeAsync, installSegment, makeDirectoryDurable, prepareSpare, type Segment } from './segments';
 
@@ -52,6 +64,9 @@ function nextTick(): Promise<void> {
   return new Promise((resolve) => process.nextTick(resolve));
 }
 
+// Set in DurableLog's static block: the only way to give a log another LogIo (see openLogWithIo).
+let openWithIo: (dir: PathLike, options: DurableLogOptions | undefined, io: LogIo) => Promise<DurableLog>;
+
 /**
  * A write-ahead log in a directory. `append` resolves only after the record is durable (per
  * the `flush` option); appends that arrive while a flush runs are written together with one
@@ -71,16 +86,22 @@ function nextTick(): Promise<void> {
  * in LSN order; when append(N) resolves every record below N is durable; after a failure no
  * later append resolves. Positions: {@link DurableLog.firstLsn} (oldest readable),
  * {@link DurableLog.lastLsn} (last durable), {@link DurableLog.nextLsn} (next to be given).
- * Readers: a `records()` iterator keeps the segments it still has to read, so `truncateBefore`
- * never makes it fail or skip (see {@link DurableLog.records}). What `open` checked:
+ * Readers: `records()` reads what is durable, and with `follow` waits for more (see
+ * {@link DurableLog.records}); `truncateBefore` is durable when it resolves, even while readers
+ * hold the segments it removes (see {@link DurableLog.truncateBefore}). What `open` checked:
  * {@link DurableLog.recovery}`.verified` (see {@link LogVerify}).
  */
 export class DurableLog {
+  static {
+    openWithIo = (dir, options, io) => DurableLog.#open(dir, options, io);
+  }
+
   /** What `open` found and repaired. */
   readonly recovery: LogRecovery;
 
   readonly #directory: string;
   readonly #settings: Settings;
+  readonly #io: LogIo;
   readonly #writeFlush: FlushMode;
   #lockFd: number;
   #segments: Segment[];
@@ -94,6 +115,14 @@ export class DurableLog {
   #zeroTo: number;
   #nextLsn: number;
   #durableLsn: number;
+  // Where the last durable batch ends in the active segment: a follower reads no further.
+  #durableEnd: number;
+  // Followers waiting for the next batch to become durable (woken once per acknowledgement).
+  readonly #followers = new Followers();
+  // records() iterations begun and not ended.
+  #readers = 0;
+  // The stretch of the active segment the followers last read: one read for all of them.
+  readonly #tail = new SharedTail();
   #queue: Pending[] = [];
   // Frames of the queued appends, back to back from offset 0 in queue order, so a batch is one
   // slice of it: no per-record buffers and no concat on the hot path.
@@ -113,18 +142,19 @@ export class DurableLog {
   #failure: unknown;
   #closed = false;
   #closing: Promise<void> | undefined;
-  #truncating: Promise<void> = Promise.resolve();
-  // Segments truncateBefore took out of the log whose files are not removed yet: an iterator
-  // still reads them (see records()).
+  #truncating: Promise<unknown> = Promise.resolve();
+  // Segments truncateBefore took out of the log whose files are not gone yet: set aside while
+  // an iterator still reads them (see truncateBefore()).
   readonly #retired: RetiredSegments;
   // The next segment's file, prepared in the background once the active segment is half full,
   // so that a roll does not wait for a whole segment of zeros to be written and fsynced.
   #spare: Promise<string> | undefined;
   #spareStopped = false;
 
-  private constructor(state: Recovered & { directory: string; settings: Settings; lockFd: number }) {
+  private constructor(state: Recovered & { directory: string; settings: Settings; lockFd: number; io: LogIo }) {
     this.#directory = state.directory;
     this.#settings = state.settings;
+    this.#io = state.io;
     this.#writeFlush = state.settings.flush === 'dsync' ? 'none' : state.settings.flush;
     this.#lockFd = state.lockFd;
     this.#segments = state.segments;
@@ -134,12 +164,13 @@ export class DurableLog {
     this.#zeroTo = state.zeroTo;
     this.#nextLsn = state.lastLsn + 1;
     this.#durableLsn = state.lastLsn;
+    this.#durableEnd = state.offset;
     this.recovery = Object.freeze({ ...state.recovery, verified: Object.freeze({ ...state.recovery.verified }) });
-    this.#retired = new RetiredSegments(this.#directory, () => {
+    this.#retired = new RetiredSegments(this.#directory, this.#io, () => {
       if (this.#closed) return;
-      // The removal runs in truncateBefore's queue; a failure leaves the file retired, and the
-      // next truncateBefore (or close) tries again and reports it.
-      this.#truncating = this.#truncating.then(() => this.#removeRetired()).catch(() => undefined);
+      // The unlink runs in truncateBefore's queue; a failure leaves the file set aside (counted
+      // by stats()), and the next truncateBefore or close tries again.
+      this.#truncating = this.#truncating.then(() => this.#retired.removeReleased()).catch(() => undefined);
     });
   }
 
@@ -153,16 +184,16 @@ export class DurableLog {
    */
   static async open(dir: PathLike, options?: DurableLogOptions): Promise<DurableLog> {
     validateArgumentCount(arguments, 2, 'DurableLog.open', 'await DurableLog.open(dir, options)');
-    return DurableLog.#open(dir, options).then(undefined, rethrowWithCallerStack);
+    return DurableLog.#open(dir, options, defaultLogIo).then(undefined, rethrowWithCallerStack);
   }
 
-  static async #open(dir: PathLike, options?: DurableLogOptions): Promise<DurableLog> {
+  static async #open(dir: PathLike, options: DurableLogOptions | undefined, io: LogIo): Promise<DurableLog> {
     const directory = nodePath.resolve(toPath(dir, 'dir'));
     const settings = settingsFrom(options);
     await makeDirectoryDurable(directory);
     const lockFd = await lockLog(directory);
     try {
-      return new DurableLog({ ...(await recover(directory, settings)), directory, settings, lockFd });
+      return new DurableLog({ ...(await recover(directory, settings)), directory, settings, lockFd, io });
     } catch (error) {
       fs.close(lockFd, () => undefined);
       throw error;
@@ -355,10 +386,7 @@ export class DurableLog {
     for (let i = 0, at = 0; i < count; at += pendings[i].size, i++) finishFrame(arena, at, pendings[i].payloadCrc, batch.end);
     // writeDurable copies the bytes before it returns its promise, so the arena can be reused
     // for the appends that arrive while this batch is being written and flushed.
-    const written =
-      this.#settings.writeJitterMs > 0
-        ? this.#jitteredWrite(Buffer.from(arena.subarray(0, bytes)), start)
-        : writeDurable(this.#fd, arena.subarray(0, bytes), start, { flush: this.#writeFlush });
+    const written = this.#io.writeBatch(this.#fd, arena.subarray(0, bytes), start, { flush: this.#writeFlush });
     this.#offset = batch.end;
     this.#inflight.push(batch);
     this.#outstanding++;
@@ -375,13 +403,6 @@ export class DurableLog {
     );
   }
 
-  /** The test-only write of WRITE_JITTER_MS: the same write and flush, after a random delay. */
-  async #jitteredWrite(bytes: Buffer, start: number): Promise<void> {
-    const fd = this.#fd; // a roll waits for every outstanding write, so it stays open
-    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * (this.#settings.writeJitterMs + 1))));
-    await writeDurable(fd, bytes, start, { flush: this.#writeFlush });
-  }
-
   /** A batch's write and flush returned: acknowledge what is durable in LSN order, or fail. */
   #batchWritten(batch: Batch, error?: unknown): void {
     this.#outstanding--;
@@ -389,15 +410,11 @@ export class DurableLog {
       this.#fail(error);
     } else if (this.#failure === undefined) {
       batch.done = true;
-      if (this.#settings.ackOutOfOrder) {
-        // The negative control: acknowledged without waiting for the earlier batches.
-        this.#inflight.splice(this.#inflight.indexOf(batch), 1);
-        this.#durableLsn = Math.max(this.#durableLsn, batch.lastLsn);
-        for (const pending of batch.pendings) pending.resolve({ lsn: pending.lsn });
-      }
+      const before = this.#durableLsn;
       while (this.#inflight.length > 0 && this.#inflight[0].done) {
         const durable = this.#inflight.shift() as Batch;
-        this.#durableLsn = Math.max(this.#durableLsn, durable.lastLsn);
+        this.#durableLsn = durable.lastLsn;
+        this.#durableEnd = durable.end;
         for (const pending of durable.pendings) pending.resolve({ lsn: pending.lsn });
         if (this.#spare === undefined && durable.end * 2 >= this.#capacity) {
           const spare = prepareSpare(this.#directory, this.#settings, () => this.#spareStopped);
@@ -405,6 +422,9 @@ export class DurableLog {
           this.#spare = spare;
         }
       }
+      // After the resolves: a follower reads the records from the file, so its yield comes
+      // after the append's promise has settled.
+      if (this.#durableLsn !== before && this.#followers.waiting > 0) this.#followers.wakeAll();
     }
     const waiters = this.#slotWaiters;
     this.#slotWaiters = [];
@@ -469,7 +489,10 @@ export class DurableLog {
     const fresh = await installSegment(this.#directory, spare, firstLsn, this.#settings);
     const old = this.#fd;
     this.#fd = fresh.fd;
+    // Every batch of the sealed segment is durable: its last record is the one before firstLsn.
+    this.#segments[this.#segments.length - 1].lastLsn = firstLsn - 1;
     this.#segments.push(fresh.segment);
+    this.#durableEnd = SEGMENT_HEADER_SIZE;
     this.#capacity = this.#settings.segmentSize;
     this.#offset = SEGMENT_HEADER_SIZE;
     this.#zeroTo = this.#capacity;
@@ -483,6 +506,7 @@ export class DurableLog {
     this.#queue = [];
     this.#queuedBytes = 0;
     for (const pending of failed) pending.reject(this.#failure);
+    this.#followers.wakeAll();
   }
 
   #check(): void {
@@ -491,75 +515,165 @@ export class DurableLog {
   }
 
   /**
-   * The durable records from `fromLsn` on (default: `firstLsn`), read from disk, in LSN order.
-   * Iteration begins at the first `next()` (the first turn of a `for await`): it then takes the
-   * records up to `lastLsn` as of that moment and ends after them (later appends are not
-   * included; start another iteration from the next LSN to follow the log).
+   * The durable records from `fromLsn` on (default: `firstLsn`), read back from the segment
+   * files, in LSN order, each once.
    *
-   * Reading while truncating: an iterator keeps the segments it has still to read. When
-   * `truncateBefore` removes one of them from the log, the file stays in the directory until
-   * every iterator that holds it has read past it, returned (a `break` out of `for await`) or
-   * thrown; then it is removed (unlink, then an fsync of the directory). So an iterator
-   * always returns every record it set out to return, without a gap, and no file is ever
-   * unlinked while a reader has it open (which Windows refuses).
+   * `fromLsn` is checked at the call, which throws: a non-number is a TypeError
+   * `ERR_INVALID_ARG_TYPE`; a number that is not an integer from 1 up, or above `nextLsn`, is
+   * a RangeError `ERR_OUT_OF_RANGE`; one below `firstLsn` (records removed by
+   * `truncateBefore`) is a RangeError `ERR_HARDSYNC_LOG_TRUNCATED` with a `firstLsn` property,
+   * the LSN to resume from, and `requestedLsn`. A closed or failed log throws its error.
    *
-   * Errors: `fromLsn` below `firstLsn` (those records were removed) is a RangeError with code
-   * `ERR_HARDSYNC_LOG_TRUNCATED` and a `firstLsn` property, the LSN to resume from. A damaged
-   * record throws `ERR_HARDSYNC_LOG_CORRUPT`: nothing past it is returned. Once `close()` is
-   * called, an iterator throws `ERR_HARDSYNC_LOG_CLOSED` at its next step.
-   * @param fromLsn First LSN wanted (an integer >= 1; ERR_OUT_OF_RANGE otherwise).
+   * Without `follow`, it returns the records from `fromLsn` to `lastLsn` as of the call (none
+   * when `fromLsn` is past it), and holds, from its first step, every segment it set out to
+   * read: `truncateBefore` never makes it fail or skip (a segment removed meanwhile stays on
+   * disk, set aside, until the iteration has passed it).
+   *
+   * With `follow: true` it does not end at the last durable record: it waits for the next
+   * batch to become durable and yields its records, for as long as the iteration lasts. No
+   * timer and no polling: each waiting follower is woken once per acknowledged batch, after
+   * the batch's appends have resolved (a record is never yielded before its append resolved).
+   * It reads from the files, so a follower that falls behind costs no memory for the records
+   * it has not read. It survives segment rolls. It holds only the segment it is reading, so a
+   * follower never delays freeing space by more than one segment: `truncateBefore` never pulls
+   * a file from under it, but one that removes a segment the follower has not reached leaves it
+   * behind, and it then throws `ERR_HARDSYNC_LOG_TRUNCATED` with `firstLsn` (as a Kafka
+   * consumer below the log start offset does), never skipping a record.
+   *
+   * How an iteration ends: a `break` out of `for await` (or `return()`) releases what it holds;
+   * `options.signal` firing throws an `AbortError` (code `ABORT_ERR`, the reason as `cause`),
+   * at once if it is waiting, so `AbortSignal.timeout(ms)` makes a poll with a timeout (an
+   * async generator's `return()` waits for a pending `next()`: stop a waiting follower with its
+   * signal); `close()` ends every iteration with `ERR_HARDSYNC_LOG_CLOSED` at its next step (a
+   * waiting follower at once); after a write or flush error a follower yields the records that
+   * were durable, then throws that error. A damaged record throws `ERR_HARDSYNC_LOG_CORRUPT`:
+   * nothing past it is returned.
+   * @param fromLsn First LSN wanted (default `firstLsn`).
+   * @param options `follow`, `signal`: see {@link LogRecordsOptions}.
    */
-  async *records(fromLsn?: number): AsyncGenerator<{ lsn: number; data: Buffer }, void, undefined> {
-    validateArgumentCount(arguments, 1, 'log.records', 'for await (const r of log.records(fromLsn))');
-    this.#check();
+  records(fromLsn?: number, options?: LogRecordsOptions): AsyncGenerator<LogRecord, void, undefined> {
+    validateArgumentCount(arguments, 2, 'log.records', 'for await (const r of log.records(fromLsn, options))');
     if (fromLsn !== undefined) validateIntRange(fromLsn, 'fromLsn', 1, Number.MAX_SAFE_INTEGER);
-    const segments = [...this.#segments];
-    const upTo = this.#durableLsn;
-    const firstRetained = segments[0].firstLsn;
-    if (fromLsn !== undefined && fromLsn < firstRetained) {
-      const error = new RangeError(
-        `DurableLog: records before LSN ${firstRetained} were removed by truncateBefore (asked for ${fromLsn}); the oldest readable record is log.firstLsn = ${firstRetained}`,
-      ) as RangeError & { code: string; firstLsn: number; requestedLsn: number };
-      error.code = 'ERR_HARDSYNC_LOG_TRUNCATED';
-      error.firstLsn = firstRetained;
-      error.requestedLsn = fromLsn;
-      throw error;
-    }
-    const start = fromLsn ?? firstRetained;
-    let first = 0;
-    while (first + 1 < segments.length && segments[first + 1].firstLsn <= start) first++;
-    let end = first;
-    while (end < segments.length && segments[end].firstLsn <= upTo && start <= upTo) end++;
-    const lease = this.#retired.pin(segments.slice(first, end));
+    const given: unknown = options;
+    validateOptions(given);
+    const follow = given?.follow;
+    validateOptionalBoolean(follow, 'options.follow');
+    const signal = validateSignal(given?.signal);
+    this.#check();
+    throwIfAborted(signal);
+    const start = fromLsn ?? this.firstLsn;
+    if (start > this.#nextLsn) throw outOfRange('fromLsn', `<= ${this.#nextLsn} (log.nextLsn)`, start);
+    if (start < this.firstLsn) throw this.#truncatedError(start);
+    return this.#read(start, follow === true ? Infinity : this.#durableLsn, signal);
+  }
+
+  /** ERR_HARDSYNC_LOG_TRUNCATED for a reader that asks for `lsn`, below firstLsn. */
+  #truncatedError(lsn: number): RangeError & { code: string; firstLsn: number; requestedLsn: number } {
+    const first = this.firstLsn;
+    const error = new RangeError(
+      `DurableLog: records before LSN ${first} were removed by truncateBefore (asked for ${lsn}); the oldest readable record is log.firstLsn = ${first}`,
+    ) as RangeError & { code: string; firstLsn: number; requestedLsn: number };
+    error.code = 'ERR_HARDSYNC_LOG_TRUNCATED';
+    error.firstLsn = first;
+    error.requestedLsn = lsn;
+    return error;
+  }
+
+  /** The records from `start` to `end` (Infinity: following), as {@link records} describes. */
+  async *#read(start: number, end: number, signal: AbortSignal | undefined): AsyncGenerator<LogRecord, void, undefined> {
+    const follow = end === Infinity;
+    const checkOpen = (): void => {
+      throwIfAborted(signal);
+      if (this.#closed) throw this.#closedError();
+    };
+    checkOpen();
+    // Truncated between the call and this first step.
+    if (start < this.firstLsn) throw this.#truncatedError(start);
+    this.#readers++;
+    let next = start;
+    // A bounded read holds every segment it set out to read, and reads those; a follower holds
+    // the one it reads, and finds the next one in the log.
+    const planned = follow ? [] : this.#segments.filter((segment) => segment.firstLsn <= end && (segment.lastLsn ?? Infinity) >= start);
+    let lease = follow ? undefined : this.#retired.pin(planned);
+    let cursor: SegmentCursor | undefined;
+    // A follower's wait ends at once when its signal fires; a bounded read checks it per record.
+    const waiting: Waiting = {};
+    const unwatch = follow && signal !== undefined ? this.#followers.watchAbort(signal, () => waiting.reject?.(abortError(signal))) : undefined;
     try {
-      for (let index = first; index < end; index++) {
-        const segment = segments[index];
-        // The last LSN this segment should hold that the caller may see.
-        const lastWanted = index + 1 < segments.length ? Math.min(upTo, segments[index + 1].firstLsn - 1) : upTo;
-        yield* segmentRecords(segment, start, lastWanted, () => {
-          if (this.#closed) throw this.#closedError();
-        });
-        lease.release(segment);
+      while (next <= end) {
+        checkOpen();
+        if (cursor === undefined) {
+          let segment = planned.shift();
+          if (segment === undefined) {
+            if (next < this.firstLsn) throw this.#truncatedError(next);
+            segment = this.#segmentHolding(next);
+            lease = this.#retired.pin([segment]);
+          }
+          cursor = await SegmentCursor.open(segment);
+          continue;
+        }
+        const { segment } = cursor;
+        const sealed = segment.lastLsn !== undefined;
+        // What this segment holds that is durable now; the active segment only up to the last
+        // acknowledged batch, whose end is where reading stops.
+        const last = Math.min(end, sealed ? (segment.lastLsn as number) : this.#durableLsn);
+        if (next <= last) {
+          const byteEnd = sealed ? cursor.size : this.#durableEnd;
+          const tail = sealed ? undefined : this.#tail;
+          for (let record = await cursor.read(last, byteEnd, tail); record !== undefined; record = await cursor.read(last, byteEnd, tail)) {
+            next = record.lsn + 1;
+            if (record.lsn >= start) yield record;
+            checkOpen();
+          }
+        } else if (sealed) {
+          const done = cursor;
+          cursor = undefined;
+          await done.close();
+          lease?.release(segment);
+        } else if (!follow) {
+          break;
+        } else if (this.#failure !== undefined) {
+          throw this.#failure;
+        } else {
+          await this.#followers.next(waiting);
+        }
       }
     } finally {
-      lease.releaseAll();
+      unwatch?.();
+      this.#readers--;
+      await cursor?.close().catch(() => undefined);
+      lease?.releaseAll();
     }
   }
 
+  /** The segment of the log that holds (or, past the end, will hold) `lsn` >= firstLsn. */
+  #segmentHolding(lsn: number): Segment {
+    let index = this.#segments.length - 1;
+    while (index > 0 && this.#segments[index].firstLsn > lsn) index--;
+    return this.#segments[index];
+  }
+
   /**
-   * Removes, durably, every whole segment whose records all have LSNs below `lsn`, oldest
-   * first, so a crash part-way leaves a contiguous log; the active segment is never removed.
-   * The segments leave the log at once (`firstLsn` moves up); their files are unlinked, then
-   * the directory is fsynced, and the promise resolves. A segment that a `records()` iterator
-   * still has to read is unlinked only once no iterator holds it (it and every newer removed
-   * segment then wait; see {@link records}); until then a crash leaves it in the directory,
-   * and a reopened log starts there again. A later truncateBefore, and close, wait for such
-   * removals in progress and retry one that failed (rejecting if it fails again).
+   * Removes every whole segment whose records all have LSNs below `lsn`, oldest first; the
+   * active segment is never removed. The segments leave the log at once (`firstLsn` moves up).
+   * When the promise resolves the removal is durable: no crash from then on brings a removed
+   * record back, whether or not readers still hold its segment. A segment no reader holds is
+   * unlinked; one a `records()` iteration still has to read is set aside (renamed to
+   * `<name>.retired`, a name `open` ignores and removes) and unlinked once no iteration holds
+   * it; after each segment the directory is flushed, so a crash part-way leaves a log without
+   * a gap. (Windows has no directory flush: the rename is MoveFileEx with write-through, and
+   * an unlink is as durable as NTFS's metadata journal makes it.)
+   *
+   * Resolves with what it did ({@link LogTruncation}): the new `firstLsn`, how many segments
+   * it removed and their bytes, and how many of them (`held`, `heldBytes`) readers still hold:
+   * that space is freed when they let go ({@link stats} shows it meanwhile). If removing a
+   * segment fails, it rejects and that segment (and any newer one) stays on disk under its
+   * name, out of the log: the next truncateBefore, or close, tries again.
    * @param lsn The first LSN that must be kept: an integer from 1 to `nextLsn`. Anything else
    *   is a RangeError `ERR_OUT_OF_RANGE` (TypeError `ERR_INVALID_ARG_TYPE` for a non-number),
    *   thrown before anything is removed.
    */
-  truncateBefore(lsn: number): Promise<void> {
+  truncateBefore(lsn: number): Promise<LogTruncation> {
     try {
       validateArgumentCount(arguments, 1, 'log.truncateBefore', 'await log.truncateBefore(lsn)');
       this.#check();
@@ -572,26 +686,37 @@ export class DurableLog {
     return run.then(undefined, rethrowWithCallerStack);
   }
 
-  async #removeSegmentsBefore(lsn: number): Promise<void> {
+  async #removeSegmentsBefore(lsn: number): Promise<LogTruncation> {
     this.#check();
     const removed: Segment[] = [];
     while (this.#segments.length > 1 && this.#segments[1].firstLsn <= lsn) removed.push(this.#segments.shift() as Segment);
     this.#retired.retire(removed);
-    await this.#removeRetired();
+    const done = await this.#retired.takeOut((error) => this.#fail(error));
+    // Files readers let go of meanwhile: unlinking them is not what this call promised, so a
+    // failure leaves them counted in stats() for the next call.
+    await this.#retired.removeReleased().catch(() => undefined);
+    const held = this.#retired.stillHeld(done.held);
+    return { firstLsn: this.firstLsn, segments: done.segments, bytes: done.bytes, held: held.segments, heldBytes: held.bytes };
   }
 
-  /** Unlinks the removed segments no iterator holds, oldest first, then fsyncs the directory. */
-  #removeRetired(): Promise<void> {
-    return this.#retired.removeUnpinned((error) => this.#fail(error));
+  /**
+   * Counts, now: the log's segments, the retired ones still on disk and the space they hold,
+   * the `records()` iterations running and the followers waiting. Cheap (no I/O).
+   */
+  stats(): LogStats {
+    validateArgumentCount(arguments, 0, 'log.stats', 'log.stats()');
+    const retired = this.#retired.stats;
+    return { segments: this.#segments.length, retiredSegments: retired.segments, retiredBytes: retired.bytes, readers: this.#readers, waiting: this.#followers.waiting };
   }
 
   /**
    * Waits for the appends already made to finish (flushed, or rejected if the log failed),
    * then closes the segment and releases the lock. Later calls reject with
    * `ERR_HARDSYNC_LOG_CLOSED` (or the failure, on a failed log), and so does the next step of
-   * an iterator still running. Segments removed by `truncateBefore` whose files an iterator
-   * kept are unlinked now. Closing a failed log resolves: it is how its files are released;
-   * it rejects only if removing such a segment fails (the files are released all the same).
+   * an iteration still running (a waiting follower's at once). Retired segments that
+   * iterations held are unlinked now. Closing a failed log resolves: it is how its files are
+   * released; it rejects only if removing a retired segment fails (the files are released all
+   * the same, and the next open removes what is left).
    */
   close(): Promise<void> {
     try {
@@ -601,6 +726,7 @@ export class DurableLog {
     }
     this.#closing ??= (async () => {
       this.#closed = true;
+      this.#followers.wakeAll();
       // Nothing else can join a batch that is waiting for company: write it now.
       if (this.#wake !== undefined) {
         const wake = this.#wake;
@@ -614,10 +740,15 @@ export class DurableLog {
         });
       }
       await this.#truncating;
-      // No iterator reads on after close: what they held can go.
+      // No iteration reads on after close: what they held can go.
       this.#retired.unpinAll();
       let removal: { error: unknown } | undefined;
-      if (this.#retired.pending) await this.#removeRetired().catch((error: unknown) => (removal = { error }));
+      if (this.#retired.pending) {
+        await this.#retired
+          .takeOut((error) => this.#fail(error))
+          .then(() => this.#retired.removeReleased())
+          .catch((error: unknown) => (removal = { error }));
+      }
       this.#spareStopped = true;
       if (this.#spare !== undefined) {
         const spare = await this.#spare.catch(() => undefined);
@@ -634,4 +765,13 @@ export class DurableLog {
     })();
     return this.#closing.then(undefined, rethrowWithCallerStack);
   }
+}
+
+/**
+ * Opens a log whose batch writes and setting-aside of held segments go through `io` instead of
+ * {@link defaultLogIo}: the seam of the power-cut negative controls. Internal: the package does
+ * not export this module, and no option of {@link DurableLog.open} reaches it.
+ */
+export function openLogWithIo(dir: PathLike, options: DurableLogOptions | undefined, io: LogIo): Promise<DurableLog> {
+  return openWithIo(dir, options, io);
 }

@@ -127,6 +127,60 @@ export interface LogRecovery {
   verified: LogVerified;
 }
 
+/** One record read back by {@link DurableLog.records}: its LSN and a copy of its bytes. */
+export interface LogRecord {
+  lsn: number;
+  data: Buffer;
+}
+
+/** Options of {@link DurableLog.records}. */
+export interface LogRecordsOptions {
+  /**
+   * Keep going: after the last durable record, wait (no polling, no timer) for the next batch
+   * to become durable and yield it, for as long as the iteration lasts. Default false: end at
+   * the `lastLsn` of the call.
+   */
+  follow?: boolean | undefined;
+  /**
+   * Ends the iteration with an `AbortError` (code `ABORT_ERR`, the signal's reason as
+   * `cause`), at once if it is waiting for records. `AbortSignal.timeout(ms)` makes a poll
+   * with a timeout.
+   */
+  signal?: AbortSignal | undefined;
+}
+
+/** What {@link DurableLog.truncateBefore} did. */
+export interface LogTruncation {
+  /** The log's `firstLsn` now: the oldest record a crash from here on can bring back. */
+  firstLsn: number;
+  /** Segments this call took out of the log (a failed earlier call's included). */
+  segments: number;
+  /** Their size on disk: freed now, or (`heldBytes`) once the readers holding them let go. */
+  bytes: number;
+  /** Of those segments, how many readers still hold (set aside under a name open ignores). */
+  held: number;
+  /** Their size on disk. */
+  heldBytes: number;
+}
+
+/** What {@link DurableLog.stats} reports. */
+export interface LogStats {
+  /** Segment files in the log, the active one included. */
+  segments: number;
+  /**
+   * Segments `truncateBefore` took out of the log whose files are still on disk: held by a
+   * reader (set aside under a name `open` ignores and removes), or not yet removed after an
+   * error. They hold `retiredBytes`.
+   */
+  retiredSegments: number;
+  /** Disk space held by the retired segments. */
+  retiredBytes: number;
+  /** `records()` iterations that have begun and not ended (followers included). */
+  readers: number;
+  /** Followers waiting for the next batch to become durable. */
+  waiting: number;
+}
+
 const DEFAULTS = {
   segmentSize: 64 * 1024 * 1024,
   maxBatchBytes: 1024 * 1024,
@@ -136,20 +190,6 @@ const DEFAULTS = {
 };
 /** The most batches {@link DurableLogOptions.maxInFlight} allows in flight. */
 export const MAX_IN_FLIGHT = 64;
-/**
- * Test-only option key (a registered symbol, so a test process reaches it without importing
- * internals): each batch is acknowledged as soon as its own flush returns, without waiting for
- * the earlier batches'. Breaks the log's guarantees on purpose: the negative control of the
- * power-cut runs, which must catch it losing acknowledged records.
- */
-export const ACK_OUT_OF_ORDER = Symbol.for('hardsync.DurableLog.testOnly.ackOutOfOrder');
-/**
- * Test-only option key: each batch's write starts after a random delay of 0 to this many
- * milliseconds (its bytes copied first), so batches reach the filesystem out of order, as
- * threads that the scheduler runs late would make them. The power-cut runs use it to show
- * that in-order acknowledgement survives reordering and that {@link ACK_OUT_OF_ORDER} does not.
- */
-export const WRITE_JITTER_MS = Symbol.for('hardsync.DurableLog.testOnly.writeJitterMs');
 const MIN_SEGMENT_SIZE = 1024;
 // Batch ends and record lengths are u32 in the format; Buffers above 2 GiB are awkward anyway.
 const MAX_SEGMENT_SIZE = 2 ** 31;
@@ -169,10 +209,6 @@ export interface Settings {
   maxDelayMicros: number;
   maxInFlight: number;
   verify: LogVerify;
-  /** See {@link ACK_OUT_OF_ORDER}. */
-  ackOutOfOrder: boolean;
-  /** See {@link WRITE_JITTER_MS}; 0 when not set. */
-  writeJitterMs: number;
 }
 
 /** Validates {@link DurableLogOptions} (ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE / ERR_INVALID_ARG_VALUE). */
@@ -193,8 +229,6 @@ export function settingsFrom(options: unknown): Settings {
     maxDelayMicros: number('maxDelayMicros', 0, 60_000_000),
     maxInFlight: number('maxInFlight', 1, MAX_IN_FLIGHT),
     verify: validateOneOf(given.verify, 'options.verify', LOG_VERIFIES, 'tail'),
-    ackOutOfOrder: (options as Record<symbol, unknown> | undefined)?.[ACK_OUT_OF_ORDER] === true,
-    writeJitterMs: Number((options as Record<symbol, unknown> | undefined)?.[WRITE_JITTER_MS] ?? 0) || 0,
   };
 }
 

@@ -45,7 +45,11 @@
 
 #define CONTROL_NAME ".powercut"
 #define UNNAMED_NAME ".powercut-unnamed"
+#define ACKS_NAME ".powercut-acks"
 #define CONTROL_INO 2
+#define ACKS_INO 3
+/* A write cut in the middle keeps whole sectors of it: a real disk writes a sector all or nothing. */
+#define SECTOR 512
 /* Live file contents are held in memory: refuse files larger than this rather than exhaust it. */
 #define MAX_FILE_BYTES ((off_t)1 << 30)
 #define MAX_VIOLATIONS 64
@@ -134,6 +138,12 @@ static struct {
   bool lie;          /* flushes succeed without making anything durable */
   long delay_us;     /* every flush sleeps this many microseconds first */
   uint64_t arm_left; /* cut before the arm_left-th counted operation; 0: not armed */
+  uint64_t arm_flush_left; /* cut right after the arm_flush_left-th flush returned; 0: not armed */
+  uint64_t arm_write_left; /* cut in the middle of the arm_write_left-th write; 0: not armed */
+  bool notify;       /* print "cut" on stdout when the power fails (-o notify) */
+  int acks_fd;       /* where writes to the acknowledgements file go; -1: nowhere */
+  pid_t guard;       /* a process group killed when the daemon stops (guard PGID); 0: none */
+  struct node acks;
   bool mmap;         /* files open without direct I/O: the kernel's page cache, shared mmap */
   struct fuse_session *se;
   uint8_t *secret;
@@ -141,7 +151,7 @@ static struct {
   char *violations[MAX_VIOLATIONS];
   unsigned nviolations;
   struct {
-    uint64_t ops, fsyncs, fdatasyncs, dsync_writes, fsyncdirs, cuts, reboots, syncs;
+    uint64_t ops, writes, fsyncs, fdatasyncs, dsync_writes, fsyncdirs, cuts, reboots, syncs, acks;
     uint64_t failed_after_cut, backing_errors, unmodelled, lies, invalidated;
   } st;
 } g;
@@ -775,7 +785,8 @@ static int scan_dir(struct node *dir) {
   while (r == 0 && (e = readdir(d)) != NULL) {
     const char *name = e->d_name;
     if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
-    if (dir == g.root && (!strcmp(name, UNNAMED_NAME) || !strcmp(name, CONTROL_NAME))) continue;
+    if (dir == g.root && (!strcmp(name, UNNAMED_NAME) || !strcmp(name, CONTROL_NAME) || !strcmp(name, ACKS_NAME)))
+      continue;
     struct stat st;
     if (fstatat(dir->bfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
       r = backing_error("stat", dir);
@@ -896,9 +907,23 @@ static int boot(void) {
 /* the power switch */
 
 static void do_cut(void) {
-  if (!g.cut) g.st.cuts++;
+  if (!g.cut) {
+    g.st.cuts++;
+    /* The harness kills the workload at once, as the power would: a process that outlived the
+     * cut could only go on failing with EIO. */
+    if (g.notify) {
+      fputs("cut\n", stdout);
+      fflush(stdout);
+    }
+  }
   g.cut = true;
-  g.arm_left = 0;
+  g.arm_left = g.arm_flush_left = g.arm_write_left = 0;
+}
+
+/* A flush returned: the point "after the N-th flush" (arm-flush N) cuts here, so the flush is
+ * durable and the next operation fails. */
+static void flush_done(void) {
+  if (g.arm_flush_left > 0 && --g.arm_flush_left == 0) do_cut();
 }
 
 /* Every operation on the filesystem passes here first. After the cut, all of them fail. */
@@ -942,7 +967,10 @@ static char *status_text(size_t *len) {
 #define OUT(...) k += (size_t)snprintf(buf + k, cap - k, __VA_ARGS__)
   OUT("state=%s\n", g.cut ? "cut" : "running");
   OUT("armed=%" PRIu64 "\n", g.arm_left);
+  OUT("armed_flush=%" PRIu64 "\n", g.arm_flush_left);
+  OUT("armed_write=%" PRIu64 "\n", g.arm_write_left);
   OUT("ops=%" PRIu64 "\n", g.st.ops);
+  OUT("writes=%" PRIu64 "\n", g.st.writes);
   OUT("fsyncs=%" PRIu64 "\n", g.st.fsyncs);
   OUT("fdatasyncs=%" PRIu64 "\n", g.st.fdatasyncs);
   OUT("dsync_writes=%" PRIu64 "\n", g.st.dsync_writes);
@@ -951,6 +979,7 @@ static char *status_text(size_t *len) {
   OUT("cuts=%" PRIu64 "\n", g.st.cuts);
   OUT("reboots=%" PRIu64 "\n", g.st.reboots);
   OUT("failed_after_cut=%" PRIu64 "\n", g.st.failed_after_cut);
+  OUT("acks=%" PRIu64 "\n", g.st.acks);
   OUT("backing_errors=%" PRIu64 "\n", g.st.backing_errors);
   OUT("unmodelled=%" PRIu64 "\n", g.st.unmodelled);
   OUT("lie=%s\n", g.lie ? "on" : "off");
@@ -1081,15 +1110,34 @@ static int control_command(char *line) {
     return 0;
   }
   if (!strcmp(line, "sync")) return g.cut ? -EIO : sync_all();
-  if (!strcmp(line, "arm")) {
-    char *end;
-    unsigned long long n = arg ? strtoull(arg, &end, 10) : 0;
-    if (!arg || *end || n == 0) return -EINVAL;
-    g.arm_left = n;
+  if (!strcmp(line, "arm") || !strcmp(line, "arm-flush") || !strcmp(line, "arm-write")) {
+    long n = parse_bounded(arg, LONG_MAX / 10);
+    if (n <= 0) return -EINVAL;
+    uint64_t *which = line[3] == '\0' ? &g.arm_left : line[4] == 'f' ? &g.arm_flush_left : &g.arm_write_left;
+    *which = (uint64_t)n;
     return 0;
   }
   if (!strcmp(line, "disarm")) {
-    g.arm_left = 0;
+    g.arm_left = g.arm_flush_left = g.arm_write_left = 0;
+    return 0;
+  }
+  if (!strcmp(line, "guard")) {
+    /* The workload's process group: if the program that mounted this dies without ending it
+     * (killed), the daemon, stopped by its parent's death, ends the workload too. */
+    long pgid = arg ? parse_bounded(arg, INT_MAX) : 0;
+    if (pgid < 0) return -EINVAL;
+    g.guard = (pid_t)pgid;
+    return 0;
+  }
+  if (!strcmp(line, "acks")) {
+    /* Where the acknowledgements file's writes go from now on (appended); "acks" alone: nowhere. */
+    int fd = -1;
+    if (arg && *arg) {
+      fd = open(arg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) return -errno;
+    }
+    if (g.acks_fd >= 0) close(g.acks_fd);
+    g.acks_fd = fd;
     return 0;
   }
   if (!strcmp(line, "secret")) {
@@ -1130,10 +1178,14 @@ static int control_command(char *line) {
   return -EINVAL;
 }
 
-static void control_stat(struct stat *st) {
+/* The control and acknowledgements files belong to whoever runs the daemon, so that a user who
+ * mounted it (through fusermount3) can open them under default_permissions. */
+static void control_stat(fuse_ino_t ino, struct stat *st) {
   memset(st, 0, sizeof *st);
-  st->st_ino = CONTROL_INO;
+  st->st_ino = ino == (fuse_ino_t)(uintptr_t)&g.acks ? ACKS_INO : CONTROL_INO;
   st->st_mode = S_IFREG | 0600;
+  st->st_uid = geteuid();
+  st->st_gid = getegid();
   st->st_nlink = 1;
   st->st_size = 0;
 }
@@ -1189,7 +1241,8 @@ static void reply_attr(fuse_req_t req, const struct node *n) {
 
 static int check_name(struct node *parent, const char *name) {
   if (strlen(name) > NAME_MAX) return -ENAMETOOLONG;
-  if (parent == g.root && (!strcmp(name, CONTROL_NAME) || !strcmp(name, UNNAMED_NAME))) return -EPERM;
+  if (parent == g.root && (!strcmp(name, CONTROL_NAME) || !strcmp(name, UNNAMED_NAME) || !strcmp(name, ACKS_NAME)))
+    return -EPERM;
   return 0;
 }
 
@@ -1245,12 +1298,12 @@ static void pc_init(void *userdata, struct fuse_conn_info *conn) {
 }
 
 static void pc_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  if (parent == FUSE_ROOT_ID && !strcmp(name, CONTROL_NAME)) {
+  if (parent == FUSE_ROOT_ID && (!strcmp(name, CONTROL_NAME) || !strcmp(name, ACKS_NAME))) {
     struct fuse_entry_param e;
     memset(&e, 0, sizeof e);
-    e.ino = (fuse_ino_t)(uintptr_t)&g.control;
+    e.ino = (fuse_ino_t)(uintptr_t)(strcmp(name, ACKS_NAME) ? &g.control : &g.acks);
     e.generation = 1;
-    control_stat(&e.attr);
+    control_stat(e.ino, &e.attr);
     fuse_reply_entry(req, &e);
     return;
   }
@@ -1282,13 +1335,18 @@ static void pc_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
   fuse_reply_none(req);
 }
 
-static bool is_control(fuse_ino_t ino) { return ino == (fuse_ino_t)(uintptr_t)&g.control; }
+/* The control file and the acknowledgements file: outside the model, never counted, never cut
+ * by an arm (an acknowledgement still fails once the power is off). */
+static bool is_control(fuse_ino_t ino) {
+  return ino == (fuse_ino_t)(uintptr_t)&g.control || ino == (fuse_ino_t)(uintptr_t)&g.acks;
+}
+static bool is_acks(fuse_ino_t ino) { return ino == (fuse_ino_t)(uintptr_t)&g.acks; }
 
 static void pc_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   (void)fi;
   if (is_control(ino)) {
     struct stat st;
-    control_stat(&st);
+    control_stat(ino, &st);
     fuse_reply_attr(req, &st, 0);
     return;
   }
@@ -1307,7 +1365,7 @@ static void pc_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
   (void)fi;
   if (is_control(ino)) {
     struct stat st;
-    control_stat(&st);
+    control_stat(ino, &st);
     fuse_reply_attr(req, &st, 0);
     return;
   }
@@ -1405,7 +1463,7 @@ static void pc_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
   if (gate(req)) return;
   struct node *d = live_dir(req, parent);
   if (!d) return;
-  if (d == g.root && !strcmp(name, CONTROL_NAME)) {
+  if (d == g.root && (!strcmp(name, CONTROL_NAME) || !strcmp(name, ACKS_NAME))) {
     fuse_reply_err(req, EPERM);
     return;
   }
@@ -1462,7 +1520,7 @@ static void pc_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
   if (!from) return;
   struct node *to = live_dir(req, newparent);
   if (!to) return;
-  if ((from == g.root && !strcmp(name, CONTROL_NAME)) || check_name(to, newname) < 0) {
+  if ((from == g.root && (!strcmp(name, CONTROL_NAME) || !strcmp(name, ACKS_NAME))) || check_name(to, newname) < 0) {
     fuse_reply_err(req, strlen(newname) > NAME_MAX ? ENAMETOOLONG : EPERM);
     return;
   }
@@ -1593,8 +1651,8 @@ static void free_handle(struct handle *h) {
 static void pc_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   if (is_control(ino)) {
     struct handle *h = xcalloc(1, sizeof *h);
-    h->node = &g.control;
-    h->text = status_text(&h->textlen);
+    h->node = node_of(ino);
+    if (!is_acks(ino)) h->text = status_text(&h->textlen);
     fi->fh = (uint64_t)(uintptr_t)h;
     fi->direct_io = 1;
     fuse_reply_open(req, fi);
@@ -1639,7 +1697,7 @@ static void pc_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   if (is_control(ino)) {
     /* A read from offset 0 takes a fresh snapshot, so one open control fd serves many reads
      * (a path walk to the control file would itself be a counted operation). */
-    if (off == 0) {
+    if (off == 0 && !is_acks(ino)) {
       free(h->text);
       h->text = status_text(&h->textlen);
     }
@@ -1671,9 +1729,40 @@ static void pc_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   free(buf);
 }
 
+/* A write to the acknowledgements file: the workload's promise, recorded before the write
+ * returns, so that the promise it then makes comes after. Once the power is cut it fails like
+ * every other operation: a program that outlived the cut acknowledges nothing. */
+static void write_acks(fuse_req_t req, const char *buf, size_t size) {
+  if (g.cut) {
+    g.st.failed_after_cut++;
+    fuse_reply_err(req, EIO);
+    return;
+  }
+  if (g.acks_fd < 0) {
+    fuse_reply_err(req, ENXIO);
+    return;
+  }
+  for (size_t done = 0; done < size;) {
+    ssize_t k = write(g.acks_fd, buf + done, size - done);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      logmsg("writing an acknowledgement failed: %s", k < 0 ? strerror(errno) : "no progress");
+      fuse_reply_err(req, EIO);
+      return;
+    }
+    done += (size_t)k;
+  }
+  g.st.acks++;
+  fuse_reply_write(req, size);
+}
+
 static void pc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi) {
   struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+  if (is_acks(ino)) {
+    write_acks(req, buf, size);
+    return;
+  }
   if (is_control(ino)) {
     char *text = xcalloc(1, size + 1);
     memcpy(text, buf, size);
@@ -1687,6 +1776,11 @@ static void pc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   if (gate(req)) return;
   struct node *n = live_node(req, ino);
   if (!n) return;
+  g.st.writes++;
+  /* arm-write N: power fails in the middle of this write. What reached the disk is its first
+   * whole sectors, durable only if the write was to be durable when it returned (O_DSYNC). */
+  bool torn = g.arm_write_left > 0 && --g.arm_write_left == 0;
+  if (torn) size = size / 2 / SECTOR * SECTOR;
   /* The kernel passes the file's flags with each write, with O_DSYNC / O_SYNC added for
    * RWF_DSYNC / RWF_SYNC writes. A writeback of a shared mapping's dirty page (mmap mode) comes
    * with the handle of any file open for writing: its O_DSYNC or O_APPEND says nothing about
@@ -1698,6 +1792,11 @@ static void pc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     return;
   }
   if (size == 0) {
+    if (torn) {
+      do_cut();
+      fuse_reply_err(req, EIO);
+      return;
+    }
     fuse_reply_write(req, 0);
     return;
   }
@@ -1728,6 +1827,12 @@ static void pc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
       fuse_reply_err(req, EIO);
       return;
     }
+    if (!torn) flush_done();
+  }
+  if (torn) {
+    do_cut();
+    fuse_reply_err(req, EIO);
+    return;
   }
   fuse_reply_write(req, size);
 }
@@ -1762,6 +1867,7 @@ static void pc_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
   else g.st.fsyncs++;
   int r = 0;
   if (flush_point()) r = n->kind == K_DIR ? flush_dir(n) : n->kind == K_FILE ? flush_file(n, !datasync) : 0;
+  if (r == 0) flush_done();
   fuse_reply_err(req, r < 0 ? EIO : 0);
 }
 
@@ -1825,6 +1931,7 @@ static void pc_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
   if (!d) return;
   g.st.fsyncdirs++;
   int r = flush_point() ? flush_dir(d) : 0;
+  if (r == 0) flush_done();
   fuse_reply_err(req, r < 0 ? EIO : 0);
 }
 
@@ -1918,14 +2025,16 @@ static void usage(void) {
           "  Options of its own (the others go to FUSE): lie (every flush succeeds and makes\n"
           "  nothing durable), delay=MS (every flush sleeps MS ms first, 0..%d), delay_us=US\n"
           "  (the same in microseconds, 0..%ld), mmap (files go through the kernel's page cache\n"
-          "  instead of direct I/O, so shared mmap works).\n"
-          "  Control: write \"cut\", \"reboot\", \"sync\", \"arm N\", \"disarm\", \"lie on|off\",\n"
-          "  \"delay MS\", \"delay-us US\", \"secret HEX\" or \"reset\" to MOUNTPOINT/" CONTROL_NAME ";\n"
-          "  read it for the status.\n",
+          "  instead of direct I/O, so shared mmap works), notify (print \"cut\" on stdout when the\n"
+          "  power fails).\n"
+          "  Control: write \"cut\", \"reboot\", \"sync\", \"arm N\", \"arm-flush N\", \"arm-write N\",\n"
+          "  \"disarm\", \"acks PATH\", \"guard PGID\", \"lie on|off\", \"delay MS\", \"delay-us US\",\n"
+          "  \"secret HEX\" or \"reset\" to MOUNTPOINT/" CONTROL_NAME "; read it for the status. Lines written to\n"
+          "  MOUNTPOINT/" ACKS_NAME " are appended to the file of the last \"acks PATH\".\n",
           MAX_DELAY_MS, MAX_DELAY_US);
 }
 
-/* Takes this daemon's own mount options (lie, delay=MS, delay_us=US) out of a comma-separated -o list and
+/* Takes this daemon's own mount options (lie, mmap, notify, delay=MS, delay_us=US) out of a comma-separated -o list and
  * passes the rest on to FUSE. -1 on a malformed value. */
 static int take_own_options(struct fuse_args *args, const char *list) {
   char *copy = xstrdup(list);
@@ -1936,6 +2045,8 @@ static int take_own_options(struct fuse_args *args, const char *list) {
       g.lie = true;
     } else if (!strcmp(opt, "mmap")) {
       g.mmap = true;
+    } else if (!strcmp(opt, "notify")) {
+      g.notify = true;
     } else if (!strncmp(opt, "delay=", 6) || !strncmp(opt, "delay_us=", 9)) {
       bool micros = opt[5] == '_';
       long us = parse_delay_us(strchr(opt, '=') + 1, micros);
@@ -1992,9 +2103,12 @@ int main(int argc, char **argv) {
   }
   g.backing_path = backing;
   g.unnamed_fd = -1;
-  g.next_id = 3; /* 1: the root's usual number, 2: the control file */
+  g.next_id = 4; /* 1: the root's usual number, 2: the control file, 3: the acknowledgements file */
   g.control.kind = K_CONTROL;
   g.control.id = CONTROL_INO;
+  g.acks.kind = K_CONTROL;
+  g.acks.id = ACKS_INO;
+  g.acks_fd = -1;
   umask(0); /* modes in the backing tree are exactly the modelled ones */
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -2022,6 +2136,7 @@ int main(int argc, char **argv) {
   printf("ready\n");
   fflush(stdout);
   int r = fuse_session_loop(se);
+  if (g.guard > 0) kill(-g.guard, SIGKILL);
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
