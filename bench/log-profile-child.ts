@@ -142,8 +142,6 @@ export interface ChildResult {
 async function child(args: ChildArgs): Promise<ChildResult> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const primitives = require('../lib/primitives') as typeof import('../lib/primitives');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { DurableLog } = require('../lib/index') as typeof import('../lib/index');
   const original = primitives.writeDurable;
   let tracing = false;
   let lastDone = -1;
@@ -170,6 +168,9 @@ async function child(args: ChildArgs): Promise<ChildResult> {
     }
     return promise;
   }) as typeof original;
+  // Only now: a module that keeps a reference to writeDurable (the log's LogIo) takes the wrapper.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DurableLog } = require('../lib/index') as typeof import('../lib/index');
 
   const record = Buffer.alloc(RECORD_BYTES, 0x5a);
   const dir = fs.mkdtempSync(nodePath.join(args.dir, 'hardsync-log-profile-'));
