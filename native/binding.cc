@@ -20,6 +20,12 @@
 #include "platform.h"
 
 namespace hs {
+
+MappedRegistry& MappedRegistry::Get() {
+  static MappedRegistry* registry = new MappedRegistry();
+  return *registry;
+}
+
 namespace {
 
 bool ArgInt32(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t* out) {
