@@ -19,7 +19,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildCReference, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
+import { type CommandSpec, numberValue } from './measure/args';
+import { buildCReference, C_LOOPS, FILE_SLOTS, preallocatedFile, runCReference, WRITE_SIZE } from './measure/c-reference';
+import { DEVICE_OPTION, openDevices, parseDevices, removeDevices } from './measure/ramdev';
+import { scriptArgs, scriptOptions, usageChecked } from './measure/script';
 import { slowFilesystem } from './measure/slow-fs';
 import { median, percentile } from './measure/stats';
 
@@ -29,40 +32,35 @@ interface Options {
   seconds: number;
   delayMs: number;
   starve: boolean;
+  devices: ReturnType<typeof parseDevices>;
   json?: string;
 }
 
-const USAGE = 'usage: node dist/bench/engines.js [--dir DIR] [--rounds N] [--seconds S] [--delay-ms MS] [--no-starve] [--json FILE]\n';
+const SPEC: CommandSpec = {
+  program: 'node dist/bench/engines.js',
+  name: '',
+  args: '',
+  summary: 'The engines side by side, each in a child process with HARDSYNC_ENGINE forced: starvation, awaited writeDurable latency against the C loops (on each --device), DurableLog.',
+  options: {
+    ...scriptOptions(5),
+    ...DEVICE_OPTION,
+    seconds: { type: 'string', value: 'S', help: 'seconds of each starvation measurement (default 3)' },
+    'delay-ms': { type: 'string', value: 'MS', help: 'how long each flush takes on the slow filesystem (default 20)' },
+    'no-starve': { type: 'boolean', help: 'skip the starvation measurement' },
+  },
+};
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { dir: os.tmpdir(), rounds: 5, seconds: 3, delayMs: 20, starve: true };
-  const number = (flag: string, value: string | undefined, min: number): number => {
-    const n = Number(value);
-    if (value === undefined || !Number.isFinite(n) || n < min) {
-      process.stderr.write(`${flag} needs a number >= ${min}\n${USAGE}`);
-      process.exit(2);
-    }
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const value = argv[i + 1];
-    switch (argv[i]) {
-      case '--dir': options.dir = value; i++; break;
-      case '--rounds': options.rounds = Math.round(number('--rounds', value, 1)); i++; break;
-      case '--seconds': options.seconds = number('--seconds', value, 0.5); i++; break;
-      case '--delay-ms': options.delayMs = Math.round(number('--delay-ms', value, 1)); i++; break;
-      case '--no-starve': options.starve = false; break;
-      case '--json': options.json = value; i++; break;
-      case '--help': case '-h':
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
-      default:
-        process.stderr.write(`unknown argument ${argv[i]}\n${USAGE}`);
-        process.exit(2);
-    }
-  }
-  return options;
+  const { dir, rounds, json, parsed } = scriptArgs(SPEC, argv, 5);
+  return usageChecked(SPEC, () => ({
+    dir,
+    rounds,
+    json,
+    seconds: numberValue(parsed, 'seconds', 3, 0.5, 3600, false),
+    delayMs: numberValue(parsed, 'delay-ms', 20, 1, 60_000, true),
+    starve: parsed.values['no-starve'] !== true,
+    devices: parseDevices(parsed.values.device as string | undefined),
+  }));
 }
 
 const CHILD = path.join(__dirname, 'engines-child.js');
@@ -134,41 +132,49 @@ async function main(): Promise<void> {
     }
   }
 
-  // 2. Latency against the C loops: plain pwrite + fdatasync, and the same through io_uring
-  // (bench/c/uring_write_fdatasync.c: what the kernel's io_uring route costs by itself).
-  const file = preallocatedFile(options.dir, `hardsync-engines-${process.pid}`);
-  try {
-    const loops: Record<string, string> = { c: buildCReference() };
-    if (names.includes('io_uring')) loops.cUring = buildCReference('uring_write_fdatasync');
-    const ops = 1000;
-    const rows = [...names, ...Object.keys(loops)];
-    const p50: Record<string, number[]> = Object.fromEntries(rows.map((n) => [n, []]));
-    const p99: Record<string, number[]> = Object.fromEntries(rows.map((n) => [n, []]));
-    for (let round = 0; round < options.rounds; round++) {
-      for (const name of names) {
-        const r = child(name, 'latency', { file, ops, size: WRITE_SIZE, slots: FILE_SLOTS });
-        p50[name].push(r.p50);
-        p99[name].push(r.p99);
+  // 2. Latency against the C loops, on each device: plain pwrite + fdatasync, the same through
+  // io_uring, and the same handed to a worker thread (bench/measure/c-reference.ts C_LOOPS).
+  const { devices, skipped } = openDevices(options.devices, options.dir);
+  report.latency = [] as unknown[];
+  for (const s of skipped) lines.push('', `Latency on ${s.name}: skipped (${s.reason})`);
+  for (const device of devices) {
+    const file = preallocatedFile(device.dir, `hardsync-engines-${process.pid}`);
+    try {
+      const loops = Object.fromEntries(C_LOOPS.filter((l) => l.name !== 'cUring' || names.includes('io_uring')).map((l) => [l.name, buildCReference(l.source)]));
+      const ops = 1000;
+      const rows = [...names, ...Object.keys(loops)];
+      const p50: Record<string, number[]> = Object.fromEntries(rows.map((n) => [n, []]));
+      const p99: Record<string, number[]> = Object.fromEntries(rows.map((n) => [n, []]));
+      for (let round = 0; round < options.rounds; round++) {
+        for (const name of names) {
+          const r = child(name, 'latency', { file, ops, size: WRITE_SIZE, slots: FILE_SLOTS });
+          p50[name].push(r.p50);
+          p99[name].push(r.p99);
+        }
+        for (const [name, binary] of Object.entries(loops)) {
+          const samples = runCReference(binary, file, ops);
+          p50[name].push(percentile(samples, 50));
+          p99[name].push(percentile(samples, 99));
+        }
       }
-      for (const [name, binary] of Object.entries(loops)) {
-        const samples = runCReference(binary, file, ops);
-        p50[name].push(percentile(samples, 50));
-        p99[name].push(percentile(samples, 99));
+      const label = Object.fromEntries(C_LOOPS.map((l) => [l.name, l.label])) as Record<string, string>;
+      const entry = { device: device.name, describe: device.describe, size: WRITE_SIZE, opsPerRound: ops, rows: {} as Record<string, unknown> };
+      lines.push('', `Latency: sequential await writeDurable(8 KiB, flush 'data') on ${device.name} (${device.describe}), ${ops} per round, vs C loops`);
+      lines.push(`  ${'engine'.padEnd(22)}  p50 us [rounds]          p99 us   p50 vs C pwrite+fdatasync   p50 minus it, us`);
+      for (const name of rows) {
+        const vsC = p50[name].map((v, i) => v / p50.c[i]);
+        const minusC = p50[name].map((v, i) => v - p50.c[i]);
+        const row = { p50: median(p50[name]), p50Rounds: p50[name], p99: median(p99[name]), p50VsC: median(vsC), p50MinusCUs: median(minusC) };
+        entry.rows[label[name] ?? name] = row;
+        const rounds = `[${f(Math.min(...p50[name]))}-${f(Math.max(...p50[name]))}]`;
+        lines.push(`  ${(label[name] ?? name).padEnd(22)}  ${f(row.p50).padStart(6)} ${rounds.padEnd(16)} ${f(row.p99).padStart(7)}   ${f(row.p50VsC, 3).padStart(6)}x   ${f(row.p50MinusCUs).padStart(8)}`);
       }
+      (report.latency as unknown[]).push(entry);
+    } finally {
+      fs.rmSync(file, { force: true });
     }
-    const cP50 = median(p50.c);
-    const label: Record<string, string> = { c: 'C pwrite+fdatasync', cUring: 'C io_uring loop' };
-    report.latency = { dir: options.dir, size: WRITE_SIZE, opsPerRound: ops, rows: {} as Record<string, unknown> };
-    lines.push('', `Latency: sequential await writeDurable(8 KiB, flush 'data') on ${options.dir}, ${ops} per round, vs C loops`);
-    lines.push(`  ${'engine'.padEnd(20)}  p50 us   p99 us   p50 vs C pwrite+fdatasync`);
-    for (const name of rows) {
-      const row = { p50: median(p50[name]), p99: median(p99[name]), p50VsC: median(p50[name]) / cP50 };
-      report.latency.rows[label[name] ?? name] = row;
-      lines.push(`  ${(label[name] ?? name).padEnd(20)}  ${f(row.p50).padStart(6)}  ${f(row.p99).padStart(7)}   ${f(row.p50VsC, 3)}x`);
-    }
-  } finally {
-    fs.rmSync(file, { force: true });
   }
+  removeDevices();
 
   // 3. DurableLog group commit.
   const perSecond: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));

@@ -1,20 +1,28 @@
 /**
- * DurableLog with more than one batch in flight (`maxInFlight`), side by side with the
- * one-flush log, and beside it the device's flush rate with k flushes in flight measured in C
- * (bench/c/inflight_fdatasync.c: k threads, each pwrite + fdatasync in a loop on one shared
- * file), so that a gain the log does not get can be told apart from one the disk does not give.
+ * DurableLog against the C model of its own pattern, and with more than one batch in flight
+ * (`maxInFlight`), on one or more devices side by side (`--device`, see
+ * bench/measure/ramdev.ts: the disk and quiet RAM-backed filesystems).
  *
- * Each round runs every case once, in a rotated order (interleaved rounds, so that load from
- * elsewhere hits all cases alike): for 64 and 256 appenders (each awaiting its own 256-byte
- * append before the next), a fresh log per maxInFlight in --k; and the C loop for each k and
- * appender count, each of its k threads writing 1/k of a batch of that many records per flush,
- * which is what the log with maxInFlight k does (a burst is spread over the free slots). The C
- * loop's records/s (flushes/s x records per flush) is what the device allows with no
- * JavaScript at all: the ceiling of the log's gain.
- * Figures are medians over the rounds with their spread (min..max), and per round the ratio
- * of each maxInFlight's records/s (and p99) to maxInFlight 1's in the same round.
+ * The C model (bench/c/inflight_fdatasync.c) does what the log asks of the device and nothing
+ * else: with k = 1, one pwrite of an N-record batch (N frames of 24 + 256 bytes) + one
+ * fdatasync per cycle, on a zero-filled, flushed file; with k > 1, k threads each writing 1/k
+ * of the batch, which is what the log with maxInFlight k does (a burst is spread over the free
+ * slots). Its records/s (flushes/s x records per flush) is what the device allows with no
+ * JavaScript at all. N is the appender count: appenders that each await their own append move
+ * in lockstep, so a cycle carries one record per appender.
  *
- *   node dist/bench/log-inflight.js [--dir /tmp] [--rounds 5] [--k 1,2,4,8] [--json FILE]
+ * Each round runs every case once per device, in a rotated order (interleaved rounds, so load
+ * from elsewhere hits all cases alike): per appender count in --appenders (each appender
+ * awaiting its own 256-byte append before the next), a fresh log per maxInFlight in --k; and
+ * the C loop for each k and appender count. A run lasts --seconds, or until the log is half a
+ * segment further (so no segment is prepared or rolled while timed: the C model pays neither),
+ * whichever comes first; the C loop runs for --seconds.
+ * Figures are medians over the rounds with their spread (min..max), and per round the log's
+ * records/s over the C model's (same device, same appender count, k = 1), the ratio of each
+ * maxInFlight to maxInFlight 1, and at one appender the two p50s.
+ *
+ *   node dist/bench/log-inflight.js [--dir DIR] [--device disk,ram-ext4,ram-xfs] [--rounds 5]
+ *     [--appenders 64,256] [--k 1,2,4,8] [--seconds 1] [--json FILE]
  * @module
  */
 import { execFileSync } from 'node:child_process';
@@ -23,41 +31,65 @@ import os from 'node:os';
 import nodePath from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DurableLog } from '../lib/index';
+import { type CommandSpec, listValue, numberValue } from './measure/args';
+import { DEVICE_OPTION, openDevices, parseDevices, removeDevices, type BenchDevice } from './measure/ramdev';
+import { UsageError } from './measure/schema';
+import { runScript, scriptArgs, scriptOptions, usageChecked } from './measure/script';
 import { median, percentile } from './measure/stats';
 
 const RECORD = Buffer.alloc(256, 0x5a);
-const APPENDERS = [64, 256];
-/** Appends per appender per run (after 20 uncounted ones). */
-const PER_APPENDER: Record<number, number> = { 64: 300, 256: 100 };
-/** The C loop: flushes per thread; bytes of one record's frame. */
-const C_OPS = 300;
+/** Bytes of one record's frame (lib/patterns/frame.ts: a 24-byte header, then the payload). */
 const FRAME = 24 + RECORD.length;
+/** The log's default segment size; a timed run stays within half of one (see the module doc). */
+const SEGMENT = 64 * 1024 * 1024;
+const WARMUP_APPENDS = 20;
 const SETTLE_MS = 500;
+
+const SPEC: CommandSpec = {
+  program: 'node dist/bench/log-inflight.js',
+  name: '',
+  args: '',
+  summary: 'DurableLog against the C model of its pattern (one pwrite of the batch + one fdatasync per cycle), per appender count and maxInFlight, on each --device, in interleaved rounds.',
+  options: {
+    ...scriptOptions(5),
+    ...DEVICE_OPTION,
+    appenders: { type: 'string', value: 'LIST', help: 'appender counts (default 64,256); each awaits its own append' },
+    k: { type: 'string', value: 'LIST', help: 'maxInFlight values, 1 among them (default 1,2,4,8)' },
+    seconds: { type: 'string', value: 'S', help: 'length of each run, at most (default 1; a run also ends half a segment on)' },
+  },
+};
 
 interface Args {
   dir: string;
   rounds: number;
-  ks: number[];
   json: string | undefined;
+  devices: ReturnType<typeof parseDevices>;
+  appenders: number[];
+  ks: number[];
+  seconds: number;
+}
+
+function integers(parsed: Parameters<typeof listValue>[0], name: string, fallback: number[], min: number, max: number): number[] {
+  const list = listValue(parsed, name)?.map(Number) ?? fallback;
+  if (list.some((n) => !Number.isInteger(n) || n < min || n > max)) throw new UsageError(`--${name}: integers from ${min} to ${max}`);
+  return [...new Set(list)];
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { dir: os.tmpdir(), rounds: 5, ks: [1, 2, 4, 8], json: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const value = argv[i + 1];
-    if (argv[i] === '--dir') args.dir = value;
-    else if (argv[i] === '--rounds') args.rounds = Number(value);
-    else if (argv[i] === '--k') args.ks = value.split(',').map(Number);
-    else if (argv[i] === '--json') args.json = value;
-    else {
-      console.log('usage: node dist/bench/log-inflight.js [--dir DIR] [--rounds N] [--k 1,2,4,8] [--json FILE]');
-      process.exit(argv[i] === '--help' ? 0 : 2);
-    }
-    i++;
-  }
-  if (!Number.isInteger(args.rounds) || args.rounds < 1) throw new Error('--rounds must be a positive integer');
-  if (!args.ks.includes(1) || args.ks.some((k) => !Number.isInteger(k) || k < 1 || k > 64)) throw new Error('--k: integers 1..64, 1 among them');
-  return args;
+  const { dir, rounds, json, parsed } = scriptArgs(SPEC, argv, 5);
+  return usageChecked(SPEC, () => {
+    const ks = integers(parsed, 'k', [1, 2, 4, 8], 1, 64);
+    if (!ks.includes(1)) throw new UsageError('--k: 1 must be among the values (the ratios are to it)');
+    return {
+      dir,
+      rounds,
+      json,
+      devices: parseDevices(parsed.values.device as string | undefined),
+      appenders: integers(parsed, 'appenders', [64, 256], 1, 4096),
+      ks,
+      seconds: numberValue(parsed, 'seconds', 1, 0.05, 600, false),
+    };
+  });
 }
 
 interface Sample {
@@ -65,35 +97,51 @@ interface Sample {
   p50: number;
   p99: number;
   p999: number;
+  seconds: number;
 }
 
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 
 /** `appenders` loops each awaiting its appends to a fresh log with `maxInFlight` k. */
-async function logRun(root: string, k: number, appenders: number): Promise<Sample> {
+async function logRun(root: string, k: number, appenders: number, seconds: number): Promise<Sample> {
   const dir = nodePath.join(root, `log-${appenders}-${k}`);
   await fs.promises.rm(dir, { recursive: true, force: true });
-  const log = await DurableLog.open(dir, { maxInFlight: k });
+  const log = await DurableLog.open(dir, { maxInFlight: k, segmentSize: SEGMENT });
   await settle();
-  const perAppender = PER_APPENDER[appenders];
-  const latencies: number[] = [];
+  const cap = Math.floor(SEGMENT / 2 / FRAME) - appenders * WARMUP_APPENDS;
+  // Preallocated: a growing array of every latency would be the benchmark's own garbage.
+  const latencies = new Float64Array(cap + appenders);
+  let count = 0;
+  let stop = false;
   let start = 0;
+  let timer: NodeJS.Timeout | undefined;
   await Promise.all(
     Array.from({ length: appenders }, async () => {
-      for (let i = 0; i < 20; i++) await log.append(RECORD);
-      if (start === 0) start = performance.now();
-      for (let i = 0; i < perAppender; i++) {
+      for (let i = 0; i < WARMUP_APPENDS; i++) await log.append(RECORD);
+      if (start === 0) {
+        start = performance.now();
+        timer = setTimeout(() => (stop = true), seconds * 1000);
+      }
+      while (!stop) {
         const t = performance.now();
         await log.append(RECORD);
-        latencies.push((performance.now() - t) * 1000);
+        latencies[count++] = (performance.now() - t) * 1000;
+        if (count >= cap) stop = true;
       }
     }),
   );
   const elapsed = performance.now() - start;
+  clearTimeout(timer);
   await log.close();
   await fs.promises.rm(dir, { recursive: true, force: true });
-  latencies.sort((a, b) => a - b);
-  return { recordsPerSec: (latencies.length / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), p999: percentile(latencies, 99.9) };
+  const sorted = latencies.subarray(0, count).sort();
+  return {
+    recordsPerSec: (count / elapsed) * 1000,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    seconds: elapsed / 1000,
+  };
 }
 
 interface CSample {
@@ -102,6 +150,7 @@ interface CSample {
   recordsPerSec: number;
   p50: number;
   p99: number;
+  seconds: number;
 }
 
 function buildC(): string {
@@ -113,7 +162,7 @@ function buildC(): string {
 }
 
 /** The C loop with k threads on one shared, zero-filled, flushed file, each writing 1/k of a batch of `appenders` records per flush. */
-async function cRun(binary: string, root: string, k: number, appenders: number): Promise<CSample> {
+async function cRun(binary: string, root: string, k: number, appenders: number, seconds: number): Promise<CSample> {
   const perFlush = Math.ceil(appenders / k);
   const size = perFlush * FRAME;
   const file = nodePath.join(root, `c-${k}.dat`);
@@ -122,46 +171,26 @@ async function cRun(binary: string, root: string, k: number, appenders: number):
   fs.fsyncSync(fd);
   fs.closeSync(fd);
   await settle();
-  const out = JSON.parse(execFileSync(binary, ['same', String(k), String(C_OPS), String(size), file], { encoding: 'utf8' })) as CSample;
+  const out = JSON.parse(execFileSync(binary, ['same', String(k), `${seconds.toFixed(3)}s`, String(size), file], { encoding: 'utf8' })) as CSample;
   fs.rmSync(file, { force: true });
-  return { flushesPerSec: out.flushesPerSec, recordsPerSec: out.flushesPerSec * perFlush, p50: out.p50, p99: out.p99 };
+  return { flushesPerSec: out.flushesPerSec, recordsPerSec: out.flushesPerSec * perFlush, p50: out.p50, p99: out.p99, seconds: out.seconds };
 }
 
-const spread = (values: number[]) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
-const fmt = (s: { median: number; min: number; max: number }, digits = 0) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}..${s.max.toFixed(digits)})`;
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+const spread = (values: number[]): Spread => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) });
+const fmt = (s: Spread, digits = 0) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}..${s.max.toFixed(digits)})`;
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const root = fs.mkdtempSync(nodePath.join(args.dir, 'hardsync-log-inflight-'));
-  const binary = buildC();
-  type Case = { kind: 'log' | 'c'; appenders: number; k: number };
-  const cases: Case[] = (['log', 'c'] as const).flatMap((kind) => APPENDERS.flatMap((appenders) => args.ks.map((k) => ({ kind, appenders, k }))));
-  const logRounds = new Map<string, Sample[]>();
-  const cRounds = new Map<string, CSample[]>();
-  try {
-    for (let round = 0; round < args.rounds; round++) {
-      // Rotate the order each round so that no case always runs first (or right after C).
-      const order = cases.map((_, i) => cases[(i + round * 3) % cases.length]);
-      for (const c of order) {
-        if (c.kind === 'log') {
-          const key = `${c.appenders}/${c.k}`;
-          const sample = await logRun(root, c.k, c.appenders);
-          logRounds.set(key, [...(logRounds.get(key) ?? []), sample]);
-        } else {
-          const key = `${c.appenders}/${c.k}`;
-          const sample = await cRun(binary, root, c.k, c.appenders);
-          cRounds.set(key, [...(cRounds.get(key) ?? []), sample]);
-        }
-      }
-      process.stderr.write(`round ${round + 1}/${args.rounds} done\n`);
-    }
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-  const log = APPENDERS.flatMap((appenders) =>
+/** The figures of one device from its rounds. */
+function summarize(device: BenchDevice, args: Args, logRounds: Map<string, Sample[]>, cRounds: Map<string, CSample[]>) {
+  const log = args.appenders.flatMap((appenders) =>
     args.ks.map((k) => {
       const samples = logRounds.get(`${appenders}/${k}`) as Sample[];
       const base = logRounds.get(`${appenders}/1`) as Sample[];
+      const model = cRounds.get(`${appenders}/1`) as CSample[];
       return {
         appenders,
         maxInFlight: k,
@@ -169,14 +198,16 @@ async function main(): Promise<void> {
         p50Us: spread(samples.map((s) => s.p50)),
         p99Us: spread(samples.map((s) => s.p99)),
         p999Us: spread(samples.map((s) => s.p999)),
-        // Same-round ratios against maxInFlight 1.
+        // Same-round ratios: against maxInFlight 1, and against the C model (one flush per batch).
         recordsPerSecRatio: spread(samples.map((s, i) => s.recordsPerSec / base[i].recordsPerSec)),
         p99Ratio: spread(samples.map((s, i) => s.p99 / base[i].p99)),
+        overCModel: spread(samples.map((s, i) => s.recordsPerSec / model[i].recordsPerSec)),
+        p50MinusCModelUs: spread(samples.map((s, i) => s.p50 - model[i].p50)),
         rounds: samples,
       };
     }),
   );
-  const c = APPENDERS.flatMap((appenders) =>
+  const c = args.appenders.flatMap((appenders) =>
     args.ks.map((k) => {
       const samples = cRounds.get(`${appenders}/${k}`) as CSample[];
       const base = cRounds.get(`${appenders}/1`) as CSample[];
@@ -196,24 +227,72 @@ async function main(): Promise<void> {
       };
     }),
   );
-  console.log(`DurableLog maxInFlight, ${args.rounds} interleaved rounds, ${args.dir} (median (min..max) over rounds; ratios to maxInFlight 1 in the same round)`);
-  for (const row of log) {
-    console.log(
-      `  ${String(row.appenders).padStart(3)} appenders, maxInFlight ${String(row.maxInFlight).padStart(2)}: ${fmt(row.recordsPerSec)} records/s, x${fmt(row.recordsPerSecRatio, 2)}; p50 ${fmt(row.p50Us)} us, p99 ${fmt(row.p99Us)} us (x${fmt(row.p99Ratio, 2)})`,
+  return { device: device.name, describe: device.describe, log, c };
+}
+
+function render(s: ReturnType<typeof summarize>, rounds: number): string[] {
+  const lines = [`${s.device}: ${s.describe}, ${rounds} interleaved rounds (median (min..max) over rounds; ratios per round, same device)`];
+  lines.push('  DurableLog');
+  for (const row of s.log) {
+    lines.push(
+      `    ${String(row.appenders).padStart(4)} appenders, maxInFlight ${String(row.maxInFlight).padStart(2)}: ${fmt(row.recordsPerSec)} records/s, x${fmt(row.recordsPerSecRatio, 2)} k=1; p50 ${fmt(row.p50Us, 1)} us, p99 ${fmt(row.p99Us)} us (x${fmt(row.p99Ratio, 2)})`,
     );
   }
-  console.log('C: k threads, each pwrite of 1/k of a batch + fdatasync, on one file (records/s = flushes/s x records per flush; ceiling = that over the log with maxInFlight 1)');
-  for (const row of c) {
-    console.log(
-      `  ${String(row.appenders).padStart(3)}-record batches, k ${String(row.k).padStart(2)}: ${fmt(row.flushesPerSec)} flushes/s, ${fmt(row.recordsPerSec)} records/s, x${fmt(row.recordsPerSecRatio, 2)}; ceiling x${fmt(row.ceilingOverLog1, 2)} the log's; p50 ${fmt(row.p50Us)} us, p99 ${fmt(row.p99Us)} us`,
+  lines.push('  C model: k threads, each pwrite of 1/k of the batch + fdatasync, one file (records/s = flushes/s x records per flush)');
+  for (const row of s.c) {
+    lines.push(
+      `    ${String(row.appenders).padStart(4)}-record batches, k ${String(row.k).padStart(2)}: ${fmt(row.flushesPerSec)} flushes/s, ${fmt(row.recordsPerSec)} records/s, x${fmt(row.recordsPerSecRatio, 2)} k=1; ceiling x${fmt(row.ceilingOverLog1, 2)} the log's; p50 ${fmt(row.p50Us, 1)} us, p99 ${fmt(row.p99Us)} us`,
     );
   }
+  lines.push('  the log (maxInFlight 1) against the C model (one flush per batch), same round');
+  for (const row of s.log.filter((r) => r.maxInFlight === 1)) {
+    lines.push(`    ${String(row.appenders).padStart(4)} appenders: log/C records/s ${fmt(row.overCModel, 3)}; p50 log minus C ${fmt(row.p50MinusCModelUs, 1)} us`);
+  }
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const { devices, skipped } = openDevices(args.devices, args.dir);
+  for (const s of skipped) process.stderr.write(`device ${s.name} skipped: ${s.reason}\n`);
+  if (devices.length === 0) throw new Error('no device to measure on');
+  const binary = buildC();
+  type Case = { device: number; kind: 'log' | 'c'; appenders: number; k: number };
+  const cases: Case[] = devices.flatMap((_, device) =>
+    (['log', 'c'] as const).flatMap((kind) => args.appenders.flatMap((appenders) => args.ks.map((k) => ({ device, kind, appenders, k })))),
+  );
+  const logRounds = devices.map(() => new Map<string, Sample[]>());
+  const cRounds = devices.map(() => new Map<string, CSample[]>());
+  const roots = devices.map((d) => fs.mkdtempSync(nodePath.join(d.dir, 'hardsync-log-inflight-')));
+  try {
+    for (let round = 0; round < args.rounds; round++) {
+      // Rotate the order each round so that no case always runs first (or right after C).
+      const order = cases.map((_, i) => cases[(i + round * 3) % cases.length]);
+      for (const c of order) {
+        const key = `${c.appenders}/${c.k}`;
+        if (c.kind === 'log') {
+          const sample = await logRun(roots[c.device], c.k, c.appenders, args.seconds);
+          logRounds[c.device].set(key, [...(logRounds[c.device].get(key) ?? []), sample]);
+        } else {
+          const sample = await cRun(binary, roots[c.device], c.k, c.appenders, args.seconds);
+          cRounds[c.device].set(key, [...(cRounds[c.device].get(key) ?? []), sample]);
+        }
+      }
+      process.stderr.write(`round ${round + 1}/${args.rounds} done\n`);
+    }
+  } finally {
+    for (const root of roots) fs.rmSync(root, { recursive: true, force: true });
+  }
+  const results = devices.map((d, i) => summarize(d, args, logRounds[i], cRounds[i]));
+  removeDevices();
+  const lines = [`DurableLog against the C model: node ${process.version}, kernel ${os.release()}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`];
+  for (const s of results) lines.push('', ...render(s, args.rounds));
+  for (const s of skipped) lines.push('', `${s.name}: skipped (${s.reason})`);
+  console.log(lines.join('\n'));
   if (args.json) {
-    fs.writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), dir: args.dir, rounds: args.rounds, record: RECORD.length, perAppender: PER_APPENDER, log, c }, null, 2)}\n`);
+    const doc = { date: new Date().toISOString(), node: process.version, kernel: os.release(), rounds: args.rounds, seconds: args.seconds, record: RECORD.length, frame: FRAME, segmentSize: SEGMENT, loadAverage: os.loadavg(), devices: results, skipped };
+    fs.writeFileSync(args.json, `${JSON.stringify(doc, null, 2)}\n`);
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runScript(main);

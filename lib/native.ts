@@ -90,6 +90,12 @@ export interface NativeBinding {
   unmapFile(view: ArrayBufferView): void;
   alignmentOffset(view: ArrayBufferView, alignment: number): number;
   capabilities(): NativeCapability[];
+  /** CRC-32C of `length` bytes of `data` from byte `offset`, continuing `crc` (native/crc32c.cc). */
+  crc32c(crc: number, data: ArrayBufferView, offset: number, length: number): number;
+  /** The same, always with the table-driven code (the reference the tests compare against). */
+  crc32cPortable(crc: number, data: ArrayBufferView, offset: number, length: number): number;
+  /** What crc32c runs on this CPU. */
+  crc32cImplementation: 'sse4.2' | 'armv8-crc' | 'table';
   engineInfo(): EngineInfo;
   benchLoop(spec: NativeBenchSpec): Promise<NativeBenchResult>;
   constants: Constants;

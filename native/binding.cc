@@ -13,12 +13,19 @@
 
 #include "bench.h"
 #include "bench_spec.h"
+#include "crc32c.h"
 #include "dispatch.h"
 #include "errors.h"
 #include "mapped.h"
 #include "platform.h"
 
 namespace hs {
+
+MappedRegistry& MappedRegistry::Get() {
+  static MappedRegistry* registry = new MappedRegistry();
+  return *registry;
+}
+
 namespace {
 
 bool ArgInt32(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t* out) {
@@ -547,6 +554,30 @@ Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>((alignment - (address & mask)) & mask));
 }
 
+// crc32c(crc, data, offset, length): the CRC-32C of bytes [offset, offset + length) of data,
+// continuing crc. Synchronous: a checksum is cheaper than any hop to another thread.
+template <uint32_t (*kCrc)(uint32_t, const uint8_t*, size_t)>
+Napi::Value Crc32cOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t crc = 0;
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  int64_t offset = 0;
+  int64_t length = 0;
+  if (!ArgInt64(info, 0, "crc", &crc) || !ArgBytes(info, 1, &data, &size) || !ArgInt64(info, 2, "offset", &offset) ||
+      !ArgInt64(info, 3, "length", &length)) {
+    return env.Undefined();
+  }
+  bool ok = crc >= 0 && crc <= 0xffffffffLL ? true : ThrowOutOfRange(env, "crc", "an unsigned 32-bit integer");
+  if (ok && (offset < 0 || static_cast<uint64_t>(offset) > size)) ok = ThrowOutOfRange(env, "offset", "the view");
+  if (ok && (length < 0 || static_cast<uint64_t>(length) > size - static_cast<size_t>(offset))) {
+    ok = ThrowOutOfRange(env, "length", "the view from offset");
+  }
+  if (!ok) return env.Undefined();
+  uint32_t result = kCrc(static_cast<uint32_t>(crc), data + offset, static_cast<size_t>(length));
+  return Napi::Number::New(env, result);
+}
+
 Napi::Value CapabilityTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Capability* table = Capabilities();
@@ -625,6 +656,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       "engineInfo", engine));
   exports.Set("alignmentOffset", Napi::Function::New(env, AlignmentOffset, "alignmentOffset"));
   exports.Set("capabilities", Napi::Function::New(env, CapabilityTable, "capabilities"));
+  exports.Set("crc32c", Napi::Function::New(env, Crc32cOf<Crc32c>, "crc32c"));
+  exports.Set("crc32cPortable", Napi::Function::New(env, Crc32cOf<Crc32cPortable>, "crc32cPortable"));
+  exports.Set("crc32cImplementation", Napi::String::New(env, Crc32cImplementation()));
   exports.Set("constants", ConstantTable(env));
   exports.Set("flushKinds", FrozenTable(env, kFlushKindNames, kFlushKindCount, [](int i) { return i; }));
   exports.Set("openBits", FrozenTable(env, kOpenOptionNames, kOpenOptionCount, [](int i) { return 1 << i; }));

@@ -38,11 +38,10 @@ class MappedRegion {
 class MappedRegistry {
  public:
   // The process's registry: never destroyed, so that a finalizer or a flush thread running
-  // at exit never meets a destroyed mutex.
-  static MappedRegistry& Get() {
-    static MappedRegistry* registry = new MappedRegistry();
-    return *registry;
-  }
+  // at exit never meets a destroyed mutex. Defined in binding.cc, not here: the static of an
+  // inline function is a GNU unique symbol, one object for every copy of the addon loaded in
+  // the process (another version's, with another layout, included).
+  static MappedRegistry& Get();
 
   // Registers a new mapping; returns the id that Remove needs (an address can be mapped
   // again once unmapped, so the address alone does not name one mapping for ever).

@@ -295,6 +295,7 @@ struct AsyncRequest {
   unsigned flags = 0;            // kRange
   const char* path = nullptr;    // kDirectory
   size_t written = 0;            // kWrite, out: bytes written before any failure
+  unsigned file_type = 0;        // fd's type (S_IFMT bits) when CompletesWithoutDevice read it, else 0
 };
 
 // A queue of requests the kernel runs without a user thread, completing to a descriptor
@@ -333,8 +334,10 @@ class KernelQueue {
 // directory) of a memory filesystem (Linux: tmpfs, ramfs), where fsync has nothing to write
 // and a write is a copy into memory. False wherever that cannot be told cheaply (every OS but
 // Linux), and for anything else (a device node on devtmpfs flushes its device: not here).
+// Where it had to look at the file, it leaves the type in request.file_type, so that the
+// kernel queue need not look again.
 constexpr size_t kMaxWriteWithoutDevice = 256 * 1024;
-bool CompletesWithoutDevice(const AsyncRequest& request);
+bool CompletesWithoutDevice(AsyncRequest& request);
 
 // The kernel queue of this OS, or nullptr with *why_not saying why (no such facility, the
 // kernel refuses it, an opcode is missing). Never throws, never aborts.
@@ -342,5 +345,10 @@ KernelQueue* CreateKernelQueue(std::string* why_not);
 
 // Name of this platform family, for diagnostics ("linux", "darwin", "win32", "freebsd").
 const char* PlatformName();
+
+// Whether this is an ARMv8 CPU with the CRC32 instructions, as the OS reports it (a user
+// program cannot read the CPU's feature registers itself); false on every other CPU.
+// native/crc32c.cc asks, to pick its form.
+bool CpuHasArmCrc32();
 
 }  // namespace hs

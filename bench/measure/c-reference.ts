@@ -1,7 +1,8 @@
 /**
  * The plain C loop the speed goals compare against (bench/c/write_fdatasync.c: pwrite +
  * fdatasync of SIZE bytes over SLOTS slots of an existing file, one latency per line), and
- * the preallocated file both it and the Node side overwrite. Shared by bench/core.ts and
+ * the preallocated file both it and the Node side overwrite. Its siblings: uring_write_fdatasync.c
+ * (the same through io_uring) and thread_write_fdatasync.c (handed to a worker thread). Shared by bench/core.ts and
  * bench/engines.ts.
  * @module
  */
@@ -28,6 +29,18 @@ export function preallocatedFile(dir: string, name: string): string {
 }
 
 /**
+ * The C loops the call path is held against, each 8 KiB overwrites of the same file with a
+ * data flush: blocking (the floor of any binding), through io_uring as the io_uring engine
+ * does it (the floor of that engine), and handed to a worker thread that wakes the waiting
+ * thread through an eventfd (the floor of the thread engines and of libuv's threadpool).
+ */
+export const C_LOOPS = Object.freeze([
+  { name: 'c', source: 'write_fdatasync', label: 'C pwrite+fdatasync' },
+  { name: 'cUring', source: 'uring_write_fdatasync', label: 'C io_uring loop' },
+  { name: 'cThread', source: 'thread_write_fdatasync', label: 'C worker-thread loop' },
+] as const);
+
+/**
  * Compiles a C loop (cc -O2) into build/ and returns the binary's path: by default
  * bench/c/write_fdatasync.c; `uring_write_fdatasync` is the same loop through io_uring.
  */
@@ -35,7 +48,7 @@ export function buildCReference(name = 'write_fdatasync'): string {
   const source = path.join(__dirname, '..', '..', '..', 'bench', 'c', `${name}.c`);
   const binary = path.join(__dirname, '..', '..', '..', 'build', `bench-${name.replace(/_/g, '-')}`);
   fs.mkdirSync(path.dirname(binary), { recursive: true });
-  execFileSync('cc', ['-O2', '-o', binary, source]);
+  execFileSync('cc', ['-O2', '-pthread', '-o', binary, source]);
   return binary;
 }
 

@@ -34,7 +34,7 @@ export interface ScriptArgs {
  * the usage and exits 0; a wrong argument prints why and exits 2.
  */
 export function scriptArgs(spec: CommandSpec, argv: readonly string[], defaultRounds: number): ScriptArgs {
-  try {
+  return usageChecked(spec, () => {
     const parsed = parseOrHelp(spec, argv);
     if (!parsed) process.exit(0);
     if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
@@ -44,6 +44,16 @@ export function scriptArgs(spec: CommandSpec, argv: readonly string[], defaultRo
       json: stringValue(parsed, 'json'),
       parsed,
     };
+  });
+}
+
+/**
+ * Runs a script's checks of its own options: a UsageError they throw is printed with the
+ * pointer to --help and ends the process with exit code 2, as for the common options.
+ */
+export function usageChecked<T>(spec: CommandSpec, check: () => T): T {
+  try {
+    return check();
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${error.message}\n(${spec.program ?? 'hardsync'} --help for usage)\n`);

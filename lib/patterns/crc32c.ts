@@ -1,32 +1,20 @@
 /**
  * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of iSCSI, ext4 metadata,
- * RocksDB and LevelDB logs. Pure JS, slicing-by-8: eight 256-entry tables let the inner loop
- * consume eight bytes per step, which matters for multi-megabyte log records.
+ * RocksDB and LevelDB logs, and of DurableLog's frames. Computed by the addon
+ * (native/crc32c.cc): with the CPU's CRC instruction where it has one (x86-64 SSE4.2, ARMv8
+ * CRC32), table-driven elsewhere; `crc32cImplementation` says which.
  * @module
  */
 import { types } from 'node:util';
 import { invalidArgType } from '../errors';
+import { native } from '../native';
 import { validateArgumentCount, validateIntRange } from '../validate';
 
-const POLY = 0x82f63b78;
-
-/** TABLES[k][b]: the CRC contribution of byte b followed by k zero bytes. */
-const TABLES: Int32Array[] = (() => {
-  const tables = Array.from({ length: 8 }, () => new Int32Array(256));
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-    tables[0][n] = c;
-  }
-  for (let n = 0; n < 256; n++) {
-    let c = tables[0][n];
-    for (let k = 1; k < 8; k++) {
-      c = tables[0][c & 0xff] ^ (c >>> 8);
-      tables[k][n] = c;
-    }
-  }
-  return tables;
-})();
+/**
+ * What computes CRC-32C in this process: `'sse4.2'` or `'armv8-crc'` (the CPU's instruction),
+ * or `'table'` (slicing-by-8, on CPUs without one).
+ */
+export const crc32cImplementation: 'sse4.2' | 'armv8-crc' | 'table' = native.crc32cImplementation;
 
 /**
  * Continues a CRC-32C over `bytes`. Start with `crc32cUpdate(0, ...)`; feeding the result of
@@ -39,26 +27,7 @@ export function crc32cUpdate(crc: number, bytes: Uint8Array): number {
   validateArgumentCount(arguments, 2, 'crc32cUpdate', false);
   validateIntRange(crc, 'crc', 0, 0xffffffff);
   if (!types.isUint8Array(bytes)) throw invalidArgType('bytes', 'an instance of Buffer or Uint8Array', bytes);
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
-  let c = ~crc;
-  let i = 0;
-  const length = bytes.length;
-  const fast = length - (length % 8);
-  while (i < fast) {
-    const lo = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
-    c =
-      t7[lo & 0xff] ^
-      t6[(lo >>> 8) & 0xff] ^
-      t5[(lo >>> 16) & 0xff] ^
-      t4[lo >>> 24] ^
-      t3[bytes[i + 4]] ^
-      t2[bytes[i + 5]] ^
-      t1[bytes[i + 6]] ^
-      t0[bytes[i + 7]];
-    i += 8;
-  }
-  while (i < length) c = t0[(c ^ bytes[i++]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
+  return native.crc32c(crc, bytes, 0, bytes.byteLength);
 }
 
 /**
@@ -69,4 +38,14 @@ export function crc32cUpdate(crc: number, bytes: Uint8Array): number {
 export function crc32c(bytes: Uint8Array): number {
   validateArgumentCount(arguments, 1, 'crc32c', false);
   return crc32cUpdate(0, bytes);
+}
+
+/**
+ * {@link crc32cUpdate} over `length` bytes of `bytes` from `offset`, without the argument
+ * checks: for the log's frames, whose arguments the library itself computed (the addon still
+ * refuses a range outside the view).
+ * @internal
+ */
+export function crc32cRange(crc: number, bytes: Uint8Array, offset: number, length: number): number {
+  return native.crc32c(crc, bytes, offset, length);
 }

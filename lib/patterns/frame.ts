@@ -33,7 +33,7 @@
  */
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { crc32cUpdate } from './crc32c';
+import { crc32cRange } from './crc32c';
 
 /** Size of the segment header. */
 export const SEGMENT_HEADER_SIZE = 32;
@@ -69,7 +69,7 @@ export function encodeSegmentHeader(firstLsn: number): Buffer {
   header.writeUInt32LE(SEGMENT_HEADER_SIZE, 12);
   header.writeUInt32LE(firstLsn % TWO_32, 16);
   header.writeUInt32LE(Math.floor(firstLsn / TWO_32), 20);
-  header.writeUInt32LE(crc32cUpdate(0, header.subarray(0, 24)), 24);
+  header.writeUInt32LE(crc32cRange(0, header, 0, 24), 24);
   return header;
 }
 
@@ -77,7 +77,7 @@ export function encodeSegmentHeader(firstLsn: number): Buffer {
 export function decodeSegmentHeader(header: Buffer): { firstLsn: number } | { reason: string } {
   if (header.length < SEGMENT_HEADER_SIZE) return { reason: 'segment shorter than its header' };
   if (!header.subarray(0, 8).equals(SEGMENT_MAGIC)) return { reason: 'bad segment magic' };
-  if (header.readUInt32LE(24) !== crc32cUpdate(0, header.subarray(0, 24))) return { reason: 'segment header checksum mismatch' };
+  if (header.readUInt32LE(24) !== crc32cRange(0, header, 0, 24)) return { reason: 'segment header checksum mismatch' };
   if (header.readUInt32LE(8) !== FORMAT_VERSION) return { reason: `unknown segment format version ${header.readUInt32LE(8)}` };
   const firstLsn = header.readUInt32LE(16) + header.readUInt32LE(20) * TWO_32;
   return { firstLsn };
@@ -93,13 +93,13 @@ export function startFrame(target: Buffer, offset: number, payload: Buffer, lsn:
   target.writeUInt32LE(lsn % TWO_32, offset + 8);
   target.writeUInt32LE(Math.floor(lsn / TWO_32), offset + 12);
   payload.copy(target, offset + RECORD_HEADER_SIZE);
-  return crc32cUpdate(0, payload);
+  return crc32cRange(0, payload, 0, payload.length);
 }
 
 /** Completes the frame at `offset` once its batch is known: the batch end, then the CRC over it. */
 export function finishFrame(target: Buffer, offset: number, payloadCrc: number, batchEnd: number): void {
   target.writeUInt32LE(batchEnd, offset + 16);
-  target.writeUInt32LE(crc32cUpdate(payloadCrc, target.subarray(offset, offset + 20)), offset + 20);
+  target.writeUInt32LE(crc32cRange(payloadCrc, target, offset, 20), offset + 20);
 }
 
 /**
@@ -242,7 +242,7 @@ export class SegmentScanner {
     };
     if (frameEnd > size) return fail('incomplete record');
     const payload = await reader.bytes(offset + RECORD_HEADER_SIZE, length);
-    const crc = crc32cUpdate(crc32cUpdate(0, payload), header.subarray(0, 20));
+    const crc = crc32cRange(crc32cRange(0, payload, 0, payload.length), header, 0, 20);
     if (crc !== header.readUInt32LE(20)) return fail('checksum mismatch');
     const lsn = header.readUInt32LE(8) + header.readUInt32LE(12) * TWO_32;
     if (lsn !== this.#expected) return fail(`LSN ${lsn} out of sequence (expected ${this.#expected})`);
@@ -326,7 +326,7 @@ export async function findBatchEvidence(reader: WindowReader, from: number, to: 
     const length = header.readUInt32LE(4);
     if (offset + RECORD_HEADER_SIZE + length > reader.size) continue;
     const payload = await reader.bytes(offset + RECORD_HEADER_SIZE, length);
-    const crc = crc32cUpdate(crc32cUpdate(0, payload), header.subarray(0, 20));
+    const crc = crc32cRange(crc32cRange(0, payload, 0, payload.length), header, 0, 20);
     if (crc !== header.readUInt32LE(20)) continue;
     const lsn = header.readUInt32LE(8) + header.readUInt32LE(12) * TWO_32;
     const batchEnd = header.readUInt32LE(16);

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysctl.h>
 #include <unistd.h>
 
 #include "posix.h"
@@ -126,5 +127,15 @@ static constexpr NamedConstant kConstants[] = {
 HS_PLATFORM_TABLES(kCapabilities, kConstants)
 
 const char* PlatformName() { return "darwin"; }
+
+bool CpuHasArmCrc32() {
+#if defined(__aarch64__) || defined(__arm64__)
+  int present = 0;
+  size_t size = sizeof present;
+  return sysctlbyname("hw.optional.armv8_crc32", &present, &size, nullptr, 0) == 0 && present != 0;
+#else
+  return false;
+#endif
+}
 
 }  // namespace hs

@@ -3,9 +3,14 @@
 // sync_file_range, no syncfs.
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#if defined(__aarch64__)
+#include <machine/elf.h>  // HWCAP_CRC32
+#endif
 
 #include "posix.h"
 
@@ -87,5 +92,14 @@ static constexpr NamedConstant kConstants[] = {
 HS_PLATFORM_TABLES(kCapabilities, kConstants)
 
 const char* PlatformName() { return "freebsd"; }
+
+bool CpuHasArmCrc32() {
+#if defined(__aarch64__) && defined(HWCAP_CRC32)
+  unsigned long hwcap = 0;
+  return elf_aux_info(AT_HWCAP, &hwcap, sizeof hwcap) == 0 && (hwcap & HWCAP_CRC32) != 0;
+#else
+  return false;
+#endif
+}
 
 }  // namespace hs

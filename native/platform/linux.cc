@@ -10,6 +10,7 @@
 #include <linux/magic.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -22,6 +23,10 @@
 #include <mutex>
 #include <utility>
 #include <vector>
+
+#if defined(__aarch64__)
+#include <asm/hwcap.h>  // HWCAP_CRC32
+#endif
 
 #include "linux.h"
 #include "posix.h"
@@ -262,7 +267,7 @@ bool MemoryMount(uint64_t mount) {
 
 }  // namespace
 
-bool CompletesWithoutDevice(const AsyncRequest& request) {
+bool CompletesWithoutDevice(AsyncRequest& request) {
   switch (request.kind) {
     case AsyncRequest::Kind::kFlush:
       break;
@@ -277,11 +282,20 @@ bool CompletesWithoutDevice(const AsyncRequest& request) {
   if (::syscall(SYS_statx, request.fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | kStatxMntIdUnique, &st) != 0) {
     return false;  // a bad fd: the usual route reports it
   }
+  unsigned type = st.mode & S_IFMT;
+  request.file_type = type;
   // A filesystem on a block device has a real major number; tmpfs and ramfs have none.
   if (st.dev_major != 0 || !(st.mask & kStatxMntIdUnique)) return false;
-  unsigned type = st.mode & S_IFMT;
   if (type != S_IFREG && !(type == S_IFDIR && request.kind == AsyncRequest::Kind::kFlush)) return false;
   return MemoryMount(st.mnt_id);
+}
+
+bool CpuHasArmCrc32() {
+#if defined(__aarch64__)
+  return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0;
+#else
+  return false;
+#endif
 }
 
 }  // namespace hs

@@ -133,11 +133,11 @@ class Uring final : public KernelQueue {
   bool Supports(const AsyncRequest& r) const override {
     switch (r.kind) {
       case AsyncRequest::Kind::kFlush:
-        return LinuxRingHasFlush(r.flush) && FileKind(r.fd, /*write=*/false);
+        return LinuxRingHasFlush(r.flush) && FileKind(r, /*write=*/false);
       case AsyncRequest::Kind::kWrite:
-        return (r.flush == FlushKind::kNone || LinuxRingHasFlush(r.flush)) && FileKind(r.fd, /*write=*/true);
+        return (r.flush == FlushKind::kNone || LinuxRingHasFlush(r.flush)) && FileKind(r, /*write=*/true);
       case AsyncRequest::Kind::kRange:  // the SQE's len is 32 bits
-        return r.nbytes >= 0 && r.nbytes <= 0xffffffffLL && FileKind(r.fd, false);
+        return r.nbytes >= 0 && r.nbytes <= 0xffffffffLL && FileKind(r, false);
       case AsyncRequest::Kind::kDirectory:
         return r.path != nullptr;
     }
@@ -270,10 +270,14 @@ class Uring final : public KernelQueue {
   // AT_STATX_DONT_SYNC: the type never changes, so a network or FUSE filesystem may answer
   // from its cache instead of a round trip that a slow server would make this thread wait for.
   // A bad fd answers EBADF here: the thread route then reports it as the thread engines do.
-  static bool FileKind(int fd, bool write) {
-    struct statx st;
-    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) != 0) return false;
-    unsigned type = st.stx_mode & S_IFMT;
+  // The type CompletesWithoutDevice already read, when it did, saves a statx per call.
+  static bool FileKind(const AsyncRequest& r, bool write) {
+    unsigned type = r.file_type;
+    if (type == 0) {
+      struct statx st;
+      if (statx(r.fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) != 0) return false;
+      type = st.stx_mode & S_IFMT;
+    }
     return type == S_IFREG || type == S_IFBLK || (!write && type == S_IFDIR);
   }
 

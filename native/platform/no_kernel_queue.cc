@@ -11,6 +11,6 @@ KernelQueue* CreateKernelQueue(std::string* why_not) {
 
 // Nothing here tells a memory filesystem apart cheaply enough to be worth it: every async
 // flush takes the engine's usual route.
-bool CompletesWithoutDevice(const AsyncRequest&) { return false; }
+bool CompletesWithoutDevice(AsyncRequest&) { return false; }
 
 }  // namespace hs

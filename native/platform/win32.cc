@@ -349,4 +349,15 @@ void Unmap(Mapping* mapping) {
 
 const char* PlatformName() { return "win32"; }
 
+bool CpuHasArmCrc32() {
+#if defined(_M_ARM64) || defined(__aarch64__)
+#ifndef PF_ARM_V8_CRC32_INSTRUCTIONS_AVAILABLE
+#define PF_ARM_V8_CRC32_INSTRUCTIONS_AVAILABLE 31
+#endif
+  return IsProcessorFeaturePresent(PF_ARM_V8_CRC32_INSTRUCTIONS_AVAILABLE) != 0;
+#else
+  return false;
+#endif
+}
+
 }  // namespace hs

@@ -819,6 +819,31 @@ check('crc32c / crc32cUpdate: the CRC-32C check value', ['crc32c', 'crc32cUpdate
   assertEqual(hs.crc32cUpdate(hs.crc32c(text.subarray(0, 4)), text.subarray(4)) >>> 0, 0xe3069283, 'incremental');
 });
 
+check('crc32c: the addon (CPU instruction or table) agrees with a bit-by-bit CRC on lengths up to 40 KiB', ['crc32c', 'crc32cUpdate'], () => {
+  // One bit at a time: slow, and too simple to share a mistake with the addon's code.
+  const bitwise = (bytes) => {
+    let c = 0xffffffff;
+    for (const byte of bytes) {
+      c ^= byte;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    }
+    return ~c >>> 0;
+  };
+  const data = Buffer.alloc(40 * 1024 + 16);
+  let x = 12345;
+  for (let i = 0; i < data.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    data[i] = x >>> 24;
+  }
+  // Around the sizes where the instruction's three-lane loop starts (3 x 4 KiB), unaligned.
+  for (const length of [0, 1, 7, 8, 9, 63, 255, 256, 4095, 12287, 12288, 12289, 24583, 40 * 1024]) {
+    for (const offset of [0, 3]) {
+      const view = data.subarray(offset, offset + length);
+      assertEqual(hs.crc32c(view), bitwise(view), `length ${length}, offset ${offset}`);
+    }
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
