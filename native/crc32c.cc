@@ -22,7 +22,13 @@
 #define HS_CRC_TARGET
 #else
 #include <cpuid.h>
+#if defined(__clang__)
+// Clang 14 and later (Apple's, Zig's) guard the crc32 intrinsics by a feature of their own,
+// which sse4.2 does not imply there; GCC knows it only as part of sse4.2.
+#define HS_CRC_TARGET __attribute__((target("sse4.2,crc32")))
+#else
 #define HS_CRC_TARGET __attribute__((target("sse4.2")))
+#endif
 #endif
 #elif defined(__aarch64__) || defined(_M_ARM64)
 #define HS_CRC_ARM 1
