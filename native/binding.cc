@@ -16,6 +16,7 @@
 #include "crc32c.h"
 #include "dispatch.h"
 #include "errors.h"
+#include "log_frames.h"
 #include "mapped.h"
 #include "platform.h"
 
@@ -578,6 +579,32 @@ Napi::Value Crc32cOf(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, result);
 }
 
+// frameBatch(arena, bytes, batchEnd): completes the frames in bytes [0, bytes) of the view
+// (log_frames.h): their batch end and CRC-32C. Returns how many frames. A range that is not
+// whole frames is a RangeError and nothing is written. Synchronous: one pass over the batch
+// costs less than any hop to another thread.
+Napi::Value FrameBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  int64_t bytes = 0;
+  int64_t batch_end = 0;
+  if (!ArgBytes(info, 0, &data, &size) || !ArgInt64(info, 1, "bytes", &bytes) ||
+      !ArgInt64(info, 2, "batchEnd", &batch_end)) {
+    return env.Undefined();
+  }
+  bool ok = bytes >= 0 && static_cast<uint64_t>(bytes) <= size ? true : ThrowOutOfRange(env, "bytes", "the view");
+  if (ok && (batch_end < 0 || batch_end > 0xffffffffLL)) ok = ThrowOutOfRange(env, "batchEnd", "an unsigned 32-bit integer");
+  if (!ok) return env.Undefined();
+  // The view's bytes are the caller's to change: the frames are completed in place.
+  int64_t frames = CompleteFrames(const_cast<uint8_t*>(data), static_cast<size_t>(bytes), static_cast<uint32_t>(batch_end));
+  if (frames < 0) {
+    ThrowOutOfRange(env, "bytes", "whole frames (each starting with the record magic, the last ending at bytes)");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(frames));
+}
+
 Napi::Value CapabilityTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Capability* table = Capabilities();
@@ -658,6 +685,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("capabilities", Napi::Function::New(env, CapabilityTable, "capabilities"));
   exports.Set("crc32c", Napi::Function::New(env, Crc32cOf<Crc32c>, "crc32c"));
   exports.Set("crc32cPortable", Napi::Function::New(env, Crc32cOf<Crc32cPortable>, "crc32cPortable"));
+  exports.Set("frameBatch", Napi::Function::New(env, FrameBatch, "frameBatch"));
   exports.Set("crc32cImplementation", Napi::String::New(env, Crc32cImplementation()));
   exports.Set("constants", ConstantTable(env));
   exports.Set("flushKinds", FrozenTable(env, kFlushKindNames, kFlushKindCount, [](int i) { return i; }));

@@ -14,7 +14,7 @@ import type { HardsyncError } from '../../errors';
 import type { FlushMode, PathLike } from '../../types';
 import { toPath, validateArgumentCount, validateIntRange, validateOptionalBoolean, validateOptions } from '../../validate';
 import { abortError, chunkBytes, throwIfAborted, validateSignal, withPath } from '../common';
-import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, WindowReader, findDataEnd, finishFrame, startFrame } from '../frame';
+import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, WindowReader, completeFrames, findDataEnd, startFrame } from '../frame';
 import { Followers, type Waiting } from './followers';
 import { defaultLogIo, type LogIo } from './io';
 import {
@@ -38,7 +38,6 @@ class Pending {
   constructor(
     readonly lsn: number,
     readonly size: number,
-    readonly payloadCrc: number,
     readonly enqueuedAt: number,
     readonly resolve: (value: { lsn: number }) => void,
     readonly reject: (error: unknown) => void,
@@ -268,7 +267,7 @@ export class DurableLog {
     const lsn = this.#nextLsn++;
     const size = RECORD_HEADER_SIZE + payload.length;
     this.#reserve(size);
-    const payloadCrc = startFrame(this.#arena, this.#queuedBytes, payload, lsn);
+    startFrame(this.#arena, this.#queuedBytes, payload, lsn);
     this.#queuedBytes += size;
     let resolve!: (value: { lsn: number }) => void;
     let reject!: (error: unknown) => void;
@@ -277,7 +276,7 @@ export class DurableLog {
       reject = reject_;
     });
     const gathering = this.#settings.maxDelayMicros > 0;
-    this.#queue.push(new Pending(lsn, size, payloadCrc, gathering ? performance.now() : 0, resolve, reject));
+    this.#queue.push(new Pending(lsn, size, gathering ? performance.now() : 0, resolve, reject));
     if (this.#wake !== undefined && this.#batchFull()) {
       const wake = this.#wake;
       this.#wake = undefined;
@@ -383,7 +382,7 @@ export class DurableLog {
     const start = this.#offset;
     const batch: Batch = { pendings, lastLsn: pendings[count - 1].lsn, end: start + bytes, done: false };
     const arena = this.#arena;
-    for (let i = 0, at = 0; i < count; at += pendings[i].size, i++) finishFrame(arena, at, pendings[i].payloadCrc, batch.end);
+    completeFrames(arena, bytes, batch.end);
     // writeDurable copies the bytes before it returns its promise, so the arena can be reused
     // for the appends that arrive while this batch is being written and flushed.
     const written = this.#io.writeBatch(this.#fd, arena.subarray(0, bytes), start, { flush: this.#writeFlush });
