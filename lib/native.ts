@@ -99,6 +99,10 @@ export interface NativeBinding {
    * each; native/log_frames.h) and returns how many; not whole frames: ERR_OUT_OF_RANGE.
    */
   frameBatch(data: ArrayBufferView, bytes: number, batchEnd: number): number;
+  /** `size` bytes of native memory as a Buffer, for writeArena (native/arena.h). */
+  logArena(size: number): Buffer;
+  /** writeDurable of a view of a logArena Buffer, read in place: unchanged until it settles. */
+  writeArena(fd: number, data: ArrayBufferView, position: number, flush: number): Promise<number>;
   /** What crc32c runs on this CPU. */
   crc32cImplementation: 'sse4.2' | 'armv8-crc' | 'table';
   engineInfo(): EngineInfo;

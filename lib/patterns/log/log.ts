@@ -16,7 +16,7 @@ import { toPath, validateArgumentCount, validateIntRange, validateOptionalBoolea
 import { abortError, chunkBytes, throwIfAborted, validateSignal, withPath } from '../common';
 import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, WindowReader, completeFrames, findDataEnd, startFrame } from '../frame';
 import { Followers, type Waiting } from './followers';
-import { defaultLogIo, type LogIo } from './io';
+import { defaultLogIo, newArena, type LogIo } from './io';
 import {
   logError,
   settingsFrom,
@@ -55,9 +55,11 @@ interface Batch {
   done: boolean;
 }
 
-/** Initial arena size; an arena grown past ARENA_KEEP by a large record is given back when idle. */
+/** Initial arena size; an arena grown past ARENA_KEEP by a large record is not kept once written. */
 const ARENA_START = 64 * 1024;
 const ARENA_KEEP = 4 * 1024 * 1024;
+/** Written arenas kept for reuse (with one batch in flight the log alternates between two). */
+const SPARE_ARENAS = 2;
 
 function nextTick(): Promise<void> {
   return new Promise((resolve) => process.nextTick(resolve));
@@ -124,8 +126,11 @@ export class DurableLog {
   readonly #tail = new SharedTail();
   #queue: Pending[] = [];
   // Frames of the queued appends, back to back from offset 0 in queue order, so a batch is one
-  // slice of it: no per-record buffers and no concat on the hot path.
-  #arena = Buffer.allocUnsafe(ARENA_START);
+  // slice of it: no per-record buffers and no concat on the hot path. A batch's write reads
+  // its arena in place: appends go to another arena until that write has settled.
+  #arena = newArena(ARENA_START);
+  // Arenas whose writes have settled, ready for the next batches.
+  #spareArenas: Buffer[] = [];
   #queuedBytes = 0;
   // Batches written and flushing, or flushed but waiting for an earlier one, in LSN order.
   #inflight: Batch[] = [];
@@ -290,7 +295,7 @@ export class DurableLog {
   #reserve(size: number): void {
     const needed = this.#queuedBytes + size;
     if (needed <= this.#arena.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.#arena.length * 2));
+    const grown = newArena(Math.max(needed, this.#arena.length * 2));
     this.#arena.copy(grown, 0, 0, this.#queuedBytes);
     this.#arena = grown;
   }
@@ -383,23 +388,38 @@ export class DurableLog {
     const batch: Batch = { pendings, lastLsn: pendings[count - 1].lsn, end: start + bytes, done: false };
     const arena = this.#arena;
     completeFrames(arena, bytes, batch.end);
-    // writeDurable copies the bytes before it returns its promise, so the arena can be reused
-    // for the appends that arrive while this batch is being written and flushed.
+    // The write reads the arena until it settles: the appends still queued, and those that
+    // arrive meanwhile, go to another one.
     const written = this.#io.writeBatch(this.#fd, arena.subarray(0, bytes), start, { flush: this.#writeFlush });
     this.#offset = batch.end;
     this.#inflight.push(batch);
     this.#outstanding++;
     this.#queuedBytes -= bytes;
-    if (this.#queuedBytes > 0) arena.copyWithin(0, bytes, bytes + this.#queuedBytes);
-    if (arena.length > ARENA_KEEP && this.#queuedBytes <= ARENA_START) {
-      this.#arena = Buffer.allocUnsafe(ARENA_START);
-      arena.copy(this.#arena, 0, 0, this.#queuedBytes);
-    }
+    this.#arena = this.#takeArena(this.#queuedBytes);
+    if (this.#queuedBytes > 0) arena.copy(this.#arena, 0, bytes, bytes + this.#queuedBytes);
     const path = this.#segments[this.#segments.length - 1].path;
     written.then(
-      () => this.#batchWritten(batch),
-      (error: unknown) => this.#batchWritten(batch, withPath(error, path)),
+      () => {
+        this.#giveBackArena(arena);
+        this.#batchWritten(batch);
+      },
+      (error: unknown) => {
+        this.#giveBackArena(arena);
+        this.#batchWritten(batch, withPath(error, path));
+      },
     );
+  }
+
+  /** An arena for the queue, at least `bytes` long: a spare one, or a new one. */
+  #takeArena(bytes: number): Buffer {
+    const spare = this.#spareArenas.pop();
+    if (spare !== undefined && spare.length >= bytes) return spare;
+    return newArena(Math.max(bytes, ARENA_START));
+  }
+
+  /** An arena whose write has settled: kept for a later batch, unless large or enough are. */
+  #giveBackArena(arena: Buffer): void {
+    if (arena.length <= ARENA_KEEP && this.#spareArenas.length < SPARE_ARENAS) this.#spareArenas.push(arena);
   }
 
   /** A batch's write and flush returned: acknowledge what is durable in LSN order, or fail. */
