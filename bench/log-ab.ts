@@ -1,14 +1,15 @@
 /**
  * Two builds of DurableLog in one process, side by side: this one and another checkout's (the
  * commit before a change to the log, built with `npm run build`), on each --device, per
- * appender count (each appender awaiting its own 256-byte append: bench/measure/log-run.ts),
+ * appender count (each appender awaiting its own append, 256 bytes or --record-size:
+ * bench/measure/log-run.ts),
  * a fresh log per run, rounds interleaved (the order flips every round) so that load from
  * elsewhere falls on both alike. Per build: records/s, append p50, and the process's CPU per
  * record (every thread: the JavaScript thread, the engine's, io_uring's workers); then the
  * ratio this / other, per round, its median and [lowest-highest round].
  *
  * Usage: node dist/bench/log-ab.js --other DIR [--device ram-xfs] [--appenders 1,16,64,256]
- *   [--rounds 7] [--seconds 1] [--dir DIR] [--json FILE]
+ *   [--rounds 7] [--seconds 1] [--record-size 256] [--dir DIR] [--json FILE]
  *   DIR: the other checkout's root (its dist/lib/index.js and build/ are loaded).
  * @module
  */
@@ -34,6 +35,7 @@ const SPEC: CommandSpec = {
     other: { type: 'string', value: 'DIR', help: "the other checkout's root (its dist/lib/index.js and build/ are loaded)" },
     appenders: { type: 'string', value: 'LIST', help: 'appender counts (default 1,16,64,256); each awaits its own append' },
     seconds: { type: 'string', value: 'S', help: 'length of each run, at most (default 1; a run also ends half a segment on)' },
+    'record-size': { type: 'string', value: 'BYTES', help: 'bytes of each record (default 256)' },
   },
 };
 
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
         return n;
       }),
       seconds: numberValue(parsed, 'seconds', 1, 0.05, 600, false),
+      record: Buffer.alloc(numberValue(parsed, 'record-size', 256, 0, 1 << 20, true), 0x5a),
     };
   });
   const them = require(path.join(args.other, 'dist', 'lib', 'index.js')) as typeof self;
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
       for (const n of args.appenders) {
         samples.set(key(device.name, n), { this: [], other: [] });
         // One uncounted run of each, so that neither pays the first run's warm-up.
-        for (const build of ['this', 'other'] as const) await logRun(device.dir, 1, n, Math.min(args.seconds, 0.3), logs[build]);
+        for (const build of ['this', 'other'] as const) await logRun(device.dir, 1, n, Math.min(args.seconds, 0.3), logs[build], args.record);
       }
     }
     for (let round = 0; round < rounds; round++) {
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
       for (const device of made.devices) {
         for (const n of args.appenders) {
           const slot = samples.get(key(device.name, n)) as Record<Build, Sample[]>;
-          for (const build of order) slot[build].push(await logRun(device.dir, 1, n, args.seconds, logs[build]));
+          for (const build of order) slot[build].push(await logRun(device.dir, 1, n, args.seconds, logs[build], args.record));
         }
       }
       process.stderr.write(`round ${round + 1}/${rounds} done, load average ${os.loadavg()[0].toFixed(2)}\n`);
@@ -88,7 +91,7 @@ async function main(): Promise<void> {
   const range = (values: number[], d: number): string =>
     `${median(values).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })} [${Math.min(...values).toFixed(d)}-${Math.max(...values).toFixed(d)}]`;
   const lines = [
-    `DurableLog, this build against ${args.other}: engine ${self.engine.name}, ${rounds} interleaved rounds of ${args.seconds} s, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
+    `DurableLog, this build against ${args.other}: engine ${self.engine.name}, ${rounds} interleaved rounds of ${args.seconds} s, ${args.record.length}-byte records, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
     '| device | appenders | records/s this | records/s other | this / other | p50 us this | p50 us other | CPU us/record this | CPU us/record other |',
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   if (json !== undefined) {
-    const doc = { date: new Date().toISOString(), node: process.version, kernel: os.release(), other: args.other, rounds, seconds: args.seconds, loadAverage: os.loadavg(), samples: Object.fromEntries(samples) };
+    const doc = { date: new Date().toISOString(), node: process.version, kernel: os.release(), other: args.other, rounds, seconds: args.seconds, recordSize: args.record.length, loadAverage: os.loadavg(), samples: Object.fromEntries(samples) };
     fs.writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`);
   }
 }

@@ -38,14 +38,14 @@ export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(r
  * `appenders` loops each awaiting its appends to a fresh log with `maxInFlight` k in a new
  * directory under `root`, for `seconds` or until the log is half a segment on (so that no
  * segment is prepared or rolled while timed), whichever comes first. `Log` is the DurableLog
- * class to run (another build's, for an A/B).
+ * class to run (another build's, for an A/B); `record` what each append appends.
  */
-export async function logRun(root: string, k: number, appenders: number, seconds: number, Log: typeof DurableLog = DurableLog): Promise<Sample> {
+export async function logRun(root: string, k: number, appenders: number, seconds: number, Log: typeof DurableLog = DurableLog, record: Buffer = RECORD): Promise<Sample> {
   const dir = nodePath.join(root, `log-${appenders}-${k}-${process.pid}`);
   await fs.promises.rm(dir, { recursive: true, force: true });
   const log = await Log.open(dir, { maxInFlight: k, segmentSize: SEGMENT });
   await settle();
-  const cap = Math.floor(SEGMENT / 2 / FRAME) - appenders * WARMUP_APPENDS;
+  const cap = Math.max(Math.floor(SEGMENT / 2 / (24 + record.length)) - appenders * WARMUP_APPENDS, appenders);
   // Preallocated: a growing array of every latency would be the benchmark's own garbage.
   const latencies = new Float64Array(cap + appenders);
   let count = 0;
@@ -55,7 +55,7 @@ export async function logRun(root: string, k: number, appenders: number, seconds
   let timer: NodeJS.Timeout | undefined;
   await Promise.all(
     Array.from({ length: appenders }, async () => {
-      for (let i = 0; i < WARMUP_APPENDS; i++) await log.append(RECORD);
+      for (let i = 0; i < WARMUP_APPENDS; i++) await log.append(record);
       if (start === 0) {
         start = performance.now();
         cpuStart = process.cpuUsage();
@@ -63,7 +63,7 @@ export async function logRun(root: string, k: number, appenders: number, seconds
       }
       while (!stop) {
         const t = performance.now();
-        await log.append(RECORD);
+        await log.append(record);
         latencies[count++] = (performance.now() - t) * 1000;
         if (count >= cap) stop = true;
       }
