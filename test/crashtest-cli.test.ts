@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { powercutUnavailable } from './helpers/powercut';
 import { tempDir } from './helpers/tmp';
 
@@ -294,6 +294,25 @@ describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', SLOW, () 
     expect(fs.readdirSync(box.tmp)).toEqual([expect.stringMatching(/^hardsync-powercut-/)]);
   });
 
+  /**
+   * Adds search permission for others to every directory above `file` that lacks it; returns
+   * what puts their modes back.
+   */
+  function searchableBy(file: string): () => void {
+    const changed: [string, number][] = [];
+    for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+      const mode = fs.statSync(dir).mode & 0o7777;
+      if ((mode & 0o001) === 0) {
+        fs.chmodSync(dir, mode | 0o001);
+        changed.push([dir, mode]);
+      }
+      if (dir === path.dirname(dir)) break;
+    }
+    return () => {
+      for (const [dir, mode] of changed) fs.chmodSync(dir, mode);
+    };
+  }
+
   it('runs as a user who is not root (mounting through fusermount3)', async () => {
     const setpriv = spawnSync('setpriv', ['--version']);
     if (setpriv.status !== 0 || !fs.existsSync('/usr/bin/fusermount3')) {
@@ -305,6 +324,10 @@ describe.skipIf(unavailable !== undefined)('hardsync crashtest: runs', SLOW, () 
     expect(built.code, built.stderr).toBe(0);
     const box = sandbox();
     for (const dir of [path.dirname(box.tmp), ...Object.values(box)]) fs.chownSync(dir, 65534, 65534);
+    // The user must reach the package: a checkout under a directory only root may enter (a
+    // fresh clone in a mktemp -d folder is mode 700) is opened to it for this run, then closed.
+    const restore = searchableBy(CLI);
+    onTestFinished(restore);
     const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'crashtest', '--expect', 'files', '--runs', '3', '--json', '-', '--', process.execPath, WORKLOAD], {
       cwd: box.cwd,
       env: { ...process.env, TMPDIR: box.tmp, HOME: box.cwd, FIXTURE_PIDS: box.pids },

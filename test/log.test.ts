@@ -374,6 +374,34 @@ describe('DurableLog recovery', () => {
     await log.close();
   });
 
+  it('a torn batch whose first frames reached the disk and whose last did not goes whole: the log ends at the last whole batch and reads on', async () => {
+    const { dir, segment } = await logWith(10);
+    // A batch of records 11..15 as group commit writes it (each frame names the batch's end),
+    // cut short as an O_DSYNC write or writeback can leave it: frames 11 and 12 whole, 13 half
+    // there, 14 and 15 never written.
+    const start = offsetOf(11);
+    let end = start;
+    for (let lsn = 11; lsn <= 15; lsn++) end += frameSize(lsn);
+    const frames: Buffer[] = [];
+    for (let lsn = 11; lsn <= 15; lsn++) frames.push(encodeRecord(Buffer.from(`record ${lsn}`), lsn, end));
+    const kept = Buffer.concat([frames[0], frames[1], frames[2].subarray(0, 10)]);
+    const fd = fs.openSync(segment, 'r+');
+    fs.writeSync(fd, kept, 0, kept.length, start);
+    fs.closeSync(fd);
+    const log = await DurableLog.open(dir, { verify: 'all' });
+    expect(log.recovery.corruption).toBeUndefined();
+    expect(log.recovery).toMatchObject({ records: 10, lastLsn: 10, truncatedBytes: kept.length - [...kept].reverse().findIndex((b) => b !== 0) });
+    expect(log.recovery.verified).toMatchObject({ records: 10, lastLsn: 10, bytes: start });
+    expect(fs.readFileSync(segment).subarray(start, start + kept.length).every((b) => b === 0)).toBe(true);
+    expect((await collect(log)).map(([lsn]) => lsn)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect((await log.append('record 11 again')).lsn).toBe(11);
+    await log.close();
+    const again = await DurableLog.open(dir, { verify: 'all' });
+    expect(again.recovery).toMatchObject({ records: 11, lastLsn: 11, truncatedBytes: 0 });
+    expect((await collect(again)).map(([lsn, data]) => `${lsn} ${data}`).slice(-2)).toEqual(['10 record 10', '11 record 11 again']);
+    await again.close();
+  });
+
   // maxInFlight: batches can reach the disk out of order. Records 11..15 (batch A) are lost
   // while 16..20 (batch B, written after A) reached the disk: B must not come back, now or
   // after later appends overwrite the region.

@@ -343,7 +343,11 @@ describe('unmapFile: detached at once, unmapped at once', () => {
        globalThis.kept = [hs.mapFileSync(fd), hs.mapFileSync(fd, { offset: 4096 })];
        globalThis.kept[0].write('from a worker');
        hs.msyncSync(globalThis.kept[0]);
-       require('node:worker_threads').parentPort.postMessage('mapped');`,
+       const { parentPort } = require('node:worker_threads');
+       // Listening keeps the worker alive (its mappings with it) until it is terminated below;
+       // a worker whose script ended would exit on its own, racing the count.
+       parentPort.on('message', () => {});
+       parentPort.postMessage('mapped');`,
       { eval: true },
     );
     await new Promise<void>((resolve, reject) => {

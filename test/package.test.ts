@@ -243,8 +243,10 @@ describe.skipIf(!linuxX64)('npm pack from a fresh clone, and an install of it wi
     const workload = path.join(app, 'save.mjs');
     fs.writeFileSync(workload, `
       import { writeFileAtomic } from 'hardsync';
-      import { acknowledge } from 'hardsync/crashtest';
+      import { acknowledge, intend } from 'hardsync/crashtest';
       for (let i = 0; i < 3; i++) {
+        // a cut after this write's flushes and before its acknowledgement leaves the new value
+        await intend('v', String(i));
         await writeFileAtomic(process.env.HARDSYNC_CRASHTEST_DIR + '/v', String(i));
         await acknowledge('v', String(i));
       }

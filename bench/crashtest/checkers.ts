@@ -89,7 +89,7 @@ export async function checkFiles(dir: string, acks: Acknowledgement[]): Promise<
     if (matchesAcknowledgement(last, fileContent) || later.some((i) => matchesAcknowledgement(i, fileContent))) continue;
     const found = content === null ? 'it is missing' : isDirectory ? 'it is a directory' : `it holds ${content.length} bytes${preview(content)}`;
     const older = content === null ? undefined : acked.slice(0, -1).reverse().find((a) => a.sha256 !== undefined && matchesAcknowledgement(a, content));
-    const hint = older ? `: the value acknowledged earlier, at line ${older.line}` : content !== null && later.length > 0 ? ', none of the values announced after it' : '';
+    const hint = older ? `: the value acknowledged earlier, at line ${older.line}` : content !== null && later.length > 0 ? ', none of the values announced after it' : content !== null ? ' (a value written after that acknowledgement is allowed only if announced first with intend())' : '';
     problems.push(`${key}: acknowledged as ${describeAck(last)} (line ${last.line}), but ${found}${hint}`);
   }
   return problems;

@@ -301,7 +301,7 @@ export function chooseWalSyncMethod(results: readonly BenchResult[], caps: Capab
     const runnerUp = best === platformDefault ? ranked[1] : best;
     return {
       method: platformDefault,
-      why: `PostgreSQL's default here, and no durable method beats it by more than ${WAL_NOISE * 100}% (${fmt(platformDefault)}${runnerUp ? `; ${fmt(runnerUp)}` : ''}).${caveat}`,
+      why: `PostgreSQL's default here, and no durable method beats it by more than ${WAL_NOISE * 100}% over one and two 8kB writes per commit (the geometric mean of the two rates: ${fmt(platformDefault)}${runnerUp ? `; ${fmt(runnerUp)}` : ''}).${caveat}`,
     };
   }
   return {

@@ -181,6 +181,10 @@ export interface ScanResult {
   lastLsn: number;
   /** The batch end recorded by the last valid record (SEGMENT_HEADER_SIZE when none). */
   lastBatchEnd: number;
+  /** Offset of the first frame of the last valid record's batch (SEGMENT_HEADER_SIZE when none). */
+  lastBatchStart: number;
+  /** LSN of the first record of the last valid record's batch (firstLsn when none). */
+  lastBatchFirstLsn: number;
   stop: ScanStop;
 }
 
@@ -195,6 +199,13 @@ export class SegmentScanner {
   records = 0;
   /** The batch end recorded by the last valid record (SEGMENT_HEADER_SIZE when none). */
   lastBatchEnd = SEGMENT_HEADER_SIZE;
+  /**
+   * Offset of the first frame of the last valid record's batch (SEGMENT_HEADER_SIZE when none):
+   * a record starts a batch where the previous batch ended.
+   */
+  lastBatchStart = SEGMENT_HEADER_SIZE;
+  /** LSN of the first record of the last valid record's batch (firstLsn when none). */
+  lastBatchFirstLsn: number;
   /** Set once {@link next} returned undefined: where and why the valid records end. */
   stop: ScanStop | undefined;
   #expected: number;
@@ -208,6 +219,7 @@ export class SegmentScanner {
     firstLsn: number,
   ) {
     this.#expected = firstLsn;
+    this.lastBatchFirstLsn = firstLsn;
   }
 
   /** LSN of the last valid record returned (firstLsn - 1 before the first). */
@@ -255,6 +267,10 @@ export class SegmentScanner {
     if (batchEnd < frameEnd || batchEnd > size) return fail('batch end out of range');
     this.#expected++;
     this.records++;
+    if (offset >= this.lastBatchEnd) {
+      this.lastBatchStart = offset;
+      this.lastBatchFirstLsn = lsn;
+    }
     this.lastBatchEnd = batchEnd;
     this.offset = frameEnd;
     return { lsn, payload };
@@ -265,7 +281,7 @@ export class SegmentScanner {
 export async function scanSegment(reader: WindowReader, firstLsn: number): Promise<ScanResult> {
   const scanner = new SegmentScanner(reader, firstLsn);
   while (await scanner.next());
-  return { records: scanner.records, lastLsn: scanner.lastLsn, lastBatchEnd: scanner.lastBatchEnd, stop: scanner.stop as ScanStop };
+  return { records: scanner.records, lastLsn: scanner.lastLsn, lastBatchEnd: scanner.lastBatchEnd, lastBatchStart: scanner.lastBatchStart, lastBatchFirstLsn: scanner.lastBatchFirstLsn, stop: scanner.stop as ScanStop };
 }
 
 const ZEROS = Buffer.alloc(1 << 16);

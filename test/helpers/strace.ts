@@ -269,3 +269,33 @@ export function fdOf(args: string): { fd: number; path: string } | undefined {
   const m = /^(\d+)<([^>]*)>/.exec(args);
   return m ? { fd: Number(m[1]), path: m[2] } : undefined;
 }
+
+/**
+ * The lines of an `strace -f` log with the pid column removed and each call whole: a call that
+ * another thread's call interrupted is logged in two lines, `NAME(args <unfinished ...>` and
+ * later, from the same pid, `<... NAME resumed>rest`; they are joined into `NAME(argsrest`.
+ */
+export function joinedStraceLines(text: string): string[] {
+  const open = new Map<string, { index: number; head: string }>();
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const match = /^(\d+)\s+(.*)$/.exec(raw);
+    const pid = match?.[1] ?? '';
+    const line = match ? match[2] : raw;
+    const unfinished = /^(.*?)\s*<unfinished \.\.\.>$/.exec(line);
+    if (unfinished) {
+      open.set(pid, { index: out.length, head: unfinished[1] });
+      out.push(unfinished[1]);
+      continue;
+    }
+    const resumed = /^<\.\.\. \S+ resumed>\s?(.*)$/.exec(line);
+    const start = open.get(pid);
+    if (resumed && start) {
+      out[start.index] = `${start.head}${resumed[1]}`;
+      open.delete(pid);
+      continue;
+    }
+    out.push(line);
+  }
+  return out;
+}

@@ -105,7 +105,13 @@ export async function recover(directory: string, settings: Settings): Promise<Re
       throw logError('ERR_HARDSYNC_LOG_CORRUPT', `DurableLog: segment ${last.path} is damaged: ${headerDamage}`, { path: last.path });
     }
     const scan = await scanSegment(reader, last.firstLsn);
-    const stop = scan.stop.offset;
+    // The log ends with its last whole batch. Valid frames at the head of a batch whose end
+    // never reached the disk (a write cut short: with O_DSYNC its first sectors are durable,
+    // and writeback can store part of any unflushed write) were never acknowledged, and their
+    // batch end points past what is there: they go with the rest of that batch.
+    const tornBatch = scan.lastBatchEnd > scan.stop.offset;
+    const stop = tornBatch ? scan.lastBatchStart : scan.stop.offset;
+    const lastLsn = tornBatch ? scan.lastBatchFirstLsn - 1 : scan.lastLsn;
     // Where the non-zero bytes after the last valid record end. A crash can leave the batch
     // being written torn, with holes of zeros (sectors that never reached the disk) before
     // sectors that did, so the search reads on for a batch's worth of zeros past every
@@ -123,7 +129,7 @@ export async function recover(directory: string, settings: Settings): Promise<Re
       // valid frames past the stop say which batches those were; garbage that reaches past
       // them, or frames of more batches than can be in flight, is corruption of acknowledged
       // data.
-      const batchEnds = await findBatchEvidence(reader, stop, garbageEnd, scan.lastLsn + 1);
+      const batchEnds = await findBatchEvidence(reader, stop, garbageEnd, lastLsn + 1);
       if (stop < scan.lastBatchEnd) batchEnds.add(scan.lastBatchEnd);
       if (scan.stop.claimedBatchEnd !== undefined) batchEnds.add(scan.stop.claimedBatchEnd);
       let batchLimit: number | undefined;
@@ -140,9 +146,9 @@ export async function recover(directory: string, settings: Settings): Promise<Re
       });
     }
     verified.segments++;
-    verified.records += scan.records;
+    verified.records += scan.records - (scan.lastLsn - lastLsn);
     verified.bytes += stop;
-    verified.lastLsn = scan.lastLsn;
+    verified.lastLsn = lastLsn;
     verified.zeroFillBytes = data.checkedTo - stop;
     const firstLsn = segments[0].firstLsn;
     return {
@@ -151,12 +157,12 @@ export async function recover(directory: string, settings: Settings): Promise<Re
       capacity: size,
       offset: stop,
       zeroTo: data.checkedTo,
-      lastLsn: scan.lastLsn,
+      lastLsn,
       recovery: {
         segments: segments.length,
-        records: scan.lastLsn - firstLsn + 1,
+        records: lastLsn - firstLsn + 1,
         firstLsn,
-        lastLsn: scan.lastLsn,
+        lastLsn,
         truncatedBytes,
         ...(corruption ? { corruption } : {}),
         verified,
