@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "hardsync",
-      "sources": ["native/binding.cc", "native/engine.cc", "native/errors.cc", "native/bench.cc", "native/bench_spec.cc", "native/crc32c.cc"],
+      "sources": ["native/binding.cc", "native/engine.cc", "native/errors.cc", "native/bench.cc", "native/bench_spec.cc", "native/crc32c.cc", "native/log_frames.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -29,21 +29,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import nodePath from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { DurableLog } from '../lib/index';
 import { type CommandSpec, listValue, numberValue } from './measure/args';
+import { FRAME, logRun, RECORD, SEGMENT, settle, type Sample } from './measure/log-run';
 import { DEVICE_OPTION, openDevices, parseDevices, removeDevices, type BenchDevice } from './measure/ramdev';
 import { UsageError } from './measure/schema';
 import { runScript, scriptArgs, scriptOptions, usageChecked } from './measure/script';
-import { median, percentile } from './measure/stats';
+import { median } from './measure/stats';
 
-const RECORD = Buffer.alloc(256, 0x5a);
-/** Bytes of one record's frame (lib/patterns/frame.ts: a 24-byte header, then the payload). */
-const FRAME = 24 + RECORD.length;
-/** The log's default segment size; a timed run stays within half of one (see the module doc). */
-const SEGMENT = 64 * 1024 * 1024;
-const WARMUP_APPENDS = 20;
-const SETTLE_MS = 500;
 
 const SPEC: CommandSpec = {
   program: 'node dist/bench/log-inflight.js',
@@ -90,58 +82,6 @@ function parseArgs(argv: string[]): Args {
       seconds: numberValue(parsed, 'seconds', 1, 0.05, 600, false),
     };
   });
-}
-
-interface Sample {
-  recordsPerSec: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  seconds: number;
-}
-
-const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-
-/** `appenders` loops each awaiting its appends to a fresh log with `maxInFlight` k. */
-async function logRun(root: string, k: number, appenders: number, seconds: number): Promise<Sample> {
-  const dir = nodePath.join(root, `log-${appenders}-${k}`);
-  await fs.promises.rm(dir, { recursive: true, force: true });
-  const log = await DurableLog.open(dir, { maxInFlight: k, segmentSize: SEGMENT });
-  await settle();
-  const cap = Math.floor(SEGMENT / 2 / FRAME) - appenders * WARMUP_APPENDS;
-  // Preallocated: a growing array of every latency would be the benchmark's own garbage.
-  const latencies = new Float64Array(cap + appenders);
-  let count = 0;
-  let stop = false;
-  let start = 0;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.all(
-    Array.from({ length: appenders }, async () => {
-      for (let i = 0; i < WARMUP_APPENDS; i++) await log.append(RECORD);
-      if (start === 0) {
-        start = performance.now();
-        timer = setTimeout(() => (stop = true), seconds * 1000);
-      }
-      while (!stop) {
-        const t = performance.now();
-        await log.append(RECORD);
-        latencies[count++] = (performance.now() - t) * 1000;
-        if (count >= cap) stop = true;
-      }
-    }),
-  );
-  const elapsed = performance.now() - start;
-  clearTimeout(timer);
-  await log.close();
-  await fs.promises.rm(dir, { recursive: true, force: true });
-  const sorted = latencies.subarray(0, count).sort();
-  return {
-    recordsPerSec: (count / elapsed) * 1000,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    p999: percentile(sorted, 99.9),
-    seconds: elapsed / 1000,
-  };
 }
 
 interface CSample {

@@ -94,6 +94,15 @@ export interface NativeBinding {
   crc32c(crc: number, data: ArrayBufferView, offset: number, length: number): number;
   /** The same, always with the table-driven code (the reference the tests compare against). */
   crc32cPortable(crc: number, data: ArrayBufferView, offset: number, length: number): number;
+  /**
+   * Completes the DurableLog frames in bytes [0, bytes) of `data` (batch end, then CRC-32C of
+   * each; native/log_frames.h) and returns how many; not whole frames: ERR_OUT_OF_RANGE.
+   */
+  frameBatch(data: ArrayBufferView, bytes: number, batchEnd: number): number;
+  /** `size` bytes of native memory as a Buffer, for writeArena (native/arena.h). */
+  logArena(size: number): Buffer;
+  /** writeDurable of a view of a logArena Buffer, read in place: unchanged until it settles. */
+  writeArena(fd: number, data: ArrayBufferView, position: number, flush: number): Promise<number>;
   /** What crc32c runs on this CPU. */
   crc32cImplementation: 'sse4.2' | 'armv8-crc' | 'table';
   engineInfo(): EngineInfo;

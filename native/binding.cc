@@ -11,11 +11,13 @@
 #include <string>
 #include <utility>
 
+#include "arena.h"
 #include "bench.h"
 #include "bench_spec.h"
 #include "crc32c.h"
 #include "dispatch.h"
 #include "errors.h"
+#include "log_frames.h"
 #include "mapped.h"
 #include "platform.h"
 
@@ -23,6 +25,11 @@ namespace hs {
 
 MappedRegistry& MappedRegistry::Get() {
   static MappedRegistry* registry = new MappedRegistry();
+  return *registry;
+}
+
+ArenaRegistry& ArenaRegistry::Get() {
+  static ArenaRegistry* registry = new ArenaRegistry();
   return *registry;
 }
 
@@ -267,6 +274,15 @@ std::string FileFlushNames() {
   return names;
 }
 
+// A flush kind writeDurable takes, as its code.
+bool ArgFileFlush(const Napi::CallbackInfo& info, size_t i, int32_t* flush) {
+  if (!ArgInt32(info, i, "flush", flush)) return false;
+  if (*flush < static_cast<int32_t>(FlushKind::kNone) || *flush > static_cast<int32_t>(kLastFileFlush)) {
+    return ThrowInvalidArgType(info.Env(), "flush", FileFlushNames().c_str());
+  }
+  return true;
+}
+
 struct WriteDurableOp : OpBase {
   static constexpr bool kFlush = true;
   int fd = -1;
@@ -278,11 +294,8 @@ struct WriteDurableOp : OpBase {
   AsyncRequest request;  // request.written: bytes written, by either route
   bool Parse(const Napi::CallbackInfo& info, bool async) {
     if (!ArgFd(info, 0, &fd) || !ArgBytes(info, 1, &data, &length) ||
-        !ArgInt64(info, 2, "position", &position) || !ArgInt32(info, 3, "flush", &flush)) {
+        !ArgInt64(info, 2, "position", &position) || !ArgFileFlush(info, 3, &flush)) {
       return false;
-    }
-    if (flush < static_cast<int32_t>(FlushKind::kNone) || flush > static_cast<int32_t>(kLastFileFlush)) {
-      return ThrowInvalidArgType(info.Env(), "flush", FileFlushNames().c_str());
     }
     if (async) {
       if (!owned.CopyFrom(data, length)) {
@@ -365,36 +378,65 @@ struct DioAlignmentOp : OpBase {
 
 // ---- Mapped files (holders and lifetime: mapped.h) ------------------------------------------
 
-// The mapping a view (Buffer, TypedArray, DataView) looks into, and where in it the view lies.
-struct MappedView {
-  std::shared_ptr<MappedRegion> region;
+// The native memory (held.h) a view (Buffer, TypedArray, DataView) looks into, and where in
+// it the view lies.
+template <typename Block>
+struct HeldView {
+  std::shared_ptr<Block> block;
   uintptr_t id = 0;
   napi_value arraybuffer = nullptr;
-  size_t offset = 0;  // of the view's first byte, from the mapping's first byte
+  size_t offset = 0;  // of the view's first byte, from the block's first byte
   size_t length = 0;  // of the view
 };
 
-// A view of a mapping made by mapFile and not yet unmapped; anything else (a copy of one, a
-// view of a detached or shared buffer) is a TypeError.
-bool ArgMappedView(const Napi::CallbackInfo& info, size_t i, MappedView* out) {
+// A view of memory that Registry holds (a mapping made by mapFile and not unmapped, a log's
+// arena); anything else (a copy of one, a view of a detached or shared buffer) is a TypeError
+// saying `expected`.
+template <typename Registry, typename Block>
+bool ArgHeldView(const Napi::CallbackInfo& info, size_t i, const char* name, const char* expected, HeldView<Block>* out) {
   napi_env env = info.Env();
   ViewInfo view;
   if (ReadView(env, info[i], &view) != ViewRead::kOk) {
-    return ThrowInvalidArgType(env, "view", "an instance of Buffer, TypedArray, or DataView");
+    return ThrowInvalidArgType(env, name, "an instance of Buffer, TypedArray, or DataView");
   }
   void* data = nullptr;
   size_t buffer_length = 0;
   // A SharedArrayBuffer is not an ArrayBuffer here (napi says so), a detached one has no data.
   if (napi_get_arraybuffer_info(env, view.arraybuffer, &data, &buffer_length) != napi_ok || data == nullptr ||
       view.offset > buffer_length || view.length > buffer_length - view.offset ||
-      (out->region = MappedRegistry::Get().Find(data, buffer_length, &out->id)) == nullptr) {
-    return ThrowInvalidArgType(env, "view", "a view of a mapping made by mapFile, not unmapped");
+      (out->block = Registry::Get().Find(data, buffer_length, &out->id)) == nullptr) {
+    return ThrowInvalidArgType(env, name, expected);
   }
   out->arraybuffer = view.arraybuffer;
   out->offset = view.offset;
   out->length = view.length;
   return true;
 }
+
+using MappedView = HeldView<MappedRegion>;
+
+bool ArgMappedView(const Napi::CallbackInfo& info, size_t i, MappedView* out) {
+  return ArgHeldView<MappedRegistry>(info, i, "view", "a view of a mapping made by mapFile, not unmapped", out);
+}
+
+// writeArena(fd, view, position, flush): writeDurable of a view of a log's arena (arena.h),
+// without the copy: the write reads the arena in place and holds it until it has returned.
+// The caller keeps the bytes unchanged until the Promise settles. Async only.
+struct WriteArenaOp : WriteDurableOp {
+  std::shared_ptr<ArenaBlock> arena;
+  bool Parse(const Napi::CallbackInfo& info, bool) {
+    HeldView<ArenaBlock> view;
+    if (!ArgFd(info, 0, &fd) ||
+        !ArgHeldView<ArenaRegistry>(info, 1, "data", "a view of an arena made by logArena", &view) ||
+        !ArgInt64(info, 2, "position", &position) || !ArgFileFlush(info, 3, &flush)) {
+      return false;
+    }
+    arena = std::move(view.block);
+    data = arena->Data() + view.offset;
+    length = view.length;
+    return true;
+  }
+};
 
 // Node's way of writing a received number in ERR_OUT_OF_RANGE: 1_234_567_890_123 above 2^32.
 std::string RangeNumber(int64_t value) {
@@ -405,10 +447,35 @@ std::string RangeNumber(int64_t value) {
   return digits;
 }
 
-// The external Buffer's finalizer: JavaScript can no longer reach the mapping (garbage-
-// collected, or detached by unmapFile, which let go of it already). The hint is its id.
-void FinalizeMapped(napi_env, void* data, void* hint) {
-  MappedRegistry::Get().Remove(data, reinterpret_cast<uintptr_t>(hint));
+// An external Buffer's finalizer: JavaScript can no longer reach the memory (garbage-
+// collected, or, for a mapping, detached by unmapFile, which let go of it already). The hint
+// is its id in Registry.
+template <typename Registry>
+void FinalizeHeld(napi_env, void* data, void* hint) {
+  Registry::Get().Remove(data, reinterpret_cast<uintptr_t>(hint));
+}
+
+// A Buffer over `length` bytes at `data`, which Registry holds as `id` until the Buffer is
+// collected. On failure (a runtime that allows no external buffers, say) the registry lets go
+// of the memory, an error is thrown (ERR_HARDSYNC_UNSUPPORTED when the runtime refuses;
+// `unsupported` names what then cannot work) and undefined returned.
+template <typename Registry>
+Napi::Value HeldBuffer(Napi::Env env, void* data, size_t length, uintptr_t id, const char* unsupported) {
+  napi_value buffer = nullptr;
+  napi_status made =
+      napi_create_external_buffer(env, length, data, FinalizeHeld<Registry>, reinterpret_cast<void*>(id), &buffer);
+  if (made == napi_ok) return Napi::Value(env, buffer);
+  // No Buffer: forget the memory (node may have run the finalizer already); the caller's own
+  // reference frees it when the caller lets go.
+  Registry::Get().Remove(data, id);
+  if (env.IsExceptionPending()) return env.Undefined();  // node's own error (a Buffer too large)
+  Napi::Error error = Napi::Error::New(
+      env, made == napi_no_external_buffers_allowed
+               ? std::string(unsupported) + " is not supported in this runtime: it allows no external buffers"
+               : std::string("hardsync: cannot make the Buffer of ") + unsupported);
+  error.Set("code", made == napi_no_external_buffers_allowed ? "ERR_HARDSYNC_UNSUPPORTED" : "ERR_HARDSYNC_NO_BUFFER");
+  error.ThrowAsJavaScriptException();
+  return env.Undefined();
 }
 
 // mapFile(fd, offset, length, sync): the Buffer over a new shared mapping. Runs on libuv's
@@ -442,25 +509,11 @@ struct MapFileOp : OpBase {
     }
     return Ok();
   }
+  // Without a Buffer, this op's own reference unmaps the mapping when the op goes.
   Napi::Value Result(Napi::Env env) {
     const Mapping& mapping = region->mapping();
-    MappedRegistry& registry = MappedRegistry::Get();
-    uintptr_t id = registry.Add(region);
-    napi_value buffer = nullptr;
-    napi_status made = napi_create_external_buffer(env, mapping.length, mapping.data, FinalizeMapped,
-                                                   reinterpret_cast<void*>(id), &buffer);
-    if (made == napi_ok) return Napi::Value(env, buffer);
-    // No Buffer: forget the mapping (node may have run the finalizer already); this op's own
-    // reference unmaps it when the op goes.
-    registry.Remove(mapping.data, id);
-    if (env.IsExceptionPending()) return env.Undefined();  // node's own error (a Buffer too large)
-    Napi::Error error = Napi::Error::New(
-        env, made == napi_no_external_buffers_allowed
-                 ? "mapFile is not supported in this runtime: it allows no external buffers"
-                 : "hardsync: cannot make the mapping's Buffer");
-    error.Set("code", made == napi_no_external_buffers_allowed ? "ERR_HARDSYNC_UNSUPPORTED" : "ERR_HARDSYNC_NO_BUFFER");
-    error.ThrowAsJavaScriptException();
-    return env.Undefined();
+    uintptr_t id = MappedRegistry::Get().Add(region);
+    return HeldBuffer<MappedRegistry>(env, mapping.data, mapping.length, id, "mapFile");
   }
   // A range past the end of the file: a RangeError in node's words, saying how far it may go.
   Napi::Error Failure(Napi::Env env, const Status& status) const {
@@ -497,7 +550,7 @@ struct MsyncOp : OpBase {
     if (bytes < 0 || static_cast<uint64_t>(bytes) > view.length - static_cast<size_t>(from)) {
       return ThrowOutOfRange(info.Env(), "length", "the view past offset");
     }
-    region = std::move(view.region);
+    region = std::move(view.block);
     offset = view.offset + static_cast<size_t>(from);
     length = static_cast<size_t>(bytes);
     return true;
@@ -518,8 +571,8 @@ Napi::Value UnmapFile(const Napi::CallbackInfo& info) {
     error.ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  const void* data = view.region->mapping().data;
-  view.region.reset();
+  const void* data = view.block->Data();
+  view.block.reset();
   MappedRegistry::Get().Remove(data, view.id);  // the last reference, unless an msync holds one
   return env.Undefined();
 }
@@ -576,6 +629,55 @@ Napi::Value Crc32cOf(const Napi::CallbackInfo& info) {
   if (!ok) return env.Undefined();
   uint32_t result = kCrc(static_cast<uint32_t>(crc), data + offset, static_cast<size_t>(length));
   return Napi::Number::New(env, result);
+}
+
+// The largest arena logArena makes: a record of the log is at most a segment, and a Buffer
+// this size is one every supported Node can make.
+constexpr int64_t kMaxArena = int64_t{1} << 30;
+
+// logArena(size): a Buffer of `size` bytes of native memory (arena.h) that writeArena takes.
+// Its contents start undefined, as Buffer.allocUnsafe's do.
+Napi::Value LogArena(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t size = 0;
+  if (!ArgInt64(info, 0, "size", &size)) return env.Undefined();
+  if (size < 1 || size > kMaxArena) {
+    ThrowOutOfRange(env, "size", "an arena (1 to 2^30 bytes)");
+    return env.Undefined();
+  }
+  std::shared_ptr<ArenaBlock> block = ArenaBlock::Make(static_cast<size_t>(size));
+  if (!block) {
+    Napi::RangeError::New(env, "hardsync: cannot allocate the arena").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uintptr_t id = ArenaRegistry::Get().Add(block);
+  return HeldBuffer<ArenaRegistry>(env, block->Data(), block->Length(), id, "logArena");
+}
+
+// frameBatch(arena, bytes, batchEnd): completes the frames in bytes [0, bytes) of the view
+// (log_frames.h): their batch end and CRC-32C. Returns how many frames. A range that is not
+// whole frames is a RangeError and nothing is written. Synchronous: one pass over the batch
+// costs less than any hop to another thread.
+Napi::Value FrameBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  int64_t bytes = 0;
+  int64_t batch_end = 0;
+  if (!ArgBytes(info, 0, &data, &size) || !ArgInt64(info, 1, "bytes", &bytes) ||
+      !ArgInt64(info, 2, "batchEnd", &batch_end)) {
+    return env.Undefined();
+  }
+  bool ok = bytes >= 0 && static_cast<uint64_t>(bytes) <= size ? true : ThrowOutOfRange(env, "bytes", "the view");
+  if (ok && (batch_end < 0 || batch_end > 0xffffffffLL)) ok = ThrowOutOfRange(env, "batchEnd", "an unsigned 32-bit integer");
+  if (!ok) return env.Undefined();
+  // The view's bytes are the caller's to change: the frames are completed in place.
+  int64_t frames = CompleteFrames(const_cast<uint8_t*>(data), static_cast<size_t>(bytes), static_cast<uint32_t>(batch_end));
+  if (frames < 0) {
+    ThrowOutOfRange(env, "bytes", "whole frames (each starting with the record magic, the last ending at bytes)");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(frames));
 }
 
 Napi::Value CapabilityTable(const Napi::CallbackInfo& info) {
@@ -658,6 +760,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("capabilities", Napi::Function::New(env, CapabilityTable, "capabilities"));
   exports.Set("crc32c", Napi::Function::New(env, Crc32cOf<Crc32c>, "crc32c"));
   exports.Set("crc32cPortable", Napi::Function::New(env, Crc32cOf<Crc32cPortable>, "crc32cPortable"));
+  exports.Set("frameBatch", Napi::Function::New(env, FrameBatch, "frameBatch"));
+  exports.Set("logArena", Napi::Function::New(env, LogArena, "logArena"));
+  exports.Set("writeArena", Napi::Function::New(env, Dispatch<WriteArenaOp, true>, "writeArena", engine));
   exports.Set("crc32cImplementation", Napi::String::New(env, Crc32cImplementation()));
   exports.Set("constants", ConstantTable(env));
   exports.Set("flushKinds", FrozenTable(env, kFlushKindNames, kFlushKindCount, [](int i) { return i; }));

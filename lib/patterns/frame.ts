@@ -33,6 +33,7 @@
  */
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import { native } from '../native';
 import { crc32cRange } from './crc32c';
 
 /** Size of the segment header. */
@@ -84,22 +85,26 @@ export function decodeSegmentHeader(header: Buffer): { firstLsn: number } | { re
 }
 
 /**
- * Writes a record's header (all but the batch end and CRC) and payload into `target` at
- * `offset`, and returns the CRC state over the payload, computed once, at append time.
+ * Writes a record's header (all but the batch end and CRC, which {@link completeFrames} adds
+ * once the batch is known) and payload into `target` at `offset`.
  */
-export function startFrame(target: Buffer, offset: number, payload: Buffer, lsn: number): number {
+export function startFrame(target: Buffer, offset: number, payload: Buffer, lsn: number): void {
   target.writeUInt32LE(RECORD_MAGIC, offset);
   target.writeUInt32LE(payload.length, offset + 4);
   target.writeUInt32LE(lsn % TWO_32, offset + 8);
   target.writeUInt32LE(Math.floor(lsn / TWO_32), offset + 12);
   payload.copy(target, offset + RECORD_HEADER_SIZE);
-  return crc32cRange(0, payload, 0, payload.length);
 }
 
-/** Completes the frame at `offset` once its batch is known: the batch end, then the CRC over it. */
-export function finishFrame(target: Buffer, offset: number, payloadCrc: number, batchEnd: number): void {
-  target.writeUInt32LE(batchEnd, offset + 16);
-  target.writeUInt32LE(crc32cRange(payloadCrc, target, offset, 20), offset + 20);
+/**
+ * Completes every frame in bytes [0, bytes) of `target`, which {@link startFrame} began back to
+ * back: writes each one's batch end and then its CRC-32C (over its payload, then bytes 0..20 of
+ * its header), in one call into the addon for the whole batch (native/log_frames.cc). Returns
+ * how many frames there were. A range that is not whole frames is an ERR_OUT_OF_RANGE, and then
+ * nothing is written.
+ */
+export function completeFrames(target: Buffer, bytes: number, batchEnd: number): number {
+  return native.frameBatch(target, bytes, batchEnd);
 }
 
 /**
@@ -110,7 +115,8 @@ export function finishFrame(target: Buffer, offset: number, payloadCrc: number, 
  */
 export function encodeRecord(payload: Buffer, lsn: number, batchEnd: number): Buffer {
   const frame = Buffer.alloc(RECORD_HEADER_SIZE + payload.length);
-  finishFrame(frame, 0, startFrame(frame, 0, payload, lsn), batchEnd);
+  startFrame(frame, 0, payload, lsn);
+  completeFrames(frame, frame.length, batchEnd);
   return frame;
 }
 

@@ -7,15 +7,18 @@
  * export: no option of `DurableLog.open` reaches this.
  * @module
  */
+import { native } from '../../native';
 import { replaceFile, writeDurable } from '../../primitives';
 import type { WriteDurableOptions } from '../../types';
+import { flushCode } from '../../validate';
 
 /** What the log does to its files through this seam. */
 export interface LogIo {
   /**
    * Writes a batch at `position` and flushes it as `options.flush` says; resolves once both
-   * returned. Must copy (or finish with) `data` before it returns its promise: the log reuses
-   * that memory at once. Same contract as {@link writeDurable}, which is the default.
+   * returned. The log leaves `data` unchanged until the promise settles, so the write may read
+   * it in place (the default does, for an arena of {@link newArena}; anything else goes
+   * through {@link writeDurable}, which copies).
    */
   writeBatch(fd: number, data: Buffer, position: number, options: WriteDurableOptions): Promise<unknown>;
   /**
@@ -26,9 +29,36 @@ export interface LogIo {
   setAside(from: string, to: string): Promise<string>;
 }
 
-/** The real thing: writeDurable, and a rename (MoveFileEx with write-through on Windows). */
+// The ArrayBuffers of the arenas the addon made: the write can hold those until it returns.
+const arenas = new WeakSet<ArrayBufferLike>();
+let nativeArenas = true;
+
+/**
+ * Memory for a log's frames, `size` bytes, contents undefined: native memory that the batch
+ * write reads in place and holds (the addon's reference) until it has returned, whatever
+ * JavaScript does with the Buffer meanwhile. Where the runtime allows no external buffers,
+ * Buffer.allocUnsafe (written through writeDurable's copy).
+ */
+export function newArena(size: number): Buffer {
+  if (nativeArenas) {
+    try {
+      const arena = native.logArena(size);
+      arenas.add(arena.buffer);
+      return arena;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ERR_HARDSYNC_UNSUPPORTED') throw error;
+      nativeArenas = false;
+    }
+  }
+  return Buffer.allocUnsafe(size);
+}
+
+/** The real thing: a batch write of an arena without a copy (else writeDurable), and a rename (MoveFileEx with write-through on Windows). */
 export const defaultLogIo: LogIo = Object.freeze({
-  writeBatch: writeDurable,
+  writeBatch(fd: number, data: Buffer, position: number, options: WriteDurableOptions): Promise<unknown> {
+    if (!arenas.has(data.buffer)) return writeDurable(fd, data, position, options);
+    return native.writeArena(fd, data, position, flushCode(options.flush, 'data'));
+  },
   async setAside(from: string, to: string): Promise<string> {
     await replaceFile(from, to);
     return to;

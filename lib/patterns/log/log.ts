@@ -14,9 +14,9 @@ import type { HardsyncError } from '../../errors';
 import type { FlushMode, PathLike } from '../../types';
 import { toPath, validateArgumentCount, validateIntRange, validateOptionalBoolean, validateOptions } from '../../validate';
 import { abortError, chunkBytes, throwIfAborted, validateSignal, withPath } from '../common';
-import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, WindowReader, findDataEnd, finishFrame, startFrame } from '../frame';
+import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, WindowReader, completeFrames, findDataEnd, startFrame } from '../frame';
 import { Followers, type Waiting } from './followers';
-import { defaultLogIo, type LogIo } from './io';
+import { defaultLogIo, newArena, type LogIo } from './io';
 import {
   logError,
   settingsFrom,
@@ -38,7 +38,6 @@ class Pending {
   constructor(
     readonly lsn: number,
     readonly size: number,
-    readonly payloadCrc: number,
     readonly enqueuedAt: number,
     readonly resolve: (value: { lsn: number }) => void,
     readonly reject: (error: unknown) => void,
@@ -56,9 +55,11 @@ interface Batch {
   done: boolean;
 }
 
-/** Initial arena size; an arena grown past ARENA_KEEP by a large record is given back when idle. */
+/** Initial arena size; an arena grown past ARENA_KEEP by a large record is not kept once written. */
 const ARENA_START = 64 * 1024;
 const ARENA_KEEP = 4 * 1024 * 1024;
+/** Written arenas kept for reuse (with one batch in flight the log alternates between two). */
+const SPARE_ARENAS = 2;
 
 function nextTick(): Promise<void> {
   return new Promise((resolve) => process.nextTick(resolve));
@@ -125,8 +126,11 @@ export class DurableLog {
   readonly #tail = new SharedTail();
   #queue: Pending[] = [];
   // Frames of the queued appends, back to back from offset 0 in queue order, so a batch is one
-  // slice of it: no per-record buffers and no concat on the hot path.
-  #arena = Buffer.allocUnsafe(ARENA_START);
+  // slice of it: no per-record buffers and no concat on the hot path. A batch's write reads
+  // its arena in place: appends go to another arena until that write has settled.
+  #arena = newArena(ARENA_START);
+  // Arenas whose writes have settled, ready for the next batches.
+  #spareArenas: Buffer[] = [];
   #queuedBytes = 0;
   // Batches written and flushing, or flushed but waiting for an earlier one, in LSN order.
   #inflight: Batch[] = [];
@@ -268,7 +272,7 @@ export class DurableLog {
     const lsn = this.#nextLsn++;
     const size = RECORD_HEADER_SIZE + payload.length;
     this.#reserve(size);
-    const payloadCrc = startFrame(this.#arena, this.#queuedBytes, payload, lsn);
+    startFrame(this.#arena, this.#queuedBytes, payload, lsn);
     this.#queuedBytes += size;
     let resolve!: (value: { lsn: number }) => void;
     let reject!: (error: unknown) => void;
@@ -277,7 +281,7 @@ export class DurableLog {
       reject = reject_;
     });
     const gathering = this.#settings.maxDelayMicros > 0;
-    this.#queue.push(new Pending(lsn, size, payloadCrc, gathering ? performance.now() : 0, resolve, reject));
+    this.#queue.push(new Pending(lsn, size, gathering ? performance.now() : 0, resolve, reject));
     if (this.#wake !== undefined && this.#batchFull()) {
       const wake = this.#wake;
       this.#wake = undefined;
@@ -291,7 +295,7 @@ export class DurableLog {
   #reserve(size: number): void {
     const needed = this.#queuedBytes + size;
     if (needed <= this.#arena.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.#arena.length * 2));
+    const grown = newArena(Math.max(needed, this.#arena.length * 2));
     this.#arena.copy(grown, 0, 0, this.#queuedBytes);
     this.#arena = grown;
   }
@@ -383,24 +387,39 @@ export class DurableLog {
     const start = this.#offset;
     const batch: Batch = { pendings, lastLsn: pendings[count - 1].lsn, end: start + bytes, done: false };
     const arena = this.#arena;
-    for (let i = 0, at = 0; i < count; at += pendings[i].size, i++) finishFrame(arena, at, pendings[i].payloadCrc, batch.end);
-    // writeDurable copies the bytes before it returns its promise, so the arena can be reused
-    // for the appends that arrive while this batch is being written and flushed.
+    completeFrames(arena, bytes, batch.end);
+    // The write reads the arena until it settles: the appends still queued, and those that
+    // arrive meanwhile, go to another one.
     const written = this.#io.writeBatch(this.#fd, arena.subarray(0, bytes), start, { flush: this.#writeFlush });
     this.#offset = batch.end;
     this.#inflight.push(batch);
     this.#outstanding++;
     this.#queuedBytes -= bytes;
-    if (this.#queuedBytes > 0) arena.copyWithin(0, bytes, bytes + this.#queuedBytes);
-    if (arena.length > ARENA_KEEP && this.#queuedBytes <= ARENA_START) {
-      this.#arena = Buffer.allocUnsafe(ARENA_START);
-      arena.copy(this.#arena, 0, 0, this.#queuedBytes);
-    }
+    this.#arena = this.#takeArena(this.#queuedBytes);
+    if (this.#queuedBytes > 0) arena.copy(this.#arena, 0, bytes, bytes + this.#queuedBytes);
     const path = this.#segments[this.#segments.length - 1].path;
     written.then(
-      () => this.#batchWritten(batch),
-      (error: unknown) => this.#batchWritten(batch, withPath(error, path)),
+      () => {
+        this.#giveBackArena(arena);
+        this.#batchWritten(batch);
+      },
+      (error: unknown) => {
+        this.#giveBackArena(arena);
+        this.#batchWritten(batch, withPath(error, path));
+      },
     );
+  }
+
+  /** An arena for the queue, at least `bytes` long: a spare one, or a new one. */
+  #takeArena(bytes: number): Buffer {
+    const spare = this.#spareArenas.pop();
+    if (spare !== undefined && spare.length >= bytes) return spare;
+    return newArena(Math.max(bytes, ARENA_START));
+  }
+
+  /** An arena whose write has settled: kept for a later batch, unless large or enough are. */
+  #giveBackArena(arena: Buffer): void {
+    if (arena.length <= ARENA_KEEP && this.#spareArenas.length < SPARE_ARENAS) this.#spareArenas.push(arena);
   }
 
   /** A batch's write and flush returned: acknowledge what is durable in LSN order, or fail. */
